@@ -1,0 +1,1509 @@
+//! The command surface, declared once: every command the window (and later the bridge) can call, with its request
+//! and response types. The Tauri shell (`src-tauri/`) turns each entry into a `#[tauri::command]` through
+//! [`with_commands!`]; the TypeScript types of `ui/` are generated from the same list ([`typescript_bindings`]),
+//! so a command or a field is never written twice. Every handler here is plain Rust that runs headless.
+//!
+//! Areas whose core module has not landed yet answer [`ApiError::unavailable`] (code `api.unavailable`), and
+//! [`Capabilities`] tells the window which areas are wired so it can say "bientôt disponible" instead of showing
+//! made-up data.
+
+use crate::i18n::{Coded, ErrorReport, Lang};
+use crate::password;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use ts_rs::TS;
+
+/// An error as the window shows it: stable code (small print, for support) and a sentence in the user's language
+/// that says what happened and what to do.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    /// The area's core module is not part of this build yet.
+    pub fn unavailable(area: &str, lang: Lang) -> Self {
+        ApiError {
+            code: "api.unavailable".into(),
+            message: lang.pick(
+                format!("Cette fonction ({area}) sera bientôt disponible dans Trousseau. Utilisez en attendant la ligne de commande « trousseau » si elle la propose."),
+                format!("This feature ({area}) is coming soon in Trousseau. Meanwhile, use the « trousseau » command line if it offers it."),
+            ),
+        }
+    }
+
+    /// A request the window built wrongly (a bug, never the user's fault).
+    pub fn bad_request(what: &str, lang: Lang) -> Self {
+        ApiError {
+            code: "api.bad_request".into(),
+            message: lang.pick(
+                format!("La demande est incomplète ({what}). Fermez et rouvrez la fenêtre ; si cela se reproduit, contactez votre support."),
+                format!("The request is incomplete ({what}). Close and reopen the window; if it happens again, contact your support."),
+            ),
+        }
+    }
+
+    pub fn from_coded(e: &dyn Coded, lang: Lang) -> Self {
+        let r = ErrorReport::from_coded(e, lang);
+        ApiError { code: r.code, message: r.message }
+    }
+}
+
+impl From<ErrorReport> for ApiError {
+    fn from(r: ErrorReport) -> Self {
+        ApiError { code: r.code, message: r.message }
+    }
+}
+
+/// The window's language as the command receives it (`fr`, `en`, `de`; anything else → French).
+pub fn lang_of(code: &str) -> Lang {
+    Lang::parse(code).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Types shared by several commands.
+
+/// Which areas of the core this build offers; the window shows "bientôt disponible" for the others.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct Capabilities {
+    pub version: String,
+    pub cards: bool,
+    pub tokens: bool,
+    pub store: bool,
+    pub pkcs12: bool,
+    pub csr: bool,
+    pub pending: bool,
+    pub portal: bool,
+    pub password: bool,
+}
+
+/// A certificate as people know it: holder, issuer's short name, expiry; the technical fields follow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct CertSummary {
+    /// Holder's name (subject CN), or the subject when there is no CN.
+    pub holder: String,
+    /// Issuer's short name (issuer CN), or the issuer.
+    pub issuer_name: String,
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    /// RFC 3339 UTC (`…Z`); the window formats it in the user's locale.
+    pub not_before: String,
+    pub not_after: String,
+    /// Whole days until expiry (negative once expired).
+    pub days_left: i32,
+    pub sha256: String,
+    pub key_usage: Vec<String>,
+    pub ext_key_usage: Vec<String>,
+    pub encryption_capable: bool,
+    pub is_ca: bool,
+    pub has_private_key: bool,
+}
+
+impl CertSummary {
+    /// Summarises a parsed certificate, counting days from `now`.
+    pub fn from_cert(c: &crate::cert::Certificate, has_private_key: bool, now: time::OffsetDateTime) -> Self {
+        let days = (c.not_after - now).whole_days();
+        CertSummary {
+            holder: c.subject_cn.clone().unwrap_or_else(|| c.subject.clone()),
+            issuer_name: c.issuer_cn.clone().unwrap_or_else(|| c.issuer.clone()),
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            serial: c.serial.clone(),
+            not_before: crate::cert::rfc3339_z::format(&c.not_before),
+            not_after: crate::cert::rfc3339_z::format(&c.not_after),
+            days_left: days.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            sha256: c.sha256.clone(),
+            key_usage: c.key_usage.clone(),
+            ext_key_usage: c.ext_key_usage.clone(),
+            encryption_capable: c.encryption_capable,
+            is_ca: c.is_ca,
+            has_private_key,
+        }
+    }
+}
+
+/// A smartcard reader and the card in it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct ReaderState {
+    pub name: String,
+    pub card: Option<CardState>,
+}
+
+/// A card identified by its ATR.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct CardState {
+    /// Uppercase hex.
+    pub atr: String,
+    /// `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
+    pub family: String,
+    pub name: String,
+}
+
+/// A request waiting for its certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct PendingSummary {
+    pub id: String,
+    /// Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
+    pub label: String,
+    /// RFC 3339 UTC.
+    pub created: String,
+    /// Withdrawal deadline (IGC-Santé: 10 days for an uploaded CSR), RFC 3339 UTC.
+    pub deadline: Option<String>,
+    pub days_left: Option<i32>,
+}
+
+/// The portal channel as the tray and the dashboard show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct PortalState {
+    /// The portal's display name (e.g. "PMP" or "Portail de test (local)").
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub paired: bool,
+    pub connected: bool,
+}
+
+/// Everything the dashboard shows without a click.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct Dashboard {
+    pub capabilities: Capabilities,
+    pub portal: PortalState,
+    pub readers: Vec<ReaderState>,
+    /// Certificates expiring within 30 days (or expired), soonest first.
+    pub expiring: Vec<CertSummary>,
+    pub pending: Vec<PendingSummary>,
+    /// Parts of the summary that could not be read, as errors to show (the rest is still shown).
+    pub problems: Vec<ApiError>,
+}
+
+/// Which rules a new password is checked against.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum PasswordPolicy {
+    /// IGC-Santé: ≥ 12 characters, upper, lower, non-alphanumeric.
+    IgcSante,
+    /// TCS: ≥ 8 characters, 2 special characters, mixed case.
+    Tcs,
+}
+
+impl From<PasswordPolicy> for password::Policy {
+    fn from(p: PasswordPolicy) -> Self {
+        match p {
+            PasswordPolicy::IgcSante => password::Policy::IgcSante,
+            PasswordPolicy::Tcs => password::Policy::Tcs,
+        }
+    }
+}
+
+/// A password to rate before it protects a key (the window calls this as the user types).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PasswordCheckRequest {
+    pub password: String,
+    pub policy: PasswordPolicy,
+    /// Words the password must not be built from (holder's name, e-mail).
+    #[serde(default)]
+    pub user_inputs: Vec<String>,
+}
+
+impl Drop for PasswordCheckRequest {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+    }
+}
+
+/// The verdict on a password: every unmet rule at once, the strength meter, and whether it is accepted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+pub struct PasswordCheck {
+    pub accepted: bool,
+    /// 0 (guessed at once) … 4 (very hard to guess).
+    pub score: u8,
+    /// Rules still unmet, as sentences in the user's language.
+    pub unmet: Vec<String>,
+    /// Why it is refused, when it is.
+    pub error: Option<ApiError>,
+}
+
+/// A file chosen by the user.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FileRequest {
+    #[ts(type = "string")]
+    pub path: PathBuf,
+}
+
+/// A certificate file (PEM, DER, .p7b…) and what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct CertFile {
+    pub certificates: Vec<CertSummary>,
+}
+
+/// A portal entry in the settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct PortalEntry {
+    pub name: String,
+    pub url: String,
+}
+
+/// The window's preferences (stored in the configuration directory, `desktop.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct Settings {
+    /// `fr`, `en` or `de`.
+    pub lang: String,
+    /// Start Trousseau at login (off by default).
+    pub autostart: bool,
+    /// Portals; the first is the one the assistant pairs with. Default: the local reference portal.
+    pub portals: Vec<PortalEntry>,
+    /// Extra PKCS#11 modules (absolute paths) tried besides those found automatically.
+    pub pkcs11_modules: Vec<String>,
+    /// Notifications for cards, portal state and deadlines.
+    pub notifications: bool,
+}
+
+/// The local reference portal (`trousseau-sandbox`) the run script starts on a fresh machine.
+pub const SANDBOX_URL: &str = "http://127.0.0.1:8750";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lang: match Lang::from_env() {
+                Lang::Fr => "fr",
+                Lang::En => "en",
+                Lang::De => "de",
+            }
+            .into(),
+            autostart: false,
+            portals: vec![PortalEntry { name: "Portail de test (local)".into(), url: SANDBOX_URL.into() }],
+            pkcs11_modules: Vec::new(),
+            notifications: true,
+        }
+    }
+}
+
+/// Errors of the settings file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid settings JSON: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("invalid setting: {0}")]
+    Invalid(&'static str),
+}
+
+impl Coded for SettingsError {
+    fn code(&self) -> &'static str {
+        match self {
+            SettingsError::Io { .. } => "settings.io",
+            SettingsError::Parse { .. } => "settings.parse",
+            SettingsError::Invalid(_) => "settings.invalid",
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            SettingsError::Io { path, source } => lang.pick(
+                format!("Impossible de lire ou d'enregistrer les paramètres ({}) : {source}. Vérifiez l'espace disque et les droits du dossier.", path.display()),
+                format!("Cannot read or save the settings ({}): {source}. Check disk space and the folder's permissions.", path.display()),
+            ),
+            SettingsError::Parse { path, .. } => lang.pick(
+                format!("Le fichier de paramètres {} est abîmé. Supprimez-le : Trousseau repartira avec les réglages par défaut.", path.display()),
+                format!("The settings file {} is damaged. Delete it: Trousseau will start again with default settings.", path.display()),
+            ),
+            SettingsError::Invalid(what) => lang.pick(
+                format!("Réglage refusé : {what}. Corrigez-le puis enregistrez à nouveau."),
+                format!("Setting refused: {what}. Correct it and save again."),
+            ),
+        }
+    }
+}
+
+/// Reads the settings (defaults when the file does not exist yet).
+pub fn load_settings() -> Result<Settings, SettingsError> {
+    let path = crate::paths::config_dir()
+        .map_err(|e| SettingsError::Io { path: PathBuf::from("config"), source: std::io::Error::other(e.to_string()) })?
+        .join("desktop.json");
+    let mut settings = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Parse { path, source })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
+        Err(source) => return Err(SettingsError::Io { path, source }),
+    };
+    // The portal list is the portal module's own configuration (`portals.json`, or the administrator's managed
+    // file, which wins): the window, the CLI and the channel read one list.
+    #[cfg(feature = "portal")]
+    if let Ok(c) = crate::portal::load_config() {
+        settings.portals = c.portals.into_iter().map(|p| PortalEntry { name: p.name, url: p.url }).collect();
+    }
+    // The PKCS#11 list is the token module's own configuration file (one path per line), read by discovery.
+    if let Some(file) = crate::token::configured_modules_file() {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            settings.pkcs11_modules = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect();
+        }
+    }
+    Ok(settings)
+}
+
+/// Validates and writes the settings atomically (temp file + rename).
+pub fn save_settings(s: &Settings) -> Result<(), SettingsError> {
+    if Lang::parse(&s.lang).is_none() {
+        return Err(SettingsError::Invalid("lang"));
+    }
+    if s.pkcs11_modules.iter().any(|m| !std::path::Path::new(m.trim()).is_absolute()) {
+        return Err(SettingsError::Invalid("PKCS#11 module path (absolute paths only)"));
+    }
+    #[cfg(feature = "portal")]
+    let portals = checked_portals(&s.portals)?;
+    let dir = crate::paths::config_dir().map_err(|e| SettingsError::Io {
+        path: PathBuf::from("config"),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let path = dir.join("desktop.json");
+    let tmp = dir.join("desktop.json.tmp");
+    #[cfg(feature = "portal")]
+    let s = &Settings { portals: Vec::new(), ..s.clone() }; // kept in portals.json, not twice
+    let json = serde_json::to_vec_pretty(s).map_err(|source| SettingsError::Parse { path: path.clone(), source })?;
+    std::fs::write(&tmp, json).map_err(|source| SettingsError::Io { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, &path).map_err(|source| SettingsError::Io { path, source })?;
+    if let Some(file) = crate::token::configured_modules_file() {
+        let mut text = String::from("# PKCS#11 modules added in Trousseau's settings, one path per line\n");
+        for m in &s.pkcs11_modules {
+            text.push_str(m.trim());
+            text.push('\n');
+        }
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(|source| SettingsError::Io { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, &file).map_err(|source| SettingsError::Io { path: file, source })?;
+    }
+    #[cfg(feature = "portal")]
+    if let Some((entries, bridge)) = portals {
+        crate::portal::save_user_config(&entries, bridge.as_ref()).map_err(|e| SettingsError::Io {
+            path: PathBuf::from("portals.json"),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks the window's portal list with the portal module's own rules (`https://`, or `http://` on loopback only)
+/// before anything is written. `None`: the list is unchanged. A list managed by the administrator cannot be edited.
+#[cfg(feature = "portal")]
+#[allow(clippy::type_complexity)]
+fn checked_portals(
+    portals: &[PortalEntry],
+) -> Result<Option<(Vec<crate::portal::PortalEntry>, Option<crate::portal::BridgeConfig>)>, SettingsError> {
+    let current = crate::portal::load_config().map_err(|_| SettingsError::Invalid("portal configuration"))?;
+    let unchanged = current.portals.len() == portals.len()
+        && current.portals.iter().zip(portals).all(|(a, b)| a.name == b.name && a.url == b.url);
+    if unchanged {
+        return Ok(None);
+    }
+    if current.managed {
+        return Err(SettingsError::Invalid("portals (managed by your administrator)"));
+    }
+    let mut entries = Vec::new();
+    for p in portals {
+        let url = crate::portal::check_url(&p.url)
+            .map_err(|_| SettingsError::Invalid("portal URL (https://, or http:// on 127.0.0.1 / localhost only)"))?;
+        if p.name.trim().is_empty() {
+            return Err(SettingsError::Invalid("portal name"));
+        }
+        entries.push(crate::portal::PortalEntry { name: p.name.trim().to_string(), url });
+    }
+    Ok(Some((entries, current.bridge)))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Handlers. Each takes the request and the window's language and runs headless.
+
+/// What this build offers.
+pub fn capabilities(_req: (), _lang: Lang) -> Result<Capabilities, ApiError> {
+    Ok(Capabilities {
+        version: env!("CARGO_PKG_VERSION").into(),
+        cards: true,
+        tokens: true,
+        store: true,
+        pkcs12: true,
+        csr: cfg!(feature = "software-keys"),
+        pending: true,
+        portal: cfg!(feature = "portal"),
+        password: true,
+    })
+}
+
+/// Certificates expiring within this many days are shown on the dashboard (J-30).
+pub const EXPIRY_WARNING_DAYS: i32 = 30;
+
+/// The dashboard: every state that matters, each part read independently so one failure hides nothing else.
+pub fn dashboard(_req: (), lang: Lang) -> Result<Dashboard, ApiError> {
+    let capabilities = capabilities((), lang)?;
+    let mut problems = Vec::new();
+    let portal = portal_state((), lang).unwrap_or_else(|e| {
+        problems.push(e);
+        PortalState { name: None, url: None, paired: false, connected: false }
+    });
+    let readers = cards_list((), lang).unwrap_or_else(|e| {
+        problems.push(e);
+        Vec::new()
+    });
+    let mut expiring: Vec<CertSummary> = match store_list((), lang) {
+        Ok(list) => {
+            list.into_iter().filter(|c| (c.has_private_key || !c.is_ca) && c.days_left <= EXPIRY_WARNING_DAYS).collect()
+        }
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    expiring.sort_by_key(|c| c.days_left);
+    let pending = pending_list((), lang).unwrap_or_else(|e| {
+        problems.push(e);
+        Vec::new()
+    });
+    Ok(Dashboard { capabilities, portal, readers, expiring, pending, problems })
+}
+
+/// The portal as the dashboard and the tray show it: the pairing (if any) and the channel's published state.
+#[cfg(feature = "portal")]
+pub fn portal_state(_req: (), lang: Lang) -> Result<PortalState, ApiError> {
+    let pairing = crate::portal::current_pairing().map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(match pairing {
+        Some(p) => PortalState {
+            connected: crate::portal::published_state().is_some_and(|e| e.is_connected()),
+            name: Some(p.name),
+            url: Some(p.url),
+            paired: true,
+        },
+        None => {
+            let settings = load_settings().unwrap_or_default();
+            let first = settings.portals.first();
+            PortalState {
+                name: first.map(|p| p.name.clone()),
+                url: first.map(|p| p.url.clone()),
+                paired: false,
+                connected: false,
+            }
+        }
+    })
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_state(_req: (), _lang: Lang) -> Result<PortalState, ApiError> {
+    let settings = load_settings().unwrap_or_default();
+    let first = settings.portals.first();
+    Ok(PortalState {
+        name: first.map(|p| p.name.clone()),
+        url: first.map(|p| p.url.clone()),
+        paired: false,
+        connected: false,
+    })
+}
+
+/// Start pairing with a portal (OAuth device authorization).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PairRequest {
+    pub url: String,
+    /// What the agent sees on the approval page (default: this computer's name).
+    pub device_name: Option<String>,
+}
+
+/// The code to check on the portal page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct PairCode {
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: u32,
+    pub device_name: String,
+}
+
+#[cfg(feature = "portal")]
+static PAIRING: std::sync::Mutex<Option<(crate::portal::DeviceAuthorization, String)>> = std::sync::Mutex::new(None);
+
+#[cfg(feature = "portal")]
+fn block_on<F: std::future::Future>(lang: Lang, f: F) -> Result<F::Output, ApiError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| ApiError {
+        code: "desktop.runtime".into(),
+        message: lang.pick(
+            format!("Trousseau n'a pas pu démarrer une tâche réseau ({e}). Redémarrez Trousseau."),
+            format!("Trousseau could not start a network task ({e}). Restart Trousseau."),
+        ),
+    })?;
+    Ok(rt.block_on(f))
+}
+
+/// Asks the portal for a pairing code (step 1 of 2): the window shows it, the agent approves it on the portal page.
+#[cfg(feature = "portal")]
+pub fn portal_pair_start(req: PairRequest, lang: Lang) -> Result<PairCode, ApiError> {
+    let base = crate::portal::check_url(&req.url).map_err(|e| ApiError::from_coded(&e, lang))?;
+    crate::secrets::available().map_err(|e| ApiError::from_coded(&e, lang))?;
+    let device_name = req
+        .device_name
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .unwrap_or_else(|| "Trousseau".into());
+    let auth = block_on(lang, crate::portal::start_pairing(&base, &device_name))?
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let name = load_settings()
+        .ok()
+        .and_then(|s| s.portals.into_iter().find(|p| p.url.trim_end_matches('/') == base.trim_end_matches('/')))
+        .map(|p| p.name)
+        .or_else(|| crate::portal::load_config().ok().and_then(|c| c.find(&base).map(|p| p.name.clone())))
+        .unwrap_or_else(|| base.clone());
+    let code = PairCode {
+        user_code: auth.user_code.clone(),
+        verification_uri: auth.verification_uri.clone(),
+        verification_uri_complete: auth.verification_uri_complete.clone(),
+        expires_in: auth.expires_in.min(u32::MAX as u64) as u32,
+        device_name,
+    };
+    *PAIRING.lock().unwrap_or_else(|e| e.into_inner()) = Some((auth, name));
+    Ok(code)
+}
+
+/// Waits for the agent's approval (step 2 of 2; up to 10 minutes), then keeps the tokens in the OS keyring.
+#[cfg(feature = "portal")]
+pub fn portal_pair_finish(_req: (), lang: Lang) -> Result<PortalState, ApiError> {
+    let Some((auth, name)) = PAIRING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return Err(ApiError::bad_request("no pairing started", lang));
+    };
+    block_on(lang, async {
+        let tokens = crate::portal::complete_pairing(&auth).await?;
+        crate::portal::Session::save_pairing(&auth, &name, tokens).await
+    })?
+    .map_err(|e| ApiError::from_coded(&e, lang))?;
+    portal_state((), lang)
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_pair_start(_req: PairRequest, lang: Lang) -> Result<PairCode, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_pair_finish(_req: (), lang: Lang) -> Result<PortalState, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
+/// An IGC-Santé software-certificate request from the wizard (offre → usage → informations → CSR).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct IgcRequest {
+    pub offer: String,
+    pub usage: String,
+    pub cn: Option<String>,
+    pub sn: Option<String>,
+    pub gn: Option<String>,
+    pub title: Option<String>,
+    pub ou: Option<String>,
+    pub o: Option<String>,
+    pub st: Option<String>,
+    pub emails: Vec<String>,
+    pub upn: Option<String>,
+    pub fqdns: Vec<String>,
+    /// Where to write the CSR (PEM); it must not exist yet.
+    #[ts(type = "string")]
+    pub out: PathBuf,
+}
+
+/// A request made: its key waits in the vault, its CSR is written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct CsrResult {
+    /// Vault entry id.
+    pub id: String,
+    pub out: String,
+    pub subject: String,
+    /// Withdrawal deadline (RFC 3339 UTC), when the profile has one.
+    pub deadline: Option<String>,
+}
+
+/// Generates the key, keeps it in the vault (written first), then writes the CSR: shared by both request forms.
+#[cfg(feature = "software-keys")]
+fn make_software_request(
+    spec: &crate::csr::RequestSpec,
+    out: &std::path::Path,
+    lang: Lang,
+) -> Result<CsrResult, ApiError> {
+    let made = crate::csr::new_software_request_default_vault(spec, out).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(CsrResult {
+        id: made.id,
+        out: made.out.display().to_string(),
+        subject: made.subject,
+        deadline: made.deadline.as_ref().map(crate::cert::rfc3339_z::format),
+    })
+}
+
+/// Checks the request against the platform's rules, generates RSA-2048, keeps the key in the vault (written first)
+/// and only then writes the CSR.
+#[cfg(feature = "software-keys")]
+pub fn csr_igc_new(req: IgcRequest, lang: Lang) -> Result<CsrResult, ApiError> {
+    let input = crate::csr::igc_sante::Input {
+        offer: req.offer,
+        usage: req.usage,
+        cn: req.cn,
+        sn: req.sn,
+        gn: req.gn,
+        title: req.title,
+        ou: req.ou,
+        o: req.o,
+        st: req.st,
+        emails: req.emails,
+        upn: req.upn,
+        fqdns: req.fqdns,
+        insi: None,
+    };
+    let spec = crate::csr::RequestSpec::igc_sante(&input).map_err(|e| ApiError::from_coded(&e, lang))?;
+    make_software_request(&spec, &req.out, lang)
+}
+
+#[cfg(not(feature = "software-keys"))]
+pub fn csr_igc_new(_req: IgcRequest, lang: Lang) -> Result<CsrResult, ApiError> {
+    Err(ApiError::unavailable("csr", lang))
+}
+
+/// A notification that is due (certificate expiring at J-30 / J-5, pending request near its deadline).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct Reminder {
+    /// Stable key ("cert:<sha256>:30"): each reminder is shown once.
+    pub key: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// The reminders due now that were not shown yet (`shown` holds their keys). Expired certificates are not
+/// announced again; a certificate is announced at J-30 and again at J-5; a pending request 3 days and 1 day before
+/// its withdrawal deadline.
+pub fn due_reminders(
+    certs: &[CertSummary],
+    pending: &[PendingSummary],
+    shown: &std::collections::BTreeSet<String>,
+    lang: Lang,
+) -> Vec<Reminder> {
+    let mut out = Vec::new();
+    for c in certs.iter().filter(|c| c.has_private_key && c.days_left >= 0) {
+        let step = if c.days_left <= 5 {
+            5
+        } else if c.days_left <= EXPIRY_WARNING_DAYS {
+            30
+        } else {
+            continue;
+        };
+        let key = format!("cert:{}:{step}", c.sha256);
+        if !shown.contains(&key) {
+            out.push(Reminder {
+                key,
+                title: lang.pick("Certificat bientôt expiré", "Certificate expiring soon"),
+                body: lang.pick(
+                    format!(
+                        "Le certificat de {} ({}) expire dans {} jour(s) : pensez à le renouveler.",
+                        c.holder, c.issuer_name, c.days_left
+                    ),
+                    format!(
+                        "The certificate of {} ({}) expires in {} day(s): remember to renew it.",
+                        c.holder, c.issuer_name, c.days_left
+                    ),
+                ),
+            });
+        }
+    }
+    for p in pending {
+        let Some(days) = p.days_left.filter(|d| *d >= 0) else { continue };
+        let step = if days <= 1 {
+            1
+        } else if days <= 3 {
+            3
+        } else {
+            continue;
+        };
+        let key = format!("pending:{}:{step}", p.id);
+        if !shown.contains(&key) {
+            out.push(Reminder {
+                key,
+                title: lang.pick("Certificat à retirer", "Certificate to withdraw"),
+                body: lang.pick(
+                    format!(
+                        "{} : plus que {days} jour(s) pour retirer le certificat, sinon la demande est perdue.",
+                        p.label
+                    ),
+                    format!(
+                        "{}: only {days} day(s) left to withdraw the certificate, or the request is lost.",
+                        p.label
+                    ),
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The reminders due now, recorded as shown (`<data>/reminders.json`) so that each appears once.
+pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
+    let Ok(dir) = crate::paths::data_dir() else { return Vec::new() };
+    let path = dir.join("reminders.json");
+    let mut shown: std::collections::BTreeSet<String> =
+        std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let certs = store_list((), lang).unwrap_or_default();
+    let pending = pending_list((), lang).unwrap_or_default();
+    let due = due_reminders(&certs, &pending, &shown, lang);
+    if !due.is_empty() {
+        shown.extend(due.iter().map(|r| r.key.clone()));
+        if let Ok(json) = serde_json::to_vec(&shown) {
+            let tmp = path.with_extension("json.tmp");
+            if std::fs::write(&tmp, json).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+    }
+    due
+}
+
+/// Installs a withdrawn certificate (PEM, DER or a .p7b bag with its chain) into the store with the private key
+/// waiting in the vault. The key leaves the vault only once the store holds the certificate with its key.
+#[cfg(feature = "software-keys")]
+pub fn pending_install(req: FileRequest, lang: Lang) -> Result<InstallResult, ApiError> {
+    use crate::csr::reunite;
+    let certs = crate::cert::read_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let vault = crate::vault::Vault::open().map_err(|e| ApiError::from_coded(&e, lang))?;
+    let (key, leaf) = reunite::find_pending(&vault, &certs).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let chain = reunite::chain_for(&certs, leaf);
+    let identity = crate::store::Identity {
+        key_pkcs8: key.pkcs8_der.clone(),
+        certificate: chain[0].clone(),
+        chain: chain[1..].to_vec(),
+        friendly_name: None,
+    };
+    let mut store = open_store(lang)?;
+    let report = store.install_identity(&identity).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let found = store.find(&chain[0].sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
+    if !found.is_some_and(|c| c.has_private_key) {
+        let e = crate::store::StoreError::NoPrivateKey { sha256: chain[0].sha256.clone(), store: store.location() };
+        return Err(ApiError::from_coded(&e, lang));
+    }
+    vault.retire(&key.meta.id).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(install_result(report))
+}
+
+#[cfg(not(feature = "software-keys"))]
+pub fn pending_install(_req: FileRequest, lang: Lang) -> Result<InstallResult, ApiError> {
+    Err(ApiError::unavailable("csr", lang))
+}
+
+/// A bi-clé registered with the portal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct BicleRow {
+    pub id: i32,
+    /// `personal` or `backup`.
+    pub kind: String,
+    pub designation: String,
+    pub cn: String,
+    pub issuer: String,
+    pub serial: String,
+    /// RFC 3339 UTC.
+    pub not_after: String,
+    pub sha256: String,
+    /// `actif`, `a_confirmer` (waiting for the agent on the portal page) or `suppression_a_confirmer`.
+    pub status: String,
+    /// Expired certificates cannot decrypt new bids: the window warns.
+    pub expired: bool,
+}
+
+/// Register a certificate of the store as a bi-clé, personal and/or backup, in one request.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct BicleAdd {
+    /// Generate a new RSA-2048 key pair with a self-signed encryption certificate (`CN=designation`), installed in
+    /// the store, instead of using the certificate `sha256`.
+    pub generate: bool,
+    pub sha256: String,
+    pub designation: String,
+    pub personal: bool,
+    pub backup: bool,
+}
+
+/// A bi-clé of the registry, by id.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct BicleRef {
+    pub id: i32,
+}
+
+#[cfg(feature = "portal")]
+fn session(lang: Lang) -> Result<crate::portal::Session, ApiError> {
+    crate::portal::Session::load().map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+#[cfg(feature = "portal")]
+fn bicle_row(b: crate::portal::Bicle) -> BicleRow {
+    let expired = time::OffsetDateTime::parse(&b.not_after, &time::format_description::well_known::Rfc3339)
+        .is_ok_and(|t| t < time::OffsetDateTime::now_utc());
+    BicleRow {
+        id: b.id.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        kind: b.kind.as_str().into(),
+        designation: b.designation,
+        cn: b.cn,
+        issuer: b.issuer,
+        serial: b.serial,
+        not_after: b.not_after,
+        sha256: b.sha256,
+        status: b.status,
+        expired,
+    }
+}
+
+/// The agent's bi-clés registered with the paired portal.
+#[cfg(feature = "portal")]
+pub fn portal_bicles(_req: (), lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
+    let s = session(lang)?;
+    let list = block_on(lang, s.list_bicles())?.map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(list.into_iter().map(bicle_row).collect())
+}
+
+/// Registers a certificate of the store (with its private key, usable for encryption) as personal and/or backup
+/// bi-clé; the rows wait for the agent's confirmation on the portal page.
+#[cfg(feature = "portal")]
+pub fn portal_bicle_add(req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
+    let mut kinds = Vec::new();
+    if req.personal {
+        kinds.push(crate::portal::BicleKind::Personal);
+    }
+    if req.backup {
+        kinds.push(crate::portal::BicleKind::Backup);
+    }
+    let certificate = if req.generate {
+        use crate::portal::Workstation;
+        crate::portal::SystemWorkstation { lang }
+            .generate(req.designation.trim())
+            .map_err(|e| ApiError::from_coded(&e, lang))?
+    } else {
+        let mut store = open_store(lang)?;
+        let found = store.find(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
+        let Some(cert) = found.filter(|c| c.has_private_key && c.certificate.encryption_capable) else {
+            return Err(ApiError {
+                code: "desktop.not_a_bicle".into(),
+                message: lang.pick(
+                    "Ce certificat ne peut pas servir de bi-clé de chiffrement : il faut un certificat du magasin avec sa clé privée et l'usage « chiffrement de clé ». Choisissez-en un autre ou générez un nouveau bi-clé.",
+                    "This certificate cannot serve as an encryption bi-clé: it needs a store certificate with its private key and the “key encipherment” usage. Choose another one or generate a new bi-clé.",
+                ),
+            });
+        };
+        cert.certificate
+    };
+    let s = session(lang)?;
+    let rows = block_on(lang, s.add_bicles(req.designation.trim(), &certificate, &kinds))?
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(rows.into_iter().map(bicle_row).collect())
+}
+
+/// Asks the portal to remove a bi-clé (an active one waits for the agent's confirmation); returns the new status.
+#[cfg(feature = "portal")]
+pub fn portal_bicle_remove(req: BicleRef, lang: Lang) -> Result<String, ApiError> {
+    let s = session(lang)?;
+    block_on(lang, s.remove_bicle(req.id as i64))?.map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_bicles(_req: (), lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_bicle_add(_req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_bicle_remove(_req: BicleRef, lang: Lang) -> Result<String, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
+/// A PKCS#11 token (a card seen through its module, or a software token) and its PIN state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenRow {
+    pub label: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub serial: String,
+    /// The reader (slot) description.
+    pub slot: String,
+    pub module: String,
+    /// `ok`, `count_low`, `final_try`, `locked`, `not_initialized` …
+    pub pin_state: String,
+    /// The PIN state as a sentence (retries left, what to do).
+    pub pin_message: String,
+    pub removable: bool,
+}
+
+/// Tokens of every PKCS#11 module found (LuxTrust, CPS, OpenSSL, p11-kit, configured), and the modules that
+/// failed, as errors to show.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokensView {
+    pub tokens: Vec<TokenRow>,
+    pub problems: Vec<ApiError>,
+}
+
+/// Lists the tokens (module discovery, then each module's slots).
+pub fn tokens_list(_req: (), lang: Lang) -> Result<TokensView, ApiError> {
+    let discovery = crate::token::discover();
+    let list = crate::token::list_tokens(&discovery, lang);
+    let problems = discovery
+        .problems
+        .iter()
+        .chain(list.problems.iter())
+        .map(|p| {
+            let r = p.report(lang);
+            ApiError { code: r.code.into(), message: format!("{} ({})", r.message, r.path.display()) }
+        })
+        .collect();
+    let tokens = list
+        .tokens
+        .into_iter()
+        .map(|t| TokenRow {
+            pin_state: serde_json::to_value(t.pin.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            pin_message: t.pin.message,
+            label: t.label,
+            manufacturer: t.manufacturer,
+            model: t.model,
+            serial: t.serial,
+            slot: t.slot_description,
+            module: t.module.display().to_string(),
+            removable: t.removable,
+        })
+        .collect();
+    Ok(TokensView { tokens, problems })
+}
+
+/// A generic request: a subject (RFC 4514, most specific first) and optional e-mail / DNS names.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct GenericRequest {
+    pub subject: String,
+    pub emails: Vec<String>,
+    pub dns: Vec<String>,
+    #[ts(type = "string")]
+    pub out: PathBuf,
+}
+
+/// Generates RSA-2048 and a generic CSR, the key kept in the vault first.
+#[cfg(feature = "software-keys")]
+pub fn csr_generic_new(req: GenericRequest, lang: Lang) -> Result<CsrResult, ApiError> {
+    use crate::csr::SanRequest;
+    let sans = req
+        .emails
+        .iter()
+        .map(|e| SanRequest::Email(e.trim().to_string()))
+        .chain(req.dns.iter().map(|d| SanRequest::Dns(d.trim().to_string())))
+        .collect();
+    let spec =
+        crate::csr::RequestSpec::generic(req.subject.trim(), sans).map_err(|e| ApiError::from_coded(&e, lang))?;
+    make_software_request(&spec, &req.out, lang)
+}
+
+#[cfg(not(feature = "software-keys"))]
+pub fn csr_generic_new(_req: GenericRequest, lang: Lang) -> Result<CsrResult, ApiError> {
+    Err(ApiError::unavailable("csr", lang))
+}
+
+/// Readers and the cards in them (PC/SC). No service or no reader is an empty list, not an error: the window says
+/// "branchez votre lecteur".
+pub fn cards_list(_req: (), lang: Lang) -> Result<Vec<ReaderState>, ApiError> {
+    match crate::card::list() {
+        Ok(list) => Ok(list.into_iter().map(reader_state).collect()),
+        Err(crate::card::CardError::ServiceUnavailable { .. }) => Ok(Vec::new()),
+        Err(e) => Err(ApiError::from_coded(&e, lang)),
+    }
+}
+
+/// The command surface's view of a reader.
+pub fn reader_state(r: crate::card::ReaderState) -> ReaderState {
+    ReaderState {
+        name: r.reader,
+        card: r.card.map(|c| CardState { atr: c.atr, family: c.family.as_str().into(), name: c.name.into() }),
+    }
+}
+
+fn open_store(lang: Lang) -> Result<Box<dyn crate::store::CertStore>, ApiError> {
+    crate::store::open_default().map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+fn summary_of(c: &crate::store::StoredCertificate, now: time::OffsetDateTime) -> CertSummary {
+    CertSummary::from_cert(&c.certificate, c.has_private_key, now)
+}
+
+/// Lists the certificates of the OS store, soonest expiry first.
+pub fn store_list(_req: (), lang: Lang) -> Result<Vec<CertSummary>, ApiError> {
+    let mut store = open_store(lang)?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut list: Vec<CertSummary> =
+        store.list().map_err(|e| ApiError::from_coded(&e, lang))?.iter().map(|c| summary_of(c, now)).collect();
+    list.sort_by_key(|c| (c.is_ca, c.days_left));
+    Ok(list)
+}
+
+/// Reads a certificate file (PEM, DER, .p7b).
+pub fn cert_inspect(req: FileRequest, lang: Lang) -> Result<CertFile, ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let certs = crate::cert::read_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(CertFile { certificates: certs.iter().map(|c| CertSummary::from_cert(c, false, now)).collect() })
+}
+
+/// A `.p12` file and its password.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct P12Request {
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    pub password: String,
+}
+
+impl Drop for P12Request {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+    }
+}
+
+/// What a `.p12` holds (read with its password; nothing installed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct P12Summary {
+    pub certificates: Vec<CertSummary>,
+    pub keys: u32,
+}
+
+/// Opens a `.p12` with its password and says what it holds.
+pub fn p12_inspect(req: P12Request, lang: Lang) -> Result<P12Summary, ApiError> {
+    let contents = crate::pkcs12::read_file(&req.path, &req.password).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let now = time::OffsetDateTime::now_utc();
+    let certificates = contents
+        .certificates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CertSummary::from_cert(c, contents.keys.iter().any(|k| k.certificate == Some(i)), now))
+        .collect();
+    Ok(P12Summary { certificates, keys: contents.keys.len() as u32 })
+}
+
+/// The outcome of an installation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct InstallResult {
+    /// Where it was installed (e.g. the NSS database).
+    pub store: String,
+    /// Items newly installed (certificates, keys).
+    pub installed: u32,
+    /// The whole content was already there.
+    pub already_present: bool,
+    /// SHA-256 of the main certificate.
+    pub sha256: String,
+}
+
+fn install_result(r: crate::store::ImportReport) -> InstallResult {
+    InstallResult {
+        installed: r.installed() as u32,
+        store: r.store,
+        already_present: r.already_present,
+        sha256: r.sha256,
+    }
+}
+
+/// Installs a `.p12` into the OS store. The file is opened with the password first: a wrong password, a damaged
+/// file or a file without key and certificate changes nothing.
+pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError> {
+    let bytes = std::fs::read(&req.path).map_err(|e| ApiError {
+        code: "desktop.read_file".into(),
+        message: lang.pick(
+            format!(
+                "Impossible de lire {} ({e}). Vérifiez que le fichier existe et que vous pouvez l'ouvrir.",
+                req.path.display()
+            ),
+            format!("Cannot read {} ({e}). Check that the file exists and that you can open it.", req.path.display()),
+        ),
+    })?;
+    let identity =
+        crate::store::identity_from_pkcs12(&bytes, &req.password).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let mut store = open_store(lang)?;
+    store.install_identity(&identity).map(install_result).map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+/// Installs the CA certificate(s) of a file into the OS store.
+pub fn ca_install(req: FileRequest, lang: Lang) -> Result<InstallResult, ApiError> {
+    let certs = crate::cert::read_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let cas: Vec<_> = certs.iter().filter(|c| c.is_ca).collect();
+    if cas.is_empty() {
+        return Err(ApiError {
+            code: "desktop.not_a_ca".into(),
+            message: lang.pick(
+                "Ce fichier ne contient aucun certificat d'autorité (AC). Demandez à votre fournisseur le certificat de l'AC, souvent nommé « AC racine » ou « chaîne ».",
+                "This file holds no certificate authority (CA) certificate. Ask your provider for the CA certificate, often called “root CA” or “chain”.",
+            ),
+        });
+    }
+    let mut store = open_store(lang)?;
+    let mut total = InstallResult { store: String::new(), installed: 0, already_present: true, sha256: String::new() };
+    for ca in cas {
+        let r = install_result(store.import_ca(ca).map_err(|e| ApiError::from_coded(&e, lang))?);
+        total.store = r.store;
+        total.installed += r.installed;
+        total.already_present &= r.already_present;
+        if total.sha256.is_empty() {
+            total.sha256 = r.sha256;
+        }
+    }
+    Ok(total)
+}
+
+/// A certificate of the store, by SHA-256 fingerprint.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CertRef {
+    pub sha256: String,
+}
+
+/// Removes a certificate (and its key) from the store; the window asks for confirmation first.
+pub fn store_remove(req: CertRef, lang: Lang) -> Result<CertSummary, ApiError> {
+    let mut store = open_store(lang)?;
+    let removed = store.remove(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(summary_of(&removed, time::OffsetDateTime::now_utc()))
+}
+
+/// Export a certificate with its private key to a password-protected `.p12`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ExportRequest {
+    pub sha256: String,
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    pub password: String,
+    pub policy: PasswordPolicy,
+    /// 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
+    pub legacy: bool,
+}
+
+impl Drop for ExportRequest {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+    }
+}
+
+/// Exports after checking the password against the policy and the strength estimate; the file is written
+/// atomically.
+pub fn store_export(req: ExportRequest, lang: Lang) -> Result<InstallResult, ApiError> {
+    password::check(req.policy.into(), &req.password, &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let mut store = open_store(lang)?;
+    let enc = if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern };
+    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, &req.password, enc, &req.path)
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(InstallResult {
+        store: req.path.display().to_string(),
+        installed: count as u32,
+        already_present: false,
+        sha256: req.sha256.clone(),
+    })
+}
+
+/// Requests waiting for their certificate, with their withdrawal deadline.
+pub fn pending_list(_req: (), lang: Lang) -> Result<Vec<PendingSummary>, ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let metas = crate::vault::peek_default().map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(metas
+        .into_iter()
+        .map(|m| {
+            let what = match (&m.offer, &m.usage) {
+                (Some(o), Some(u)) => format!("IGC-Santé {o} — {u}"),
+                _ => lang.pick("Demande de certificat", "Certificate request"),
+            };
+            PendingSummary {
+                id: m.id.clone(),
+                label: format!("{} — {what}", m.holder()),
+                created: crate::cert::rfc3339_z::format(&m.created),
+                deadline: m.deadline.as_ref().map(crate::cert::rfc3339_z::format),
+                days_left: m.days_left(now).map(|d| d.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            }
+        })
+        .collect())
+}
+
+/// Rates a new password against a policy and the strength estimate.
+pub fn password_check(req: PasswordCheckRequest, lang: Lang) -> Result<PasswordCheck, ApiError> {
+    let policy = password::Policy::from(req.policy);
+    let inputs: Vec<&str> = req.user_inputs.iter().map(String::as_str).collect();
+    let unmet = password::unmet_rules(policy, &req.password).into_iter().map(|r| r.describe(lang)).collect();
+    let score = password::strength(&req.password, &inputs).score;
+    Ok(match password::check(policy, &req.password, &inputs) {
+        Ok(s) => PasswordCheck { accepted: true, score: s.score, unmet, error: None },
+        Err(e) => PasswordCheck { accepted: false, score, unmet, error: Some(ApiError::from_coded(&e, lang)) },
+    })
+}
+
+/// Reads the settings.
+pub fn settings_get(_req: (), lang: Lang) -> Result<Settings, ApiError> {
+    load_settings().map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+/// Validates and saves the settings; returns them as stored.
+pub fn settings_set(req: Settings, lang: Lang) -> Result<Settings, ApiError> {
+    save_settings(&req).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(req)
+}
+
+/// Which tray icon shows the state.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrayIcon {
+    Connected,
+    Disconnected,
+    CardInserted,
+}
+
+/// What the tray shows: Linux delivers no tray clicks or tooltips, so the state lives in the icon and the first
+/// (disabled) menu lines.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TrayView {
+    pub icon: TrayIcon,
+    /// "● Connecté — PMP" / "○ Déconnecté".
+    pub portal_line: String,
+    /// "Carte insérée : LuxTrust …" / "Aucune carte".
+    pub card_line: String,
+}
+
+/// The tray's icon and state lines for this portal state and these readers, in `lang`.
+pub fn tray_view(portal: &PortalState, readers: &[ReaderState], lang: Lang) -> TrayView {
+    let portal_line = match (portal.connected, &portal.name) {
+        (true, Some(name)) => match lang {
+            Lang::Fr => format!("● Connecté — {name}"),
+            Lang::En => format!("● Connected — {name}"),
+            Lang::De => format!("● Verbunden — {name}"),
+        },
+        (true, None) => tr(lang, "● Connecté", "● Connected", "● Verbunden"),
+        (false, _) => tr(lang, "○ Déconnecté", "○ Disconnected", "○ Getrennt"),
+    };
+    let card = readers.iter().find_map(|r| r.card.as_ref());
+    let card_line = match card {
+        Some(c) => match lang {
+            Lang::Fr => format!("Carte insérée : {}", c.name),
+            Lang::En => format!("Card inserted: {}", c.name),
+            Lang::De => format!("Karte eingesteckt: {}", c.name),
+        },
+        None => tr(lang, "Aucune carte", "No card", "Keine Karte"),
+    };
+    let icon = if portal.connected {
+        TrayIcon::Connected
+    } else if card.is_some() {
+        TrayIcon::CardInserted
+    } else {
+        TrayIcon::Disconnected
+    };
+    TrayView { icon, portal_line, card_line }
+}
+
+fn tr(lang: Lang, fr: &str, en: &str, de: &str) -> String {
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+        Lang::De => de,
+    }
+    .to_string()
+}
+
+/// The invocation callback pattern: `with_commands!(my_macro)` expands to `my_macro! { name: Req => Res; … }`
+/// for every command, so adapters (Tauri shell, TypeScript generation, bridge) iterate over the one list.
+#[macro_export]
+macro_rules! with_commands {
+    ($m:ident) => {
+        $m! {
+            capabilities: () => $crate::api::Capabilities;
+            dashboard: () => $crate::api::Dashboard;
+            password_check: $crate::api::PasswordCheckRequest => $crate::api::PasswordCheck;
+            settings_get: () => $crate::api::Settings;
+            settings_set: $crate::api::Settings => $crate::api::Settings;
+            cards_list: () => ::std::vec::Vec<$crate::api::ReaderState>;
+            tokens_list: () => $crate::api::TokensView;
+            store_list: () => ::std::vec::Vec<$crate::api::CertSummary>;
+            cert_inspect: $crate::api::FileRequest => $crate::api::CertFile;
+            p12_inspect: $crate::api::P12Request => $crate::api::P12Summary;
+            p12_import: $crate::api::P12Request => $crate::api::InstallResult;
+            ca_install: $crate::api::FileRequest => $crate::api::InstallResult;
+            store_remove: $crate::api::CertRef => $crate::api::CertSummary;
+            store_export: $crate::api::ExportRequest => $crate::api::InstallResult;
+            pending_list: () => ::std::vec::Vec<$crate::api::PendingSummary>;
+            portal_state: () => $crate::api::PortalState;
+            portal_pair_start: $crate::api::PairRequest => $crate::api::PairCode;
+            portal_pair_finish: () => $crate::api::PortalState;
+            csr_igc_new: $crate::api::IgcRequest => $crate::api::CsrResult;
+            csr_generic_new: $crate::api::GenericRequest => $crate::api::CsrResult;
+            pending_install: $crate::api::FileRequest => $crate::api::InstallResult;
+            portal_bicles: () => ::std::vec::Vec<$crate::api::BicleRow>;
+            portal_bicle_add: $crate::api::BicleAdd => ::std::vec::Vec<$crate::api::BicleRow>;
+            portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
+        }
+    };
+}
+
+macro_rules! command_names {
+    ($($name:ident : $req:ty => $res:ty;)*) => {
+        /// The names of every command, in declaration order.
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
+        fn commands_typescript(cfg: &ts_rs::Config) -> String {
+            let mut s = String::from("/** Every command: its request and response types. */\nexport type Commands = {\n");
+            $(
+                s.push_str(&format!(
+                    "  {}: {{ req: {}; res: {} }};\n",
+                    stringify!($name),
+                    <$req as TS>::name(cfg),
+                    <$res as TS>::name(cfg)
+                ));
+            )*
+            s.push_str("};\n");
+            s
+        }
+    };
+}
+with_commands!(command_names);
+
+/// The TypeScript declarations of every type of the command surface plus the `Commands` map, as one module
+/// (written to `ui/src/bindings.ts` by `trousseau-desktop --write-bindings`; a test checks it is current).
+pub fn typescript_bindings() -> String {
+    let cfg = ts_rs::Config::new();
+    let decls = [
+        ApiError::decl(&cfg),
+        Capabilities::decl(&cfg),
+        CertSummary::decl(&cfg),
+        ReaderState::decl(&cfg),
+        CardState::decl(&cfg),
+        PendingSummary::decl(&cfg),
+        PortalState::decl(&cfg),
+        Dashboard::decl(&cfg),
+        PasswordPolicy::decl(&cfg),
+        PasswordCheckRequest::decl(&cfg),
+        PasswordCheck::decl(&cfg),
+        FileRequest::decl(&cfg),
+        CertFile::decl(&cfg),
+        PortalEntry::decl(&cfg),
+        Settings::decl(&cfg),
+        TrayIcon::decl(&cfg),
+        TrayView::decl(&cfg),
+        P12Request::decl(&cfg),
+        P12Summary::decl(&cfg),
+        InstallResult::decl(&cfg),
+        CertRef::decl(&cfg),
+        ExportRequest::decl(&cfg),
+        PairRequest::decl(&cfg),
+        PairCode::decl(&cfg),
+        IgcRequest::decl(&cfg),
+        CsrResult::decl(&cfg),
+        Reminder::decl(&cfg),
+        BicleRow::decl(&cfg),
+        BicleAdd::decl(&cfg),
+        BicleRef::decl(&cfg),
+        TokenRow::decl(&cfg),
+        TokensView::decl(&cfg),
+        GenericRequest::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.push_str(&commands_typescript(&cfg));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_name_every_command() {
+        let ts = typescript_bindings();
+        for c in COMMANDS {
+            assert!(ts.contains(&format!("  {c}: {{ req: ")), "{c} missing");
+        }
+        assert!(ts.contains("export type Dashboard = "));
+    }
+
+    #[test]
+    fn password_check_lists_every_unmet_rule_in_french() {
+        let r = password_check(
+            PasswordCheckRequest { password: "abc".into(), policy: PasswordPolicy::IgcSante, user_inputs: vec![] },
+            Lang::Fr,
+        )
+        .unwrap();
+        assert!(!r.accepted);
+        assert_eq!(r.unmet.len(), 3, "{:?}", r.unmet);
+        assert_eq!(r.error.unwrap().code, "password.policy");
+    }
+
+    #[test]
+    fn tray_follows_portal_and_card() {
+        let mut portal = PortalState { name: Some("PMP".into()), url: None, paired: true, connected: true };
+        let v = tray_view(&portal, &[], Lang::Fr);
+        assert_eq!(
+            (v.icon, v.portal_line.as_str(), v.card_line.as_str()),
+            (TrayIcon::Connected, "● Connecté — PMP", "Aucune carte")
+        );
+        portal.connected = false;
+        let reader = ReaderState {
+            name: "Virtual PCD 00 00".into(),
+            card: Some(CardState { atr: "3B".into(), family: "luxtrust".into(), name: "LuxTrust".into() }),
+        };
+        let v = tray_view(&portal, &[reader], Lang::Fr);
+        assert_eq!((v.icon, v.portal_line.as_str()), (TrayIcon::CardInserted, "○ Déconnecté"));
+        assert_eq!(v.card_line, "Carte insérée : LuxTrust");
+        assert_eq!(tray_view(&portal, &[], Lang::De).portal_line, "○ Getrennt");
+    }
+
+    fn cert(days_left: i32) -> CertSummary {
+        CertSummary {
+            holder: "Agent".into(),
+            issuer_name: "LuxTrust Global Qualified CA 3".into(),
+            subject: "CN=Agent".into(),
+            issuer: "CN=LuxTrust Global Qualified CA 3".into(),
+            serial: "01".into(),
+            not_before: "2025-01-01T00:00:00Z".into(),
+            not_after: "2027-01-01T00:00:00Z".into(),
+            days_left,
+            sha256: "ab".repeat(32),
+            key_usage: vec![],
+            ext_key_usage: vec![],
+            encryption_capable: true,
+            is_ca: false,
+            has_private_key: true,
+        }
+    }
+
+    #[test]
+    fn reminders_at_j30_and_j5_once_each() {
+        let mut shown = std::collections::BTreeSet::new();
+        assert!(due_reminders(&[cert(31)], &[], &shown, Lang::Fr).is_empty());
+        let r = due_reminders(&[cert(30)], &[], &shown, Lang::Fr);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].body.contains("expire dans 30 jour(s)"), "{}", r[0].body);
+        shown.insert(r[0].key.clone());
+        assert!(due_reminders(&[cert(12)], &[], &shown, Lang::Fr).is_empty(), "J-30 is shown once");
+        let r = due_reminders(&[cert(5)], &[], &shown, Lang::En);
+        assert_eq!(r.len(), 1, "J-5 comes again");
+        assert!(due_reminders(&[cert(-1)], &[], &shown, Lang::Fr).is_empty(), "expired: no reminder");
+        let p = PendingSummary {
+            id: "abc".into(),
+            label: "IGC-Santé PS — AUTH".into(),
+            created: "2026-11-20T00:00:00Z".into(),
+            deadline: Some("2026-11-30T00:00:00Z".into()),
+            days_left: Some(2),
+        };
+        let r = due_reminders(&[], &[p], &shown, Lang::Fr);
+        assert_eq!(r[0].key, "pending:abc:3");
+        assert!(r[0].body.contains("plus que 2 jour(s)"));
+    }
+
+    #[cfg(feature = "portal")]
+    #[test]
+    fn portal_urls_https_or_loopback_http_only() {
+        let entry = |url: &str| vec![PortalEntry { name: "P".into(), url: url.into() }];
+        for ok in ["http://127.0.0.1:8787", "http://localhost/", "https://pmp.example.lu"] {
+            assert!(checked_portals(&entry(ok)).is_ok(), "{ok}");
+        }
+        for bad in ["http://localhost.evil.example", "http://portal.example", "ftp://127.0.0.1"] {
+            assert!(matches!(checked_portals(&entry(bad)), Err(SettingsError::Invalid(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `trousseau cert install FILE` — reunite a withdrawn certificate (PEM/DER or PKCS#7 bag) with the private key
+//! waiting in the vault, write it to every destination the user asked for, verify each one, and only then
+//! retire the pending key.
+//!
+//! Destinations are explicit: each is written and verified in turn, recorded in `done`, and the vault entry is
+//! retired after the last one. A failure anywhere leaves the pending key in the vault.
+
+use super::{CliError, Ctx, PasswordArgs};
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The certificate received (PEM, DER, or a PKCS#7 .p7b/.p7c bag with its chain)
+    pub file: PathBuf,
+    /// Write the certificate, its chain and the private key to this PKCS#12 file (never overwrites another file)
+    #[arg(long, value_name = "FILE")]
+    pub p12_out: Option<PathBuf>,
+    /// Legacy PKCS#12 encryption (3DES, SHA-1 MAC) for older macOS/Windows/Android importers
+    #[arg(long)]
+    pub legacy: bool,
+    /// Also install the certificate, its chain and the private key into the system certificate store (NSS shared
+    /// database on Linux, the personal store "MY" on Windows, the login keychain on macOS)
+    #[arg(long)]
+    pub into_store: bool,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+/// One verified destination.
+#[derive(Debug, Serialize)]
+pub struct Done {
+    /// `p12`
+    pub kind: &'static str,
+    pub path: PathBuf,
+    /// `false` when the file already held exactly this key and certificate (an earlier run was interrupted).
+    pub written: bool,
+}
+
+/// `cert install --json` output.
+#[derive(Debug, Serialize)]
+pub struct Installed {
+    /// The pending request reunited (now retired).
+    pub id: String,
+    pub subject: String,
+    pub sha256: String,
+    pub chain: usize,
+    pub destinations: Vec<Done>,
+    pub retired: bool,
+}
+
+#[cfg(feature = "software-keys")]
+pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
+    use trousseau::csr::reunite;
+    use trousseau::password::{self, Policy};
+    use trousseau::pkcs12::Encryption;
+
+    if a.p12_out.is_none() && !a.into_store {
+        return Err(CliError::new(
+            "install.no_destination",
+            ctx.lang.pick(
+                "Indiquez où installer le certificat : --p12-out FICHIER.p12 et/ou --into-store",
+                "Say where to install the certificate: --p12-out FILE.p12 and/or --into-store",
+            ),
+        ));
+    }
+    let certs = trousseau::cert::read_file(&a.file)?;
+    let vault = trousseau::vault::Vault::open()?;
+    let (key, leaf) = reunite::find_pending(&vault, &certs)?;
+    let chain = reunite::chain_for(&certs, leaf);
+    let leaf_cert = &chain[0];
+
+    let mut done: Vec<Done> = Vec::new();
+    if let Some(out) = &a.p12_out {
+        let pw = a.password.read_new(ctx, "Mot de passe du fichier .p12", "Password for the .p12 file")?;
+        let cn = leaf_cert.subject_cn.clone().unwrap_or_default();
+        password::check(Policy::IgcSante, &pw, &[cn.as_str()])?;
+        let enc = if a.legacy { Encryption::Legacy } else { Encryption::Modern };
+        let written = reunite::write_p12_verified(out, &key, &chain, &pw, enc)?;
+        done.push(Done { kind: "p12", path: out.clone(), written });
+    }
+
+    if a.into_store {
+        // Installed all or nothing, then verified: the certificate must be found in the store with its key.
+        let identity = trousseau::store::Identity {
+            key_pkcs8: key.pkcs8_der.clone(),
+            certificate: leaf_cert.clone(),
+            chain: chain[1..].to_vec(),
+            friendly_name: None,
+        };
+        let mut st = trousseau::store::open_default()?;
+        let report = st.install_identity(&identity)?;
+        if !st.find(&leaf_cert.sha256)?.is_some_and(|c| c.has_private_key) {
+            return Err(trousseau::store::StoreError::NoPrivateKey {
+                sha256: leaf_cert.sha256.clone(),
+                store: st.location(),
+            }
+            .into());
+        }
+        done.push(Done { kind: "store", path: PathBuf::from(st.location()), written: !report.already_present });
+    }
+
+    // Every destination asked for is verified: the key can leave the vault.
+    vault.retire(&key.meta.id)?;
+    let result = Installed {
+        id: key.meta.id.clone(),
+        subject: leaf_cert.subject.clone(),
+        sha256: leaf_cert.sha256.clone(),
+        chain: chain.len(),
+        destinations: done,
+        retired: true,
+    };
+    if ctx.json {
+        ctx.print_json(&result)
+    } else {
+        println!(
+            "{}",
+            ctx.lang.pick(
+                format!(
+                    "Certificat « {} » réuni avec sa clé privée (demande {}).",
+                    leaf_cert.display_name(),
+                    result.id
+                ),
+                format!(
+                    "Certificate \"{}\" reunited with its private key (request {}).",
+                    leaf_cert.display_name(),
+                    result.id
+                ),
+            )
+        );
+        for d in &result.destinations {
+            println!("  {} {}", ctx.lang.pick("Écrit et vérifié :", "Written and verified:"), d.path.display());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(feature = "software-keys"))]
+pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
+    Err(CliError::new(
+        "install.unavailable",
+        ctx.lang.pick(
+            "Cette version de Trousseau a été construite sans la fonction software-keys.",
+            "This build of Trousseau has no software-keys feature.",
+        ),
+    ))
+}

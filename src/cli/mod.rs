@@ -1,0 +1,210 @@
+//! The `trousseau` command line: every capability of the app is scriptable. Each area has its own file; this
+//! file holds the top-level command list, the output context and the shared password/error plumbing.
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::io::{IsTerminal, Read};
+use trousseau::{Coded, ErrorReport, Lang};
+use zeroize::Zeroizing;
+
+pub mod cards;
+pub mod cert;
+pub mod csr;
+pub mod install;
+pub mod p12;
+pub mod pending;
+pub mod portal;
+pub mod status;
+pub mod store;
+pub mod tokens;
+
+#[derive(Parser, Debug)]
+#[command(name = "trousseau", version, about = "Certificats, cartes à puce et bi-clés — Trousseau")]
+pub struct Cli {
+    /// Machine-readable output (JSON on stdout; errors as {"error":{"code","message"}} on stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One-screen summary: readers and cards, tokens, store, pending requests, portal
+    Status(status::Args),
+    /// Certificates: inspect files, install a withdrawn certificate with its pending key
+    #[command(subcommand)]
+    Cert(cert::Cmd),
+    /// PKCS#12 (.p12/.pfx) files
+    #[command(subcommand)]
+    P12(p12::Cmd),
+    /// Certificate requests (CSR) generated on this computer
+    #[command(subcommand)]
+    Csr(csr::Cmd),
+    /// Requests waiting for their certificate
+    #[command(subcommand)]
+    Pending(pending::Cmd),
+    /// Smartcard readers and cards
+    Cards(cards::Args),
+    /// PKCS#11 tokens (cards seen through their module)
+    Tokens(tokens::Args),
+    /// One PKCS#11 token: certificates, login
+    #[command(subcommand)]
+    Token(tokens::TokenCmd),
+    /// The operating system's certificate store
+    #[command(subcommand)]
+    Store(store::Cmd),
+    /// Procurement portal: pairing, channel, bi-clés
+    #[command(subcommand)]
+    Portal(portal::Cmd),
+}
+
+/// What every command needs to know about the output.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub json: bool,
+    pub lang: Lang,
+}
+
+impl Ctx {
+    /// Prints `value` as pretty JSON on stdout.
+    pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        let s = serde_json::to_string_pretty(value)
+            .map_err(|e| CliError::new("cli.json", format!("JSON output failed: {e}")))?;
+        println!("{s}");
+        Ok(())
+    }
+}
+
+/// An error as the CLI reports it: stable code + sentence in the user's language. Exit code 1.
+#[derive(Debug)]
+pub struct CliError(pub ErrorReport);
+
+impl CliError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        CliError(ErrorReport { code: code.to_string(), message: message.into() })
+    }
+}
+
+impl<E: Coded> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(ErrorReport::from_coded(&e, Lang::from_env()))
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx { json: cli.json, lang: Lang::from_env() };
+    match cli.command {
+        Command::Status(a) => status::run(a, &ctx),
+        Command::Cert(c) => cert::run(c, &ctx),
+        Command::P12(c) => p12::run(c, &ctx),
+        Command::Csr(c) => csr::run(c, &ctx),
+        Command::Pending(c) => pending::run(c, &ctx),
+        Command::Cards(a) => cards::run(a, &ctx),
+        Command::Tokens(a) => tokens::run(a, &ctx),
+        Command::Token(c) => tokens::run_token(c, &ctx),
+        Command::Store(c) => store::run(c, &ctx),
+        Command::Portal(c) => portal::run(c, &ctx),
+    }
+}
+
+/// How a password or PIN reaches the CLI: interactive prompt (default), stdin, or an environment variable.
+/// Never as an argument value.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PasswordArgs {
+    /// Read the password from standard input (first line)
+    #[arg(long, conflicts_with = "password_env")]
+    pub password_stdin: bool,
+    /// Read the password from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+impl PasswordArgs {
+    /// Reads an existing password (one prompt).
+    pub fn read(&self, ctx: &Ctx, prompt_fr: &str, prompt_en: &str) -> Result<Zeroizing<String>, CliError> {
+        self.obtain(ctx, prompt_fr, prompt_en, false)
+    }
+
+    /// Reads a new password (prompted twice when interactive).
+    pub fn read_new(&self, ctx: &Ctx, prompt_fr: &str, prompt_en: &str) -> Result<Zeroizing<String>, CliError> {
+        self.obtain(ctx, prompt_fr, prompt_en, true)
+    }
+
+    fn obtain(
+        &self,
+        ctx: &Ctx,
+        prompt_fr: &str,
+        prompt_en: &str,
+        confirm: bool,
+    ) -> Result<Zeroizing<String>, CliError> {
+        if let Some(var) = &self.password_env {
+            return match std::env::var(var) {
+                Ok(v) => Ok(Zeroizing::new(v)),
+                Err(_) => Err(CliError::new(
+                    "cli.password_env_missing",
+                    ctx.lang.pick(
+                        format!("La variable d'environnement {var} n'existe pas : définissez-la avec le mot de passe."),
+                        format!("The environment variable {var} is not set: set it to the password."),
+                    ),
+                )),
+            };
+        }
+        if self.password_stdin {
+            let mut buf = Zeroizing::new(Vec::new());
+            std::io::stdin().lock().read_to_end(&mut buf).map_err(|e| {
+                CliError::new(
+                    "cli.stdin",
+                    ctx.lang.pick(
+                        format!("Lecture de l'entrée standard impossible : {e}"),
+                        format!("Cannot read standard input: {e}"),
+                    ),
+                )
+            })?;
+            let text = std::str::from_utf8(&buf).map_err(|_| {
+                CliError::new(
+                    "cli.password_utf8",
+                    ctx.lang.pick(
+                        "Le mot de passe reçu n'est pas du texte UTF-8.",
+                        "The password received is not UTF-8 text.",
+                    ),
+                )
+            })?;
+            let line = text.split(['\n', '\r']).next().unwrap_or("");
+            return Ok(Zeroizing::new(line.to_string()));
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::new(
+                "cli.no_terminal",
+                ctx.lang.pick(
+                    "Aucun terminal pour demander le mot de passe : utilisez --password-stdin ou --password-env VARIABLE.",
+                    "No terminal to ask for the password: use --password-stdin or --password-env VARIABLE.",
+                ),
+            ));
+        }
+        let prompt = ctx.lang.pick(prompt_fr, prompt_en);
+        let first = Zeroizing::new(rpassword::prompt_password(format!("{prompt} : ")).map_err(|e| {
+            CliError::new(
+                "cli.prompt",
+                ctx.lang.pick(format!("Saisie impossible : {e}"), format!("Cannot read the input: {e}")),
+            )
+        })?);
+        if confirm {
+            let again = Zeroizing::new(
+                rpassword::prompt_password(ctx.lang.pick("Confirmez : ", "Confirm: ")).map_err(|e| {
+                    CliError::new(
+                        "cli.prompt",
+                        ctx.lang.pick(format!("Saisie impossible : {e}"), format!("Cannot read the input: {e}")),
+                    )
+                })?,
+            );
+            if *first != *again {
+                return Err(CliError::new(
+                    "cli.password_mismatch",
+                    ctx.lang.pick("Les deux saisies diffèrent : recommencez.", "The two entries differ: try again."),
+                ));
+            }
+        }
+        Ok(first)
+    }
+}

@@ -1,0 +1,164 @@
+//! `trousseau pending` — requests waiting for their certificate (the pending-key vault).
+
+use super::{CliError, Ctx};
+use serde::Serialize;
+use std::path::PathBuf;
+use time::OffsetDateTime;
+use trousseau::vault::{Listed, PendingMeta, Vault};
+use trousseau::{Coded, ErrorReport};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// List the pending requests: subject, creation, withdrawal deadline, CSR file
+    List,
+    /// Write a pending request's CSR again (e.g. if the file was lost)
+    Csr {
+        /// Request id (see `pending list`)
+        id: String,
+        /// Where to write the CSR (never overwrites)
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// One line of `pending list --json`.
+#[derive(Debug, Serialize)]
+pub struct PendingItem {
+    pub id: String,
+    /// `ok`, or `damaged` (reported, never used).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deadline: Option<OffsetDateTime>,
+    pub days_left: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csr_path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+}
+
+fn item(l: &Listed, now: OffsetDateTime, ctx: &Ctx) -> PendingItem {
+    match l {
+        Listed::Ok(m) => PendingItem {
+            id: m.id.clone(),
+            status: "ok",
+            profile: Some(m.profile.clone()),
+            offer: m.offer.clone(),
+            usage: m.usage.clone(),
+            subject: Some(m.subject.clone()),
+            created: Some(m.created),
+            deadline: m.deadline,
+            days_left: m.days_left(now),
+            csr_path: m.csr_path.clone(),
+            error: None,
+        },
+        Listed::Damaged { file, reason } => {
+            let e = trousseau::vault::VaultError::Damaged { file: file.clone(), reason: reason.clone() };
+            PendingItem {
+                id: file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                status: "damaged",
+                profile: None,
+                offer: None,
+                usage: None,
+                subject: None,
+                created: None,
+                deadline: None,
+                days_left: None,
+                csr_path: None,
+                error: Some(ErrorReport { code: e.code().to_string(), message: e.message(ctx.lang) }),
+            }
+        }
+    }
+}
+
+fn day(t: OffsetDateTime) -> String {
+    format!("{:02}/{:02}/{}", t.day(), u8::from(t.month()), t.year())
+}
+
+fn print_text(items: &[PendingItem], ctx: &Ctx) {
+    if items.is_empty() {
+        println!("{}", ctx.lang.pick("Aucune demande en attente.", "No pending request."));
+        return;
+    }
+    for i in items {
+        if let Some(e) = &i.error {
+            println!("{}  ⚠ {}", i.id, e.message);
+            continue;
+        }
+        let mut line = format!("{}  {}", i.id, i.subject.as_deref().unwrap_or(""));
+        if let (Some(d), Some(left)) = (i.deadline, i.days_left) {
+            line.push_str(&ctx.lang.pick(
+                format!("  — à retirer avant le {} ({left} j)", day(d)),
+                format!("  — withdraw before {} ({left} d)", day(d)),
+            ));
+        }
+        println!("{line}");
+        if let Some(p) = &i.csr_path {
+            println!("    {} {}", ctx.lang.pick("CSR :", "CSR:"), p.display());
+        }
+    }
+}
+
+pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
+    match cmd {
+        Cmd::List => {
+            let vault = Vault::open()?;
+            let now = OffsetDateTime::now_utc();
+            let items: Vec<PendingItem> = vault.list()?.iter().map(|l| item(l, now, ctx)).collect();
+            if ctx.json {
+                ctx.print_json(&items)
+            } else {
+                print_text(&items, ctx);
+                Ok(())
+            }
+        }
+        Cmd::Csr { id, out } => {
+            let vault = Vault::open()?;
+            let entry = vault.get(&id)?;
+            let meta: &PendingMeta = &entry.meta;
+            write_csr(&out, &meta.csr_pem, ctx)?;
+            if ctx.json {
+                ctx.print_json(&serde_json::json!({ "id": meta.id, "out": out, "subject": meta.subject }))
+            } else {
+                println!(
+                    "{}",
+                    ctx.lang.pick(format!("CSR écrite : {}", out.display()), format!("CSR written: {}", out.display()))
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+fn write_csr(out: &std::path::Path, pem: &str, ctx: &Ctx) -> Result<(), CliError> {
+    if out.exists() {
+        return Err(CliError::new(
+            "csr.output_exists",
+            ctx.lang.pick(
+                format!("Le fichier {} existe déjà : choisissez un autre nom.", out.display()),
+                format!("The file {} already exists: choose another name.", out.display()),
+            ),
+        ));
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| {
+        CliError::new(
+            "csr.write",
+            ctx.lang.pick(
+                format!("Impossible d'écrire {} : {e}", out.display()),
+                format!("Cannot write {}: {e}", out.display()),
+            ),
+        )
+    })?;
+    std::io::Write::write_all(&mut f, pem.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| CliError::new("csr.write", format!("{}: {e}", out.display())))
+}

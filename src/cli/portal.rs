@@ -1,0 +1,483 @@
+//! `trousseau portal` — pairing with a procurement portal, the Connecté channel, and the bi-clé registry.
+
+use serde_json::json;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{CliError, Ctx};
+use trousseau::portal::{
+    self, AlwaysConfirm, BicleKind, ChannelEvent, Confirm, ConfirmRequest, PortalError, RelayHandler, Session,
+    SystemWorkstation, Workstation,
+};
+use trousseau::Lang;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Pair this assistant with a portal (device code to confirm on the portal page)
+    Pair {
+        /// Portal address (https://…, or http://127.0.0.1:PORT for the local sandbox)
+        url: String,
+        /// Name this computer shows on the portal's approval page (default: the host name)
+        #[arg(long)]
+        device_name: Option<String>,
+    },
+    /// Pairing and channel state
+    Status,
+    /// Keep the channel up (portal page shows "Connecté") and answer the page's requests
+    Run {
+        /// Confirm every request without asking (scripts and demos only)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Bi-clés registered on the portal
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Revoke the pairing on the portal and forget its tokens
+    Unpair,
+    /// Configured portals (administrator's managed file, user's file, or the local sandbox)
+    Portals,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCmd {
+    /// List the registered bi-clés, with warnings (expired, card no longer present)
+    List,
+    /// Register a bi-clé as personal and/or backup (each kind its own row)
+    Add {
+        /// Designation, e.g. "Prénom Nom 2025"
+        #[arg(long)]
+        name: String,
+        /// SHA-256 of a certificate of this workstation (store or card)
+        #[arg(long, conflicts_with = "generate", required_unless_present = "generate")]
+        cert: Option<String>,
+        /// Generate a new RSA-2048 bi-clé and install it in the certificate store
+        #[arg(long)]
+        generate: bool,
+        #[arg(long)]
+        personal: bool,
+        #[arg(long)]
+        backup: bool,
+        /// Do not ask before generating (scripts)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Ask the portal to remove a bi-clé (the agent confirms on the portal)
+    Remove { id: i64 },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("cli.runtime", format!("tokio: {e}")))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "poste".into())
+}
+
+/// Asks on the terminal (never reads stdin when it is not a terminal: then the answer is no).
+struct TerminalConfirm {
+    lang: Lang,
+}
+
+impl Confirm for TerminalConfirm {
+    fn confirm(&self, request: &ConfirmRequest) -> bool {
+        use std::io::IsTerminal;
+        let tty = if std::io::stdin().is_terminal() {
+            std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()
+        } else {
+            None
+        };
+        let Some(mut tty) = tty else {
+            eprintln!(
+                "{}",
+                self.lang.pick(
+                    "Demande refusée : aucun terminal pour la confirmer (utilisez la fenêtre de Trousseau).",
+                    "Request declined: no terminal to confirm it (use the Trousseau window)."
+                )
+            );
+            return false;
+        };
+        let _ = write!(tty, "{} [o/N] ", request.question(self.lang));
+        let _ = tty.flush();
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(tty).read_line(&mut line);
+        matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "y" | "yes")
+    }
+}
+
+fn portal_name_for(url: &str) -> String {
+    if let Ok(cfg) = portal::load_config() {
+        if let Some(p) = cfg.find(url) {
+            return p.name.clone();
+        }
+    }
+    reqwest_host(url)
+}
+
+fn reqwest_host(url: &str) -> String {
+    url.split("//").nth(1).and_then(|r| r.split('/').next()).unwrap_or(url).to_string()
+}
+
+pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
+    match cmd {
+        Cmd::Pair { url, device_name } => pair(&url, device_name, ctx),
+        Cmd::Status => status(ctx),
+        Cmd::Run { yes } => run_channel(yes, ctx),
+        Cmd::Keys(k) => keys(k, ctx),
+        Cmd::Unpair => {
+            let rt = runtime()?;
+            let session = Session::load()?;
+            let name = session.portal_name().to_string();
+            let r = rt.block_on(session.unpair());
+            if ctx.json {
+                ctx.print_json(&json!({"unpaired": true, "portal": name, "portal_revoked": r.is_ok()}))?;
+            } else {
+                println!(
+                    "{}",
+                    ctx.lang.pick(
+                        format!("Association avec « {name} » supprimée."),
+                        format!("Pairing with \"{name}\" removed.")
+                    )
+                );
+            }
+            r.map_err(CliError::from)
+        }
+        Cmd::Portals => {
+            let cfg = portal::load_config()?;
+            if ctx.json {
+                ctx.print_json(&cfg)
+            } else {
+                for p in &cfg.portals {
+                    println!("{}  {}", p.name, p.url);
+                }
+                if cfg.managed {
+                    println!(
+                        "{}",
+                        ctx.lang.pick("(liste gérée par votre administrateur)", "(list managed by your administrator)")
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let base = portal::check_url(url)?;
+    let name = portal_name_for(&base);
+    let device_name = device_name.unwrap_or_else(host_name);
+    trousseau::secrets::available()?;
+    rt.block_on(async {
+        let auth = portal::start_pairing(&base, &device_name).await?;
+        let link = auth.verification_uri_complete.clone().unwrap_or_else(|| auth.verification_uri.clone());
+        let mut out = std::io::stdout();
+        if ctx.json {
+            let _ = writeln!(
+                out,
+                "{}",
+                json!({"user_code": auth.user_code, "verification_uri": auth.verification_uri, "verification_uri_complete": link, "expires_in": auth.expires_in})
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{}",
+                ctx.lang.pick(
+                    format!("Code d'association : {}\nOuvrez {} dans votre navigateur, connectez-vous et vérifiez que le portail affiche le même code, le nom « {} » et votre adresse.\nEn attente de votre confirmation (10 minutes au plus)…", auth.user_code, link, device_name),
+                    format!("Pairing code: {}\nOpen {} in your browser, log in and check that the portal shows the same code, the name \"{}\" and your address.\nWaiting for your confirmation (10 minutes at most)…", auth.user_code, link, device_name),
+                )
+            );
+        }
+        let _ = out.flush();
+        let tokens = portal::complete_pairing(&auth).await?;
+        let session = Session::save_pairing(&auth, &name, tokens).await?;
+        if ctx.json {
+            let _ = writeln!(out, "{}", json!({"paired": true, "portal": session.portal_name(), "url": session.base_url()}));
+        } else {
+            let _ = writeln!(out, "{}", ctx.lang.pick(format!("Assistant associé à « {name} »."), format!("Assistant paired with \"{name}\".")));
+        }
+        Ok::<(), PortalError>(())
+    })?;
+    Ok(())
+}
+
+fn status(ctx: &Ctx) -> Result<(), CliError> {
+    let pairing = portal::current_pairing()?;
+    let Some(p) = pairing else {
+        if ctx.json {
+            return ctx.print_json(&json!({"paired": false, "state": "Déconnecté"}));
+        }
+        println!(
+            "{}",
+            ctx.lang.pick(
+                "Aucun portail associé (trousseau portal pair ADRESSE).",
+                "No portal paired (trousseau portal pair ADDRESS)."
+            )
+        );
+        return Ok(());
+    };
+    let rt = runtime()?;
+    let check = rt.block_on(async {
+        let s = Session::load()?;
+        tokio::time::timeout(Duration::from_secs(10), s.me())
+            .await
+            .unwrap_or(Err(PortalError::Unreachable { url: p.url.clone(), detail: "timeout".into() }))
+    });
+    // the channel's state as `portal run` (or the desktop app) last published it, if that process still runs
+    let connected = portal::published_state().map(|e| e.is_connected()).unwrap_or(false);
+    let (token_ok, error) = match &check {
+        Ok(_) => (true, None),
+        Err(e) => (false, Some(trousseau::ErrorReport::from_coded(e, ctx.lang))),
+    };
+    if ctx.json {
+        return ctx.print_json(&json!({
+            "paired": true,
+            "portal": p.name,
+            "url": p.url,
+            "agent": p.agent,
+            "device_name": p.device_name,
+            "paired_at": p.paired_at,
+            "token_valid": token_ok,
+            "channel": if connected { "connected" } else { "disconnected" },
+            "state": if connected { "Connecté" } else { "Déconnecté" },
+            "error": error,
+        }));
+    }
+    println!("{} — {}", p.name, p.url);
+    println!("{} {}", ctx.lang.pick("Agent :", "Agent:"), p.agent.unwrap_or_default());
+    let state = if connected {
+        ChannelEvent::Connected { portal: p.name.clone(), agent: String::new() }
+    } else {
+        ChannelEvent::Stopped
+    };
+    println!("{}", state.label(ctx.lang));
+    if let Some(e) = error {
+        println!("{} ({})", e.message, e.code);
+    }
+    Ok(())
+}
+
+/// Resolves when the process is asked to stop (SIGTERM on Unix; Ctrl-C is handled separately).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            term.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+fn run_channel(yes: bool, ctx: &Ctx) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let session = Arc::new(Session::load()?);
+    let confirm: Arc<dyn Confirm> = if yes {
+        eprintln!(
+            "{}",
+            ctx.lang.pick(
+                "ATTENTION : --yes confirme automatiquement toute demande du portail, y compris la création de bi-clés. Réservé aux scripts et démonstrations.",
+                "WARNING: --yes confirms every portal request automatically, including creating bi-clés. For scripts and demos only."
+            )
+        );
+        Arc::new(AlwaysConfirm)
+    } else {
+        Arc::new(TerminalConfirm { lang: ctx.lang })
+    };
+    let workstation: Arc<dyn Workstation> = Arc::new(SystemWorkstation { lang: ctx.lang });
+    let handler = Arc::new(RelayHandler::new(workstation, confirm, session.portal_name(), ctx.lang));
+    let cfg = portal::load_config()?;
+    rt.block_on(async {
+        let bridge = match &cfg.bridge {
+            Some(b) => Some(
+                trousseau::bridge::start(b.clone(), Arc::clone(&handler), session.portal_name())
+                    .await
+                    .map_err(CliError::from)?,
+            ),
+            None => None,
+        };
+        let channel = portal::spawn_channel(Arc::clone(&session), Arc::clone(&handler), Default::default());
+        let mut state = channel.state();
+        let term = terminated();
+        tokio::pin!(term);
+        loop {
+            let ev = state.borrow_and_update().clone();
+            portal::publish_state(Some(&ev));
+            if ctx.json {
+                let _ = writeln!(std::io::stdout(), "{}", json!({"event": ev, "label": ev.label(ctx.lang)}));
+            } else {
+                eprintln!("{}", ev.label(ctx.lang));
+            }
+            let _ = std::io::stdout().flush();
+            if ev == ChannelEvent::Revoked {
+                break;
+            }
+            tokio::select! {
+                r = state.changed() => if r.is_err() { break },
+                _ = tokio::signal::ctrl_c() => break,
+                _ = &mut term => break,
+            }
+        }
+        let revoked = *state.borrow() == ChannelEvent::Revoked;
+        channel.stop().await;
+        if let Some(b) = bridge {
+            b.stop().await;
+        }
+        portal::publish_state(None);
+        if revoked {
+            return Err(CliError::from(PortalError::TokenRejected));
+        }
+        Ok(())
+    })
+}
+
+fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let session = Session::load()?;
+    match cmd {
+        KeysCmd::List => {
+            let bicles = rt.block_on(session.list_bicles())?;
+            let ws = SystemWorkstation { lang: ctx.lang };
+            let present: Vec<String> = ws.list().map(|l| l.into_iter().map(|c| c.sha256).collect()).unwrap_or_default();
+            let now = time::OffsetDateTime::now_utc();
+            let rows: Vec<serde_json::Value> = bicles
+                .iter()
+                .map(|b| {
+                    let expired = time::OffsetDateTime::parse(&b.not_after, &time::format_description::well_known::Rfc3339)
+                        .map(|t| t <= now)
+                        .unwrap_or(false);
+                    let here = present.contains(&b.sha256);
+                    let mut warnings = Vec::new();
+                    if expired {
+                        warnings.push(ctx.lang.pick(
+                            "Ce bi-clé a expiré : ajoutez-en un nouveau. Les marchés chiffrés avec lui s'ouvrent encore avec l'ancienne carte : gardez-la.",
+                            "This bi-clé expired: add a new one. Tenders encrypted with it still open with the old card: keep it.",
+                        ));
+                    }
+                    if !here {
+                        warnings.push(ctx.lang.pick(
+                            "Ce bi-clé n'est pas sur ce poste (carte absente ?) : les marchés chiffrés avec lui s'ouvrent avec la carte qui le porte.",
+                            "This bi-clé is not on this workstation (card absent?): tenders encrypted with it open with the card that holds it.",
+                        ));
+                    }
+                    let mut v = serde_json::to_value(b).unwrap_or_default();
+                    v["expired"] = json!(expired);
+                    v["present"] = json!(here);
+                    v["warnings"] = json!(warnings);
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("certificate");
+                    }
+                    v
+                })
+                .collect();
+            if ctx.json {
+                return ctx.print_json(&rows);
+            }
+            for r in &rows {
+                println!(
+                    "{:>4}  {:<9} {:<24} CN={}  {}  [{}]",
+                    r["id"],
+                    if r["kind"] == "backup" {
+                        ctx.lang.pick("secours", "backup")
+                    } else {
+                        ctx.lang.pick("personnel", "personal")
+                    },
+                    r["designation"].as_str().unwrap_or(""),
+                    r["cn"].as_str().unwrap_or(""),
+                    r["not_after"].as_str().unwrap_or(""),
+                    r["status"].as_str().unwrap_or("")
+                );
+                for w in r["warnings"].as_array().into_iter().flatten() {
+                    println!("      ! {}", w.as_str().unwrap_or(""));
+                }
+            }
+            Ok(())
+        }
+        KeysCmd::Add { name, cert, generate, personal, backup, yes } => {
+            let mut kinds = Vec::new();
+            if personal {
+                kinds.push(BicleKind::Personal);
+            }
+            if backup {
+                kinds.push(BicleKind::Backup);
+            }
+            if kinds.is_empty() {
+                return Err(CliError::new(
+                    "portal.no_kind",
+                    ctx.lang.pick(
+                        "Indiquez --personal, --backup ou les deux : chaque type est enregistré séparément.",
+                        "Give --personal, --backup or both: each kind is registered separately.",
+                    ),
+                ));
+            }
+            let ws = SystemWorkstation { lang: ctx.lang };
+            let certificate = if generate {
+                let req = ConfirmRequest {
+                    portal: session.portal_name().to_string(),
+                    action: "generate_bicle".into(),
+                    designation: name.clone(),
+                    via: "cli".into(),
+                };
+                let ok = yes || TerminalConfirm { lang: ctx.lang }.confirm(&req);
+                if !ok {
+                    return Err(PortalError::Declined.into());
+                }
+                ws.generate(&name)?
+            } else {
+                let sha = trousseau::store::normalize_fingerprint(cert.as_deref().unwrap_or(""))?;
+                ws.certificate(&sha)?
+            };
+            let rows = rt.block_on(session.add_bicles(&name, &certificate, &kinds))?;
+            if ctx.json {
+                return ctx.print_json(&rows);
+            }
+            for r in &rows {
+                println!(
+                    "{}",
+                    ctx.lang.pick(
+                        format!(
+                            "Bi-clé {} « {} » enregistré (n° {}) : confirmez-le sur le portail.",
+                            if r.kind == BicleKind::Backup { "de secours" } else { "personnel" },
+                            r.designation,
+                            r.id
+                        ),
+                        format!(
+                            "{} bi-clé \"{}\" registered (#{}): confirm it on the portal.",
+                            if r.kind == BicleKind::Backup { "Backup" } else { "Personal" },
+                            r.designation,
+                            r.id
+                        ),
+                    )
+                );
+            }
+            Ok(())
+        }
+        KeysCmd::Remove { id } => {
+            let status = rt.block_on(session.remove_bicle(id))?;
+            if ctx.json {
+                return ctx.print_json(&json!({"id": id, "status": status}));
+            }
+            println!(
+                "{}",
+                if status == "supprime" {
+                    ctx.lang.pick(format!("Bi-clé {id} retiré."), format!("Bi-clé {id} withdrawn."))
+                } else {
+                    ctx.lang.pick(
+                        format!("Suppression du bi-clé {id} demandée : confirmez-la sur le portail."),
+                        format!("Removal of bi-clé {id} requested: confirm it on the portal."),
+                    )
+                }
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! `trousseau status [--json]`: the one-screen summary (see `trousseau::status`).
+
+use super::{CliError, Ctx};
+use trousseau::Lang;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
+    let s = trousseau::status::summary(ctx.lang);
+    if ctx.json {
+        return ctx.print_json(&s);
+    }
+    print!("{}", render(&s, ctx.lang));
+    Ok(())
+}
+
+/// "31/12/2026" from an RFC 3339 time (the summary's dates), as French and German write it; ISO in English.
+fn date(rfc3339: &str, lang: Lang) -> String {
+    let d = rfc3339.get(..10).unwrap_or(rfc3339);
+    match (lang, d.split('-').collect::<Vec<_>>().as_slice()) {
+        (Lang::Fr, [y, m, day]) => format!("{day}/{m}/{y}"),
+        (Lang::De, [y, m, day]) => format!("{day}.{m}.{y}"),
+        _ => d.to_string(),
+    }
+}
+
+fn days(n: i32, lang: Lang) -> String {
+    match (n, lang) {
+        (n, Lang::Fr) if n < 0 => format!("expiré depuis {} jour(s)", -n),
+        (n, _) if n < 0 => format!("expired {} day(s) ago", -n),
+        (0, Lang::Fr) => "expire aujourd'hui".into(),
+        (0, _) => "expires today".into(),
+        (n, Lang::Fr) => format!("expire dans {n} jour(s)"),
+        (n, _) => format!("expires in {n} day(s)"),
+    }
+}
+
+fn render(s: &trousseau::status::Status, lang: Lang) -> String {
+    let t = |fr: &str, en: &str| lang.pick(fr, en);
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&l);
+        out.push('\n');
+    };
+    let portal_name = s.portal.name.clone().unwrap_or_else(|| t("aucun portail configuré", "no portal configured"));
+    line(match (s.portal.paired, s.portal.connected) {
+        (true, true) => format!("{} : ● {} — {portal_name}", t("Portail", "Portal"), t("Connecté", "Connected")),
+        (true, false) => format!(
+            "{} : ○ {} — {portal_name} ({})",
+            t("Portail", "Portal"),
+            t("Déconnecté", "Disconnected"),
+            t("lancez « trousseau portal run » ou l'application", "start « trousseau portal run » or the app")
+        ),
+        _ => format!(
+            "{} : ○ {} — {portal_name} ({})",
+            t("Portail", "Portal"),
+            t("non associé", "not paired"),
+            t("associez-le avec « trousseau portal pair URL »", "pair it with « trousseau portal pair URL »")
+        ),
+    });
+    line(format!("{} :", t("Lecteurs de cartes", "Card readers")));
+    if s.readers.is_empty() {
+        line(format!(
+            "  {}",
+            t("aucun lecteur détecté — branchez votre lecteur", "no reader found — plug in your reader")
+        ));
+    }
+    for r in &s.readers {
+        match &r.card {
+            Some(c) => line(format!("  {} : {} ({})", r.name, c.name, c.atr)),
+            None => line(format!("  {} : {}", r.name, t("pas de carte", "no card"))),
+        }
+    }
+    line(format!("{} :", t("Jetons PKCS#11", "PKCS#11 tokens")));
+    if s.tokens.is_empty() {
+        line(format!("  {}", t("aucun", "none")));
+    }
+    for tk in &s.tokens {
+        line(format!("  {} ({} {}) — {}", tk.label, tk.manufacturer, tk.model, tk.pin_message));
+    }
+    match s.store_certificates {
+        Some(n) => line(format!("{} : {n}", t("Certificats dans le magasin", "Certificates in the store"))),
+        None => line(format!(
+            "{} : {}",
+            t("Certificats dans le magasin", "Certificates in the store"),
+            t("illisible", "unreadable")
+        )),
+    }
+    for c in &s.expiring {
+        line(format!(
+            "  ⚠ {} ({}) — {} ({})",
+            c.holder,
+            c.issuer_name,
+            days(c.days_left, lang),
+            date(&c.not_after, lang)
+        ));
+    }
+    line(format!("{} : {}", t("Demandes en attente", "Pending requests"), s.pending.len()));
+    for p in &s.pending {
+        let deadline = match (&p.deadline, p.days_left) {
+            (Some(d), Some(n)) => format!(
+                " — {} {} ({})",
+                t("à retirer avant le", "withdraw before"),
+                date(d, lang),
+                lang.pick(format!("{n} jour(s)"), format!("{n} day(s)"))
+            ),
+            _ => String::new(),
+        };
+        line(format!("  {}{deadline}", p.label));
+    }
+    for p in &s.problems {
+        line(format!("! {} ({})", p.message, p.code));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_follow_the_language() {
+        assert_eq!(date("2026-12-31T10:00:00Z", Lang::Fr), "31/12/2026");
+        assert_eq!(date("2026-12-31T10:00:00Z", Lang::De), "31.12.2026");
+        assert_eq!(date("2026-12-31T10:00:00Z", Lang::En), "2026-12-31");
+        assert_eq!(days(12, Lang::Fr), "expire dans 12 jour(s)");
+        assert_eq!(days(-3, Lang::En), "expired 3 day(s) ago");
+    }
+}

@@ -1,0 +1,491 @@
+//! `trousseau store …` and `trousseau p12 import`: the operating system's certificate store from the command line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use trousseau::store::{self, CertStore, ExportEncryption, ImportReport, StoredCertificate};
+
+use super::{CliError, Ctx, PasswordArgs};
+
+/// Which store to work on (Linux: the NSS shared database unless a Firefox profile is chosen).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Target {
+    /// Work on this Firefox profile's certificates (name or folder, see `trousseau store profiles`) instead of the
+    /// shared database (~/.pki/nssdb)
+    #[arg(long, value_name = "PROFILE")]
+    pub firefox: Option<String>,
+    /// The store's primary password (Firefox profiles or NSS databases protected by one), read from this
+    /// environment variable
+    #[arg(long, value_name = "VAR")]
+    pub store_password_env: Option<String>,
+}
+
+impl Target {
+    fn open(&self, ctx: &Ctx) -> Result<Box<dyn CertStore>, CliError> {
+        let mut st = match &self.firefox {
+            None => store::open_default()?,
+            Some(wanted) => open_firefox(wanted, ctx)?,
+        };
+        if let Some(var) = &self.store_password_env {
+            let pw = zeroize::Zeroizing::new(std::env::var(var).map_err(|_| {
+                CliError::new(
+                    "cli.password_env_missing",
+                    ctx.lang.pick(
+                        format!("La variable d'environnement {var} n'existe pas : définissez-la avec le mot de passe principal."),
+                        format!("The environment variable {var} is not set: set it to the primary password."),
+                    ),
+                )
+            })?);
+            st.unlock(&pw)?;
+        }
+        Ok(st)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_firefox(wanted: &str, ctx: &Ctx) -> Result<Box<dyn CertStore>, CliError> {
+    let profiles = store::firefox_profiles();
+    let found = profiles.iter().find(|p| p.name == wanted || p.path == Path::new(wanted));
+    match found {
+        Some(p) => Ok(store::open_nss(&p.path)?),
+        None => Err(CliError::new(
+            "store.profile_not_found",
+            ctx.lang.pick(
+                format!("Aucun profil Firefox « {wanted} » avec des certificats : voyez la liste avec « trousseau store profiles »."),
+                format!("No Firefox profile \"{wanted}\" with certificates: see the list with \"trousseau store profiles\"."),
+            ),
+        )),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_firefox(_wanted: &str, ctx: &Ctx) -> Result<Box<dyn CertStore>, CliError> {
+    Err(CliError::new(
+        "store.unsupported",
+        ctx.lang.pick(
+            "Sur ce système, Firefox utilise le magasin de certificats du système : --firefox est inutile.",
+            "On this system Firefox uses the system certificate store: --firefox is not needed.",
+        ),
+    ))
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// List the certificates of the store
+    List {
+        /// Only certificates whose private key is in the store or on a card
+        #[arg(long)]
+        with_key: bool,
+        /// Only certificates usable as encryption bi-clés (key encipherment, private key present, not expired)
+        #[arg(long)]
+        encryption_capable: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Export a certificate with its private key and chain to a password-protected .p12
+    Export {
+        /// SHA-256 fingerprint of the certificate (see `trousseau store list`)
+        sha256: String,
+        /// The .p12 file to write
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// 3DES / SHA-1 protection for old importers (older macOS, Windows Server 2016, some Android)
+        #[arg(long)]
+        legacy: bool,
+        /// Password rules to enforce
+        #[arg(long, value_enum)]
+        policy: Option<PolicyArg>,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove a certificate (and its private key, unless another certificate uses it)
+    Remove {
+        /// SHA-256 fingerprint of the certificate
+        sha256: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Install an authority (CA) certificate as trusted
+    ImportCa {
+        /// Certificate file (PEM, DER or PKCS#7)
+        file: PathBuf,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Make a smartcard's certificates visible to browsers: register its PKCS#11 module in the store
+    RegisterModule {
+        /// The module library; default: the card middleware found on this computer
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+        /// Name to register it under (default: from the library's file name)
+        #[arg(long)]
+        name: Option<String>,
+        /// Unregister instead
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Firefox profiles that have a certificate store (Linux)
+    Profiles,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum PolicyArg {
+    /// IGC-Santé: at least 12 characters, upper and lower case, a non-alphanumeric character
+    IgcSante,
+    /// TCS: at least 8 characters, 2 special characters, mixed case
+    Tcs,
+}
+
+impl From<PolicyArg> for trousseau::password::Policy {
+    fn from(p: PolicyArg) -> Self {
+        match p {
+            PolicyArg::IgcSante => trousseau::password::Policy::IgcSante,
+            PolicyArg::Tcs => trousseau::password::Policy::Tcs,
+        }
+    }
+}
+
+pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
+    match cmd {
+        Cmd::List { with_key, encryption_capable, target } => list(&target, with_key, encryption_capable, ctx),
+        Cmd::Export { sha256, out, legacy, policy, password, target } => {
+            export(&target, &sha256, &out, legacy, policy, &password, ctx)
+        }
+        Cmd::Remove { sha256, target } => remove(&target, &sha256, ctx),
+        Cmd::ImportCa { file, target } => import_ca(&target, &file, ctx),
+        Cmd::RegisterModule { module, name, remove, target } => register(&target, module, name, remove, ctx),
+        Cmd::Profiles => profiles(ctx),
+    }
+}
+
+fn list(target: &Target, with_key: bool, encryption_capable: bool, ctx: &Ctx) -> Result<(), CliError> {
+    let mut st = target.open(ctx)?;
+    let mut certs = if encryption_capable { store::encryption_capable(st.as_mut())? } else { st.list()? };
+    if with_key {
+        certs.retain(|c| c.has_private_key);
+    }
+    certs.sort_by(|a, b| a.certificate.subject.cmp(&b.certificate.subject));
+    if ctx.json {
+        return ctx.print_json(&certs);
+    }
+    if certs.is_empty() {
+        println!("{}", ctx.lang.pick("Aucun certificat.", "No certificate."));
+        return Ok(());
+    }
+    println!("{}", st.location());
+    let now = time::OffsetDateTime::now_utc();
+    for c in &certs {
+        print_cert(c, now, ctx);
+    }
+    Ok(())
+}
+
+fn print_cert(c: &StoredCertificate, now: time::OffsetDateTime, ctx: &Ctx) {
+    let cert = &c.certificate;
+    let name = cert.subject_cn.clone().unwrap_or_else(|| cert.subject.clone());
+    let issuer = cert.issuer_cn.clone().unwrap_or_else(|| cert.issuer.clone());
+    let days = (cert.not_after - now).whole_days();
+    let expiry = if days < 0 {
+        ctx.lang.pick("expiré".to_string(), "expired".to_string())
+    } else {
+        let d = cert.not_after.date();
+        ctx.lang.pick(
+            format!("expire le {:02}/{:02}/{} (dans {days} j)", d.day(), u8::from(d.month()), d.year()),
+            format!("expires {}-{:02}-{:02} (in {days} days)", d.year(), u8::from(d.month()), d.day()),
+        )
+    };
+    let mut marks = Vec::new();
+    if c.has_private_key {
+        marks.push(if c.on_token {
+            ctx.lang.pick("clé sur carte à puce", "key on smartcard")
+        } else {
+            ctx.lang.pick("clé privée", "private key")
+        });
+    }
+    if cert.encryption_capable && c.has_private_key {
+        marks.push(ctx.lang.pick("chiffrement", "encryption"));
+    }
+    if c.trusted {
+        marks.push(ctx.lang.pick("autorité de confiance", "trusted authority"));
+    }
+    println!(
+        "- {name} — {issuer} — {expiry}{}",
+        if marks.is_empty() { String::new() } else { format!(" [{}]", marks.join(", ")) }
+    );
+    println!("  SHA-256 {}", cert.sha256);
+}
+
+fn export(
+    target: &Target,
+    sha256: &str,
+    out: &Path,
+    legacy: bool,
+    policy: Option<PolicyArg>,
+    password: &PasswordArgs,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    let mut st = target.open(ctx)?;
+    // Fail early (before asking for a password) if the certificate or its key is missing.
+    let found = st
+        .find(sha256)?
+        .ok_or_else(|| store::StoreError::NotFound { sha256: sha256.to_string(), store: st.location() })?;
+    if found.on_token {
+        return Err(store::StoreError::OnToken { sha256: found.certificate.sha256.clone() }.into());
+    }
+    if !found.has_private_key {
+        return Err(
+            store::StoreError::NoPrivateKey { sha256: found.certificate.sha256.clone(), store: st.location() }.into()
+        );
+    }
+    let pw = password.read_new(ctx, "Mot de passe du fichier .p12", "Password for the .p12 file")?;
+    let cert = &found.certificate;
+    let inputs: Vec<&str> = cert.subject_cn.iter().map(String::as_str).collect();
+    let strength = match policy {
+        Some(p) => trousseau::password::check(p.into(), &pw, &inputs)?,
+        None => trousseau::password::strength(&pw, &inputs),
+    };
+    let encryption = if legacy { ExportEncryption::Legacy } else { ExportEncryption::Modern };
+    let written = store::export_pkcs12_file(st.as_mut(), &cert.sha256, &pw, encryption, out)?;
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            file: &'a Path,
+            sha256: &'a str,
+            certificates: usize,
+            encryption: &'static str,
+            policy: Option<trousseau::password::Policy>,
+            strength: trousseau::password::Strength,
+        }
+        return ctx.print_json(&Out {
+            file: out,
+            sha256: &cert.sha256,
+            certificates: written,
+            encryption: if legacy { "legacy" } else { "modern" },
+            policy: policy.map(Into::into),
+            strength,
+        });
+    }
+    println!(
+        "{}",
+        ctx.lang.pick(
+            format!("Exporté dans {} : le certificat, sa clé privée et {} certificat(s) de la chaîne (solidité du mot de passe : {}/4).", out.display(), written.saturating_sub(1), strength.score),
+            format!("Exported to {}: the certificate, its private key and {} chain certificate(s) (password strength: {}/4).", out.display(), written.saturating_sub(1), strength.score),
+        )
+    );
+    Ok(())
+}
+
+fn remove(target: &Target, sha256: &str, ctx: &Ctx) -> Result<(), CliError> {
+    let mut st = target.open(ctx)?;
+    let removed = st.remove(sha256)?;
+    if ctx.json {
+        return ctx.print_json(&removed);
+    }
+    println!(
+        "{}",
+        ctx.lang.pick(
+            format!("Certificat retiré de {} : {}", st.location(), removed.certificate.subject),
+            format!("Certificate removed from {}: {}", st.location(), removed.certificate.subject),
+        )
+    );
+    Ok(())
+}
+
+fn import_ca(target: &Target, file: &Path, ctx: &Ctx) -> Result<(), CliError> {
+    let certs = trousseau::cert::read_file(file)?;
+    let mut st = target.open(ctx)?;
+    let mut reports = Vec::new();
+    let cas: Vec<_> = certs.iter().filter(|c| c.is_ca).collect();
+    if cas.is_empty() {
+        let first = certs.first().map(|c| c.sha256.clone()).unwrap_or_default();
+        return Err(store::StoreError::NotCa { sha256: first }.into());
+    }
+    for ca in cas {
+        reports.push(st.import_ca(ca)?);
+    }
+    if ctx.json {
+        return ctx.print_json(&reports);
+    }
+    for r in &reports {
+        print_report(r, ctx);
+    }
+    Ok(())
+}
+
+fn register(
+    target: &Target,
+    module: Option<PathBuf>,
+    name: Option<String>,
+    remove: bool,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    let mut st = target.open(ctx)?;
+    let modules: Vec<PathBuf> = match module {
+        Some(m) => vec![m],
+        None => middleware_modules(),
+    };
+    if modules.is_empty() && !(remove && name.is_some()) {
+        return Err(CliError::new(
+            "store.no_module",
+            ctx.lang.pick(
+                "Aucun logiciel de carte (module PKCS#11) trouvé sur cet ordinateur : installez celui de votre carte (LuxTrust, CPS…) ou indiquez-le avec --module CHEMIN.",
+                "No card software (PKCS#11 module) found on this computer: install your card's (LuxTrust, CPS…) or give it with --module PATH.",
+            ),
+        ));
+    }
+    let names: Vec<(String, PathBuf)> = if modules.is_empty() {
+        name.iter().map(|n| (n.clone(), PathBuf::new())).collect()
+    } else {
+        modules.iter().map(|m| (name.clone().unwrap_or_else(|| module_name(m)), m.clone())).collect()
+    };
+    #[derive(Serialize)]
+    struct Done {
+        name: String,
+        library: PathBuf,
+        registered: bool,
+        changed: bool,
+    }
+    let mut done = Vec::new();
+    for (n, lib) in names {
+        if remove {
+            let changed = st.unregister_module(&n)?;
+            done.push(Done { name: n, library: lib, registered: false, changed });
+        } else {
+            let before = st.modules()?;
+            let m = st.register_module(&n, &lib)?;
+            let changed = !before.contains(&m);
+            done.push(Done { name: m.name, library: m.library, registered: true, changed });
+        }
+    }
+    if ctx.json {
+        return ctx.print_json(&done);
+    }
+    for d in &done {
+        let text = match (d.registered, d.changed) {
+            (true, true) => ctx.lang.pick(
+                format!("Module « {} » ({}) enregistré dans {} : redémarrez le navigateur pour voir les certificats de la carte.", d.name, d.library.display(), st.location()),
+                format!("Module \"{}\" ({}) registered in {}: restart the browser to see the card's certificates.", d.name, d.library.display(), st.location()),
+            ),
+            (true, false) => ctx.lang.pick(
+                format!("Module « {} » déjà enregistré dans {}.", d.name, st.location()),
+                format!("Module \"{}\" already registered in {}.", d.name, st.location()),
+            ),
+            (false, true) => ctx.lang.pick(
+                format!("Module « {} » retiré de {}.", d.name, st.location()),
+                format!("Module \"{}\" removed from {}.", d.name, st.location()),
+            ),
+            (false, false) => ctx.lang.pick(
+                format!("Module « {} » n'était pas enregistré dans {}.", d.name, st.location()),
+                format!("Module \"{}\" was not registered in {}.", d.name, st.location()),
+            ),
+        };
+        println!("{text}");
+    }
+    Ok(())
+}
+
+/// Card middleware found by token discovery (environment, configuration, known install paths), not the generic
+/// p11-kit entries which browsers get through p11-kit already.
+fn middleware_modules() -> Vec<PathBuf> {
+    use trousseau::token::{candidates, DiscoveryOptions, ModuleSource};
+    candidates(&DiscoveryOptions::from_env())
+        .into_iter()
+        .filter(|c| !matches!(c.source, ModuleSource::P11Kit(_)) && c.path.exists())
+        .map(|c| c.path)
+        .collect()
+}
+
+/// `libgclib.so` → `Trousseau gclib`.
+fn module_name(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = stem.strip_prefix("lib").unwrap_or(&stem).to_string();
+    format!("Trousseau {stem}")
+}
+
+fn profiles(ctx: &Ctx) -> Result<(), CliError> {
+    #[cfg(target_os = "linux")]
+    let found = store::firefox_profiles();
+    #[cfg(not(target_os = "linux"))]
+    let found: Vec<serde_json::Value> = Vec::new();
+    if ctx.json {
+        return ctx.print_json(&found);
+    }
+    #[cfg(target_os = "linux")]
+    for p in &found {
+        println!("- {} ({}){}", p.name, p.path.display(), if p.default { " *" } else { "" });
+    }
+    if found.is_empty() {
+        println!("{}", ctx.lang.pick("Aucun profil Firefox trouvé.", "No Firefox profile found."));
+    }
+    Ok(())
+}
+
+fn print_report(r: &ImportReport, ctx: &Ctx) {
+    if r.already_present {
+        println!(
+            "{}",
+            ctx.lang.pick(
+                format!("Déjà présent dans {} : rien n'a été ajouté (SHA-256 {}).", r.store, r.sha256),
+                format!("Already in {}: nothing was added (SHA-256 {}).", r.store, r.sha256),
+            )
+        );
+        return;
+    }
+    println!("{}", ctx.lang.pick(format!("Installé dans {} :", r.store), format!("Installed in {}:", r.store)));
+    for i in &r.items {
+        let what = match i.kind {
+            "private_key" => ctx.lang.pick("clé privée", "private key"),
+            "certificate" => ctx.lang.pick("certificat", "certificate"),
+            _ => ctx.lang.pick("autorité", "authority"),
+        };
+        let state =
+            if i.already_present { ctx.lang.pick(" (déjà présent)", " (already there)") } else { String::new() };
+        println!("- {what} : {}{state}", i.subject);
+    }
+}
+
+/// `trousseau p12 import FILE` (declared in p12.rs, implemented here with the store).
+#[derive(clap::Args, Debug)]
+pub struct P12ImportArgs {
+    /// The .p12/.pfx file
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
+    // The file must be readable before a password is asked for.
+    let bytes = std::fs::read(&a.file).map_err(|source| store::StoreError::Io { path: a.file.clone(), source })?;
+    let pw = a.password.read(ctx, "Mot de passe du fichier .p12", "Password of the .p12 file")?;
+    // The store loads on a thread (read-only, it creates nothing) while the file is decrypted and checked; nothing
+    // is written before the whole file has been checked, so a bad file or password changes nothing.
+    let target = a.target.clone();
+    let c = *ctx;
+    let warm = std::thread::spawn(move || -> Result<Box<dyn CertStore>, CliError> {
+        let mut st = target.open(&c)?;
+        st.prepare()?;
+        Ok(st)
+    });
+    let identity = store::identity_from_pkcs12(&bytes, &pw);
+    drop(pw);
+    let joined = warm.join();
+    let identity = identity?;
+    let mut st = joined.map_err(|_| {
+        CliError::new(
+            "store.open",
+            ctx.lang.pick("Ouverture du magasin interrompue.", "Opening the store was interrupted."),
+        )
+    })??;
+    let report = st.install_identity(&identity)?;
+    if ctx.json {
+        return ctx.print_json(&report);
+    }
+    print_report(&report, ctx);
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! `trousseau tokens` and `trousseau token certs|login`: PKCS#11 modules, tokens with their PIN state, the
+//! certificates on a token, and a PIN check. The PIN comes from a prompt, standard input or an environment
+//! variable — never from an argument.
+
+use super::{CliError, Ctx, PasswordArgs};
+use serde::Serialize;
+use std::io::IsTerminal;
+use trousseau::token::{self, Discovery, ModuleProblem, Pin, Token, TokenCertificate};
+use trousseau::Coded;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Certificates on a token (or on every token), with their key id and role
+    Certs {
+        /// Token label (as `trousseau tokens` shows it); every token when absent
+        #[arg(long)]
+        token: Option<String>,
+        /// Log in first, so that private objects hidden before the PIN are seen too
+        #[arg(long)]
+        login: bool,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
+    /// Private keys on a token (needs the PIN): id, label, algorithm, size, what they can do
+    Keys {
+        /// Token label
+        #[arg(long)]
+        token: String,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
+    /// Checks the PIN of a token (logs in, then out)
+    Login {
+        /// Token label
+        #[arg(long)]
+        token: String,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
+}
+
+/// How a PIN reaches the CLI: prompt (default), `--pin-stdin`, or `--pin-env VAR`. Never as an argument.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PinArgs {
+    /// Read the PIN from standard input (first line)
+    #[arg(long, conflicts_with = "pin_env")]
+    pub pin_stdin: bool,
+    /// Read the PIN from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub pin_env: Option<String>,
+}
+
+impl PinArgs {
+    /// Whether a PIN source was given on the command line.
+    pub fn given(&self) -> bool {
+        self.pin_stdin || self.pin_env.is_some()
+    }
+
+    /// Logs in to `t`: on a reader with a PIN pad (and no PIN given here) the PIN is typed on the reader;
+    /// otherwise it is read (prompt, stdin or environment) and moved into a [`Pin`].
+    pub fn login(&self, ctx: &Ctx, t: &Token) -> Result<token::TokenSession, CliError> {
+        if t.pin.protected_path && !self.given() {
+            eprintln!(
+                "{}",
+                ctx.lang.pick(
+                    format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
+                    format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
+                )
+            );
+            return Ok(token::login_protected(t)?);
+        }
+        let p = self.read(ctx, &t.label)?;
+        Ok(token::login(t, p)?)
+    }
+
+    /// Reads the PIN for `label` and moves it into a [`Pin`].
+    pub fn read(&self, ctx: &Ctx, label: &str) -> Result<Pin, CliError> {
+        if !self.given() && !std::io::stdin().is_terminal() {
+            return Err(CliError::new(
+                "cli.no_terminal",
+                ctx.lang.pick(
+                    "Aucun terminal pour demander le code PIN : utilisez --pin-stdin ou --pin-env VARIABLE.",
+                    "No terminal to ask for the PIN: use --pin-stdin or --pin-env VARIABLE.",
+                ),
+            ));
+        }
+        let pw = PasswordArgs { password_stdin: self.pin_stdin, password_env: self.pin_env.clone() };
+        let text = pw.read(ctx, &format!("Code PIN de « {label} »"), &format!("PIN of \"{label}\""))?;
+        Ok(Pin::new(text))
+    }
+}
+
+fn problems_out(problems: &[ModuleProblem], ctx: &Ctx) -> Vec<token::ModuleProblemReport> {
+    problems.iter().map(|p| p.report(ctx.lang)).collect()
+}
+
+#[derive(Serialize)]
+struct TokensOut<'a> {
+    modules: &'a [token::Module],
+    problems: Vec<token::ModuleProblemReport>,
+    tokens: &'a [Token],
+}
+
+pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
+    let discovery = token::discover();
+    let list = token::list_tokens(&discovery, ctx.lang);
+    let mut problems = discovery.problems.clone();
+    problems.extend(list.problems.iter().cloned());
+    if ctx.json {
+        return ctx.print_json(&TokensOut {
+            modules: &discovery.modules,
+            problems: problems_out(&problems, ctx),
+            tokens: &list.tokens,
+        });
+    }
+    let l = ctx.lang;
+    println!("{}", l.pick("Modules PKCS#11 :", "PKCS#11 modules:"));
+    if discovery.modules.is_empty() {
+        println!("  {}", l.pick("(aucun)", "(none)"));
+    }
+    for m in &discovery.modules {
+        println!("  {} ({} {}) — {}", m.manufacturer, m.description, m.library_version, m.path.display());
+    }
+    if !problems.is_empty() {
+        println!("{}", l.pick("Modules inutilisables :", "Unusable modules:"));
+        for p in &problems {
+            println!("  {} : {} ({})", p.path.display(), p.error.message(l), p.error.code());
+        }
+    }
+    println!("{}", l.pick("Cartes et jetons :", "Cards and tokens:"));
+    if list.tokens.is_empty() {
+        println!("  {}", l.pick("(aucun : insérez une carte)", "(none: insert a card)"));
+    }
+    for t in &list.tokens {
+        println!("  « {} » — {} {} n° {} ({})", t.label, t.manufacturer, t.model, t.serial, t.slot_description);
+        println!("      {}", t.pin.message);
+    }
+    Ok(())
+}
+
+/// Discovers modules and finds the token labelled `label`.
+pub fn find(ctx: &Ctx, label: &str) -> Result<(Discovery, Token), CliError> {
+    let discovery = token::discover();
+    let t = token::find_token(&discovery, label, ctx.lang)?;
+    Ok((discovery, t))
+}
+
+#[derive(Serialize)]
+struct LoginOut<'a> {
+    token: &'a str,
+    logged_in: bool,
+    pin: &'a token::PinStatus,
+}
+
+pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
+    match c {
+        TokenCmd::Certs { token: label, login, pin } => {
+            let discovery = token::discover();
+            let tokens: Vec<Token> = match &label {
+                Some(l) => vec![token::find_token(&discovery, l, ctx.lang)?],
+                None => token::list_tokens(&discovery, ctx.lang).tokens,
+            };
+            let mut all: Vec<TokenCertificate> = Vec::new();
+            for t in &tokens {
+                if login || pin.given() {
+                    let session = pin.login(ctx, t)?;
+                    all.extend(session.certificates()?);
+                } else {
+                    all.extend(token::certificates(t)?);
+                }
+            }
+            if ctx.json {
+                return ctx.print_json(&all);
+            }
+            if all.is_empty() {
+                println!("{}", ctx.lang.pick("Aucun certificat sur la carte.", "No certificate on the card."));
+            }
+            for c in &all {
+                let name = c.certificate.subject_cn.clone().unwrap_or_else(|| c.certificate.subject.clone());
+                let issuer = c.certificate.issuer_cn.clone().unwrap_or_else(|| c.certificate.issuer.clone());
+                println!("« {} » — {} ({})", c.token, name, issuer);
+                println!(
+                    "    id {} · {:?} · {} {} · {}",
+                    c.key_id,
+                    c.role,
+                    ctx.lang.pick("expire le", "expires"),
+                    trousseau::cert::rfc3339_z::format(&c.certificate.not_after),
+                    if c.has_private_key {
+                        ctx.lang.pick("clé privée sur la carte", "private key on the card")
+                    } else {
+                        ctx.lang.pick("sans clé privée", "no private key")
+                    }
+                );
+            }
+            Ok(())
+        }
+        TokenCmd::Keys { token: label, pin } => {
+            let (_d, t) = find(ctx, &label)?;
+            let session = pin.login(ctx, &t)?;
+            let keys = session.keys()?;
+            if ctx.json {
+                return ctx.print_json(&keys);
+            }
+            if keys.is_empty() {
+                println!("{}", ctx.lang.pick("Aucune clé privée sur la carte.", "No private key on the card."));
+            }
+            for k in &keys {
+                let bits = k.bits.map(|b| format!(" {b} bits")).unwrap_or_default();
+                println!("id {} — « {} » {:?}{bits}", k.key_id, k.label, k.algorithm);
+            }
+            Ok(())
+        }
+        TokenCmd::Login { token: label, pin } => {
+            let (_d, t) = find(ctx, &label)?;
+            let session = pin.login(ctx, &t)?;
+            drop(session);
+            // The flags change with a successful login (a "count low" state is cleared): read them again.
+            let now = token::module_tokens(&t.module, ctx.lang)
+                .ok()
+                .and_then(|v| v.into_iter().find(|x| x.label == t.label && x.serial == t.serial))
+                .map(|x| x.pin)
+                .unwrap_or_else(|| t.pin.clone());
+            if ctx.json {
+                return ctx.print_json(&LoginOut { token: &t.label, logged_in: true, pin: &now });
+            }
+            println!(
+                "{}",
+                ctx.lang.pick(
+                    format!("Code PIN correct pour « {} ».", t.label),
+                    format!("PIN correct for \"{}\".", t.label)
+                )
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `csr new --token LABEL [--key-id HEX] [--generate-on-token]`: the request is signed on the token, with a key
+/// that stays there (no vault entry). With `--generate-on-token` a new RSA-2048 pair is created on the token first
+/// (with `--key-id` as its CKA_ID when given). The destination was checked by the caller.
+#[cfg(feature = "software-keys")]
+pub fn csr_on_token(
+    ctx: &Ctx,
+    label: &str,
+    key_id: Option<&str>,
+    generate: bool,
+    pin: &PinArgs,
+    spec: &trousseau::csr::RequestSpec,
+    out: &std::path::Path,
+) -> Result<(), CliError> {
+    use trousseau::csr;
+    let id = match key_id {
+        Some(h) => Some(hex::decode(h.trim().trim_start_matches("0x").replace(':', "")).map_err(|_| {
+            CliError::new(
+                "csr.arguments",
+                ctx.lang.pick(
+                    format!("--key-id attend un identifiant hexadécimal (par ex. 01 ou a1b2), pas « {h} »."),
+                    format!("--key-id expects a hexadecimal id (e.g. 01 or a1b2), not \"{h}\"."),
+                ),
+            )
+        })?),
+        None => None,
+    };
+    if id.is_none() && !generate {
+        return Err(CliError::new(
+            "csr.arguments",
+            ctx.lang.pick(
+                "Avec --token, indiquez la clé de la carte (--key-id, voir « trousseau token keys ») ou créez-en une avec --generate-on-token.",
+                "With --token, name the card's key (--key-id, see \"trousseau token keys\") or create one with --generate-on-token.",
+            ),
+        ));
+    }
+    let abs = csr::check_output(out)?;
+    let (_d, t) = find(ctx, label)?;
+    let session = pin.login(ctx, &t)?;
+    let id = if generate {
+        session.generate_rsa_2048(&format!("Trousseau {}", spec.subject_string()), id.as_deref())?
+    } else {
+        id.unwrap_or_default()
+    };
+    let key = session.signing_key(&id)?;
+    let pem = match csr::build_request(spec, &key) {
+        Ok(pem) => pem,
+        // rcgen only says "remote key error": report what the token said.
+        Err(e) => return Err(key.take_error().map(CliError::from).unwrap_or_else(|| CliError::from(e))),
+    };
+    csr::write_public_file(&abs, pem.as_bytes()).map_err(|e| {
+        CliError::new(
+            "csr.write",
+            ctx.lang.pick(
+                format!(
+                    "Impossible d'écrire {} ({e}). La clé reste sur la carte (id {}) : recommencez avec --key-id.",
+                    abs.display(),
+                    hex::encode(&id)
+                ),
+                format!(
+                    "Cannot write {} ({e}). The key stays on the card (id {}): start again with --key-id.",
+                    abs.display(),
+                    hex::encode(&id)
+                ),
+            ),
+        )
+    })?;
+    #[derive(Serialize)]
+    struct Out<'a> {
+        out: &'a std::path::Path,
+        subject: String,
+        profile: &'static str,
+        token: &'a str,
+        key_id: String,
+        generated: bool,
+        on_token: bool,
+    }
+    let o = Out {
+        out: &abs,
+        subject: spec.subject_string(),
+        profile: spec.profile_name(),
+        token: &t.label,
+        key_id: hex::encode(&id),
+        generated: generate,
+        on_token: true,
+    };
+    if ctx.json {
+        return ctx.print_json(&o);
+    }
+    println!(
+        "{}",
+        ctx.lang.pick(format!("Demande créée : {}", abs.display()), format!("Request created: {}", abs.display()))
+    );
+    println!("  {} {}", ctx.lang.pick("Sujet :", "Subject:"), o.subject);
+    println!(
+        "  {}",
+        ctx.lang.pick(
+            format!(
+                "Signée sur la carte « {} » avec la clé {} ; la clé privée ne quitte pas la carte.",
+                t.label, o.key_id
+            ),
+            format!("Signed on the card \"{}\" with key {}; the private key never leaves the card.", t.label, o.key_id),
+        )
+    );
+    Ok(())
+}

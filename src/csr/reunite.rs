@@ -1,0 +1,186 @@
+//! Reunite: a certificate withdrawn for a locally generated request (PEM/DER certificate or PKCS#7 bag, the
+//! IGC-Santé "uploaded CSR" withdrawal format) meets the private key waiting in the vault.
+//!
+//! The steps are building blocks so each destination stays explicit at the call site (`cert install`):
+//! [`find_pending`] finds the pending key whose public key matches one of the certificates, [`chain_for`] orders
+//! the rest of the file into the leaf's chain, [`write_p12_verified`] writes a `.p12` and reads it back from disk;
+//! the caller retires the vault entry ([`crate::vault::Vault::retire`]) only once EVERY destination is verified.
+//! Nothing here needs rcgen: the vault holds the key as PKCS#8.
+
+use crate::cert::Certificate;
+use crate::i18n::{Coded, Lang};
+use crate::pkcs12::{self, Encryption, Pkcs12Error, WriteRequest};
+use crate::vault::{Listed, PendingKey, Vault, VaultError};
+use std::path::{Path, PathBuf};
+
+/// Errors reuniting a certificate with its pending key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReuniteError {
+    /// No pending key matches any certificate of the file.
+    #[error("no pending key matches {certificates:?} (pending: {pending:?}, damaged: {damaged})")]
+    NoMatch {
+        /// `(subject, sha256)` of each certificate compared.
+        certificates: Vec<(String, String)>,
+        /// `(id, subject)` of each pending request compared.
+        pending: Vec<(String, String)>,
+        damaged: usize,
+    },
+    /// The output file exists and is not this certificate with this key.
+    #[error("{} already exists", path.display())]
+    OutputExists { path: PathBuf },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    /// The file written does not read back as expected (the pending key is kept).
+    #[error("{} did not verify: {detail}", path.display())]
+    Verify { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Pkcs12(#[from] Pkcs12Error),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl Coded for ReuniteError {
+    fn code(&self) -> &'static str {
+        match self {
+            ReuniteError::NoMatch { .. } => "install.no_matching_key",
+            ReuniteError::OutputExists { .. } => "install.output_exists",
+            ReuniteError::Write { .. } => "install.write",
+            ReuniteError::Verify { .. } => "install.verify_failed",
+            ReuniteError::Pkcs12(e) => e.code(),
+            ReuniteError::Vault(e) => e.code(),
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            ReuniteError::NoMatch { certificates, pending, damaged } => {
+                let certs = certificates
+                    .iter()
+                    .map(|(s, f)| format!("« {s} » (SHA-256 {})", &f[..f.len().min(16)]))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let reqs = if pending.is_empty() {
+                    lang.pick("aucune demande en attente".to_string(), "no pending request".to_string())
+                } else {
+                    pending.iter().map(|(id, s)| format!("{id} « {s} »")).collect::<Vec<_>>().join(", ")
+                };
+                let dmg = if *damaged > 0 {
+                    lang.pick(
+                        format!(" ({damaged} demande(s) endommagée(s) n'ont pas pu être comparées)"),
+                        format!(" ({damaged} damaged request(s) could not be compared)"),
+                    )
+                } else {
+                    String::new()
+                };
+                lang.pick(
+                    format!("Aucune clé en attente ne correspond à ce certificat. Certificat(s) du fichier : {certs} ; demandes en attente comparées : {reqs}{dmg}. Vérifiez que le certificat a été demandé depuis cet ordinateur et cette session, avec `trousseau pending list`."),
+                    format!("No pending key matches this certificate. Certificate(s) in the file: {certs}; pending requests compared: {reqs}{dmg}. Check that the certificate was requested from this computer and session, with `trousseau pending list`."),
+                )
+            }
+            ReuniteError::OutputExists { path } => lang.pick(
+                format!("Le fichier {} existe déjà et ne contient pas ce certificat avec sa clé : choisissez un autre nom. La clé en attente est conservée.", path.display()),
+                format!("The file {} already exists and does not hold this certificate with its key: choose another name. The pending key is kept.", path.display()),
+            ),
+            ReuniteError::Write { path, source } => lang.pick(
+                format!("Impossible d'écrire {} ({source}). Libérez de la place ou choisissez un autre dossier ; la clé en attente est conservée.", path.display()),
+                format!("Cannot write {} ({source}). Free some space or choose another folder; the pending key is kept.", path.display()),
+            ),
+            ReuniteError::Verify { path, detail } => lang.pick(
+                format!("Le fichier {} relu ne correspond pas à ce qui a été écrit ({detail}) : la clé en attente est conservée. Réessayez vers un autre emplacement.", path.display()),
+                format!("The file {} read back does not match what was written ({detail}): the pending key is kept. Try again to another place.", path.display()),
+            ),
+            ReuniteError::Pkcs12(e) => e.message(lang),
+            ReuniteError::Vault(e) => e.message(lang),
+        }
+    }
+}
+
+/// Finds the pending key matching one of `certs` (end-entity certificates first); returns it with the index of
+/// the matching certificate. No match → [`ReuniteError::NoMatch`] naming what was compared.
+pub fn find_pending(vault: &Vault, certs: &[Certificate]) -> Result<(PendingKey, usize), ReuniteError> {
+    let mut order: Vec<usize> = (0..certs.len()).collect();
+    order.sort_by_key(|&i| certs[i].is_ca);
+    let mut damaged = 0;
+    for &i in &order {
+        let (found, dmg) = vault.find_by_public_key(&certs[i].spki_der)?;
+        damaged = dmg.len();
+        if let Some(k) = found {
+            return Ok((k, i));
+        }
+    }
+    let pending = vault
+        .list()?
+        .into_iter()
+        .filter_map(|l| match l {
+            Listed::Ok(m) => Some((m.id, m.subject)),
+            Listed::Damaged { .. } => None,
+        })
+        .collect();
+    Err(ReuniteError::NoMatch {
+        certificates: certs.iter().map(|c| (c.subject.clone(), c.sha256.clone())).collect(),
+        pending,
+        damaged,
+    })
+}
+
+/// The leaf followed by its issuers found in `certs` (by name), as far as they go; unrelated certificates are
+/// left out.
+pub fn chain_for(certs: &[Certificate], leaf: usize) -> Vec<Certificate> {
+    let mut chain = vec![certs[leaf].clone()];
+    let mut used = vec![leaf];
+    loop {
+        let current = &chain[chain.len() - 1];
+        if current.subject == current.issuer {
+            break;
+        }
+        match certs.iter().enumerate().find(|(i, c)| !used.contains(i) && c.subject == current.issuer) {
+            Some((i, c)) => {
+                used.push(i);
+                chain.push(c.clone());
+            }
+            None => break,
+        }
+    }
+    chain
+}
+
+/// Whether the `.p12` at `path` opens with `password` and holds `key`'s private key with the leaf `chain[0]`.
+fn verify_p12(path: &Path, password: &str, key: &PendingKey, chain: &[Certificate]) -> Result<(), String> {
+    let back = pkcs12::read_file(path, password).map_err(|e| e.to_string())?;
+    let leaf = &chain[0];
+    let key_ok = back.keys.iter().any(|k| *k.pkcs8_der == *key.pkcs8_der && k.matches(leaf));
+    if !key_ok {
+        return Err("private key missing or not matching the certificate".into());
+    }
+    if chain.iter().any(|c| !back.certificates.iter().any(|b| b.sha256 == c.sha256)) {
+        return Err("certificate chain incomplete".into());
+    }
+    Ok(())
+}
+
+/// Writes `key` with `chain` (leaf first) to `out` as a PKCS#12 protected by `password`, durably, then reads the
+/// file back from disk and checks key and certificates. An existing `out` is never overwritten — unless it is
+/// already exactly this key and certificate under this password (an earlier run stopped before retiring the
+/// key), which is then accepted as verified. Returns `true` when a file was written.
+pub fn write_p12_verified(
+    out: &Path,
+    key: &PendingKey,
+    chain: &[Certificate],
+    password: &str,
+    encryption: Encryption,
+) -> Result<bool, ReuniteError> {
+    if out.exists() {
+        return match verify_p12(out, password, key, chain) {
+            Ok(()) => Ok(false),
+            Err(_) => Err(ReuniteError::OutputExists { path: out.to_path_buf() }),
+        };
+    }
+    let name = chain.first().map(|c| c.display_name()).unwrap_or_default();
+    let bytes =
+        pkcs12::write(&WriteRequest { key_pkcs8: &key.pkcs8_der, chain, friendly_name: &name, password, encryption })?;
+    crate::vault::write_atomic(out, &bytes)
+        .map_err(|source| ReuniteError::Write { path: out.to_path_buf(), source })?;
+    verify_p12(out, password, key, chain).map_err(|detail| ReuniteError::Verify { path: out.to_path_buf(), detail })?;
+    Ok(true)
+}

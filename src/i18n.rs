@@ -1,0 +1,87 @@
+//! User language and the error contract shared by every module.
+//!
+//! Every module has its own error enum; each implements [`Coded`] so the CLI (`--json`), the desktop shell and the
+//! portal bridge can show a stable code plus a sentence that says what happened and what to do, in the user's
+//! language (French first, then English and German; German falls back to English where no text exists yet).
+
+use serde::{Deserialize, Serialize};
+
+/// The languages of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+    De,
+}
+
+impl Lang {
+    /// Reads `TROUSSEAU_LANG`, then `LC_ALL`, `LC_MESSAGES`, `LANG`; French when nothing says otherwise.
+    pub fn from_env() -> Lang {
+        for var in ["TROUSSEAU_LANG", "LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(v) = std::env::var(var) {
+                if let Some(l) = Lang::parse(&v) {
+                    return l;
+                }
+            }
+        }
+        Lang::Fr
+    }
+
+    /// `fr`, `fr_LU.UTF-8`, `en-GB`, `de`… → a language; `C`/`POSIX`/empty → `None`.
+    pub fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.starts_with("fr") {
+            Some(Lang::Fr)
+        } else if s.starts_with("en") {
+            Some(Lang::En)
+        } else if s.starts_with("de") {
+            Some(Lang::De)
+        } else {
+            None
+        }
+    }
+
+    /// Picks the text for this language (German falls back to English when `de` is `None`).
+    pub fn pick(self, fr: impl Into<String>, en: impl Into<String>) -> String {
+        match self {
+            Lang::Fr => fr.into(),
+            Lang::En | Lang::De => en.into(),
+        }
+    }
+}
+
+/// An error the user can act on: a stable code for support and a sentence in the user's language.
+pub trait Coded: std::error::Error {
+    /// Stable, dotted, lowercase code, e.g. `pkcs12.wrong_password`. Never changes once released.
+    fn code(&self) -> &'static str;
+    /// What happened and what to do, in `lang`. Never contains a secret.
+    fn message(&self, lang: Lang) -> String;
+}
+
+/// A coded error flattened for transport (CLI JSON, Tauri command result, bridge reply).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorReport {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorReport {
+    pub fn from_coded(e: &dyn Coded, lang: Lang) -> Self {
+        ErrorReport { code: e.code().to_string(), message: e.message(lang) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_posix_locales() {
+        assert_eq!(Lang::parse("fr_LU.UTF-8"), Some(Lang::Fr));
+        assert_eq!(Lang::parse("en_GB"), Some(Lang::En));
+        assert_eq!(Lang::parse("de_DE.UTF-8"), Some(Lang::De));
+        assert_eq!(Lang::parse("C"), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! The portal module's error enum.
+
+use crate::i18n::{Coded, Lang};
+
+/// What can go wrong talking to a portal, with what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortalError {
+    #[error("portal configuration {path}: {detail}")]
+    Config { path: String, detail: String },
+    #[error("not a valid portal address: {url}")]
+    BadUrl { url: String },
+    #[error("plain HTTP refused for {url}")]
+    InsecureUrl { url: String },
+    #[error("portal {url} unreachable: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("this assistant is not paired with a portal")]
+    NotPaired,
+    #[error("the agent refused the pairing")]
+    PairingDenied,
+    #[error("the pairing code expired")]
+    PairingExpired,
+    #[error("the portal refused the assistant's token (revoked or expired)")]
+    TokenRejected,
+    #[error("portal answered {status} {code}: {detail}")]
+    Server { status: u16, code: String, detail: String },
+    #[error("unexpected answer from the portal: {detail}")]
+    Protocol { detail: String },
+    #[error("certificate {sha256} is not on this workstation")]
+    CertificateNotFound { sha256: String },
+    #[error("the user declined")]
+    Declined,
+    #[error("invalid request: {detail}")]
+    InvalidRequest { detail: String },
+    #[error("key generation failed: {detail}")]
+    Generate { detail: String },
+    #[error("keyring: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl Coded for PortalError {
+    fn code(&self) -> &'static str {
+        match self {
+            PortalError::Config { .. } => "portal.config",
+            PortalError::BadUrl { .. } => "portal.bad_url",
+            PortalError::InsecureUrl { .. } => "portal.insecure_url",
+            PortalError::Unreachable { .. } => "portal.unreachable",
+            PortalError::NotPaired => "portal.not_paired",
+            PortalError::PairingDenied => "portal.pairing_denied",
+            PortalError::PairingExpired => "portal.pairing_expired",
+            PortalError::TokenRejected => "portal.token_rejected",
+            PortalError::Server { .. } => "portal.server",
+            PortalError::Protocol { .. } => "portal.protocol",
+            PortalError::CertificateNotFound { .. } => "portal.certificate_not_found",
+            PortalError::Declined => "portal.declined",
+            PortalError::InvalidRequest { .. } => "portal.invalid_request",
+            PortalError::Generate { .. } => "portal.generate",
+            PortalError::Secrets(e) => e.code(),
+            PortalError::Store(e) => e.code(),
+            PortalError::Io { .. } => "portal.io",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            PortalError::Config { path, detail } => lang.pick(
+                format!("Le fichier de configuration des portails {path} est invalide ({detail}) : corrigez-le ou contactez votre administrateur."),
+                format!("The portal configuration file {path} is invalid ({detail}): fix it or contact your administrator."),
+            ),
+            PortalError::BadUrl { url } => lang.pick(
+                format!("« {url} » n'est pas une adresse de portail valide : indiquez une adresse commençant par https://."),
+                format!("\"{url}\" is not a valid portal address: give an address starting with https://."),
+            ),
+            PortalError::InsecureUrl { url } => lang.pick(
+                format!("L'adresse {url} n'est pas chiffrée (http) : seuls les portails en https:// sont acceptés, sauf le bac à sable local (127.0.0.1)."),
+                format!("The address {url} is not encrypted (http): only https:// portals are accepted, except the local sandbox (127.0.0.1)."),
+            ),
+            PortalError::Unreachable { url, detail } => lang.pick(
+                format!("Le portail {url} ne répond pas ({detail}) : vérifiez votre connexion réseau, puis réessayez."),
+                format!("The portal {url} does not answer ({detail}): check your network connection, then try again."),
+            ),
+            PortalError::NotPaired => lang.pick(
+                "Cet assistant n'est associé à aucun portail : lancez « trousseau portal pair ADRESSE ».",
+                "This assistant is not paired with any portal: run \"trousseau portal pair ADDRESS\".",
+            ),
+            PortalError::PairingDenied => lang.pick(
+                "L'association a été refusée sur le portail. Relancez-la si c'était une erreur.",
+                "The pairing was refused on the portal. Start it again if that was a mistake.",
+            ),
+            PortalError::PairingExpired => lang.pick(
+                "Le code d'association a expiré (10 minutes) : relancez « trousseau portal pair ».",
+                "The pairing code expired (10 minutes): run \"trousseau portal pair\" again.",
+            ),
+            PortalError::TokenRejected => lang.pick(
+                "Le portail ne reconnaît plus cet assistant (association révoquée ou expirée) : associez-le de nouveau avec « trousseau portal pair ».",
+                "The portal no longer recognises this assistant (pairing revoked or expired): pair it again with \"trousseau portal pair\".",
+            ),
+            PortalError::Server { status, code, detail } => lang.pick(
+                format!("Le portail a refusé la demande ({status}, {code}) : {detail}"),
+                format!("The portal refused the request ({status}, {code}): {detail}"),
+            ),
+            PortalError::Protocol { detail } => lang.pick(
+                format!("Réponse inattendue du portail ({detail}) : vérifiez l'adresse du portail ou mettez Trousseau à jour."),
+                format!("Unexpected answer from the portal ({detail}): check the portal address or update Trousseau."),
+            ),
+            PortalError::CertificateNotFound { sha256 } => lang.pick(
+                format!("Le certificat {} n'est plus sur ce poste (carte retirée ?) : insérez la carte ou choisissez un autre bi-clé.", short(sha256)),
+                format!("Certificate {} is no longer on this workstation (card removed?): insert the card or choose another bi-clé.", short(sha256)),
+            ),
+            PortalError::Declined => lang.pick(
+                "Opération refusée dans l'assistant : rien n'a été fait.",
+                "Operation declined in the assistant: nothing was done.",
+            ),
+            PortalError::InvalidRequest { detail } => lang.pick(
+                format!("Demande invalide ({detail}) : rien n'a été fait."),
+                format!("Invalid request ({detail}): nothing was done."),
+            ),
+            PortalError::Generate { detail } => lang.pick(
+                format!("La création du bi-clé a échoué ({detail}) : rien n'a été installé, réessayez."),
+                format!("Creating the bi-clé failed ({detail}): nothing was installed, try again."),
+            ),
+            PortalError::Secrets(e) => e.message(lang),
+            PortalError::Store(e) => e.message(lang),
+            PortalError::Io { path, source } => lang.pick(
+                format!("Impossible d'écrire {path} ({source}) : vérifiez l'espace disque et les droits."),
+                format!("Cannot write {path} ({source}): check disk space and permissions."),
+            ),
+        }
+    }
+}
+
+fn short(sha256: &str) -> String {
+    sha256.chars().take(16).collect()
+}

@@ -1,0 +1,415 @@
+//! The operating system's certificate store, behind one trait.
+//!
+//! Health professionals install the `.p12` they received where their browser and software find it; agents look
+//! for the certificates of this workstation that can serve as encryption bi-clés; the portal asks to install a
+//! freshly generated key pair. All of that goes through [`CertStore`], whose backend is chosen at compile time:
+//! `nss.rs` (Linux: the NSS shared database that Chromium and most applications use, or a Firefox profile),
+//! `windows.rs` (CurrentUser "MY") and `macos.rs` (login keychain).
+//!
+//! Invariants every backend keeps:
+//! - a PKCS#12 file is read and checked completely (password, structure, a private key with its certificate)
+//!   before the store is touched, and an import either installs everything or leaves the store as it was;
+//! - importing what is already there is reported (`already_present`), never duplicated;
+//! - passwords never reach a command line.
+
+use serde::Serialize;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+use crate::cert::Certificate;
+use crate::i18n::{Coded, Lang};
+
+#[cfg(target_os = "linux")]
+mod nss;
+#[cfg(target_os = "linux")]
+use self::nss as platform;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use self::windows as platform;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+use self::macos as platform;
+
+#[cfg(target_os = "linux")]
+pub use self::nss::{firefox_profiles, FirefoxProfile};
+
+/// A certificate as the store holds it: the shared certificate model plus what the store knows about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredCertificate {
+    #[serde(flatten)]
+    pub certificate: Certificate,
+    /// The store's name for it (NSS nickname, Windows friendly name, keychain label).
+    pub nickname: Option<String>,
+    /// Identifier linking the certificate to its private key (NSS/PKCS#11 `CKA_ID`), lowercase hex.
+    pub key_id: Option<String>,
+    /// `identity` (the store holds its private key), `ca` (an authority certificate) or `other`.
+    pub role: &'static str,
+    pub has_private_key: bool,
+    /// The private key lives on a smartcard or token rather than in the store's software database.
+    pub on_token: bool,
+    /// Trusted as an authority for websites or e-mail (a CA installed with [`CertStore::import_ca`]).
+    pub trusted: bool,
+}
+
+impl StoredCertificate {
+    fn new(certificate: Certificate, nickname: Option<String>, key_id: Option<Vec<u8>>, has_key: bool) -> Self {
+        let role = if has_key {
+            "identity"
+        } else if certificate.is_ca {
+            "ca"
+        } else {
+            "other"
+        };
+        StoredCertificate {
+            certificate,
+            nickname,
+            key_id: key_id.map(hex::encode),
+            role,
+            has_private_key: has_key,
+            on_token: false,
+            trusted: false,
+        }
+    }
+}
+
+/// A private key with its certificate and chain, ready to be installed (from a `.p12`, or freshly generated).
+pub struct Identity {
+    /// PKCS#8 `PrivateKeyInfo` DER of the key. Kept in memory only, zeroized on drop.
+    pub key_pkcs8: Zeroizing<Vec<u8>>,
+    /// The end-entity certificate matching the key.
+    pub certificate: Certificate,
+    /// Issuers (intermediate and root certificates), in any order.
+    pub chain: Vec<Certificate>,
+    /// Name to show in the store; the holder's name when absent.
+    pub friendly_name: Option<String>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("certificate", &self.certificate.sha256)
+            .field("chain", &self.chain.len())
+            .field("friendly_name", &self.friendly_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One certificate (or key) that an import considered.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ImportedItem {
+    /// `certificate`, `ca_certificate` or `private_key`.
+    pub kind: &'static str,
+    /// SHA-256 of the certificate (for a key: of its certificate).
+    pub sha256: String,
+    pub subject: String,
+    pub nickname: Option<String>,
+    /// Was already in the store: nothing was added for it.
+    pub already_present: bool,
+}
+
+/// What an import did: every item considered, installed or already present.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Where it was installed (e.g. `nss:/home/u/.pki/nssdb`).
+    pub store: String,
+    /// SHA-256 of the end-entity certificate (the one with the key), or of the CA certificate.
+    pub sha256: String,
+    pub items: Vec<ImportedItem>,
+    /// True when every item was already in the store: the import changed nothing.
+    pub already_present: bool,
+}
+
+impl ImportReport {
+    /// Number of items actually added.
+    pub fn installed(&self) -> usize {
+        self.items.iter().filter(|i| !i.already_present).count()
+    }
+}
+
+/// How an exported `.p12` is protected: modern (AES-256, HMAC-SHA-256) by default, legacy (3DES, SHA-1) for older
+/// macOS, Windows Server 2016 and some Android importers.
+pub use crate::pkcs12::Encryption as ExportEncryption;
+
+/// A PKCS#11 module registered in the store (NSS `pkcs11.txt`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RegisteredModule {
+    pub name: String,
+    pub library: PathBuf,
+}
+
+/// The store's operations. Object-safe: the app holds a `Box<dyn CertStore>` from [`open_default`].
+pub trait CertStore: Send {
+    /// Human-readable location (`nss:/home/u/.pki/nssdb`, `windows:CurrentUser\MY`, `macos:login`).
+    fn location(&self) -> String;
+
+    /// Loads what the store needs (e.g. NSS's software token) without changing anything, so that a later operation
+    /// starts at once; callers may run it on a thread while they check their input. Never creates a store.
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Gives the store's own password (NSS: Firefox's primary password), for stores that have one; checked at
+    /// once ([`StoreError::WrongStorePassword`]). Stores without a password ignore it.
+    fn unlock(&mut self, _password: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Every certificate of the store, with whether it has its private key.
+    fn list(&mut self) -> Result<Vec<StoredCertificate>, StoreError>;
+
+    /// The certificate with this SHA-256 fingerprint (hex, any case, colons allowed).
+    fn find(&mut self, sha256: &str) -> Result<Option<StoredCertificate>, StoreError> {
+        let wanted = normalize_fingerprint(sha256)?;
+        Ok(self.list()?.into_iter().find(|c| c.certificate.sha256 == wanted))
+    }
+
+    /// Installs a key with its certificate and chain, all or nothing. What is already there is reported
+    /// `already_present` and not added twice.
+    fn install_identity(&mut self, identity: &Identity) -> Result<ImportReport, StoreError>;
+
+    /// The private key (PKCS#8 DER) and chain of the certificate with this fingerprint, for export.
+    fn extract_identity(&mut self, sha256: &str) -> Result<Identity, StoreError>;
+
+    /// Removes the certificate with this fingerprint and its private key. Returns what was removed.
+    fn remove(&mut self, sha256: &str) -> Result<StoredCertificate, StoreError>;
+
+    /// Installs an authority certificate, trusted for websites, e-mail and client certificates.
+    fn import_ca(&mut self, ca: &Certificate) -> Result<ImportReport, StoreError>;
+
+    /// Registers a PKCS#11 module (a smartcard's library) so that applications using this store see the card's
+    /// certificates. Stores that find card certificates by themselves (Windows, macOS) answer
+    /// [`StoreError::Unsupported`].
+    fn register_module(&mut self, name: &str, library: &std::path::Path) -> Result<RegisteredModule, StoreError>;
+
+    /// Removes a module registered with [`CertStore::register_module`]; `Ok(false)` if it was not registered.
+    fn unregister_module(&mut self, name: &str) -> Result<bool, StoreError>;
+
+    /// The PKCS#11 modules registered in the store (empty where the platform has no such notion).
+    fn modules(&mut self) -> Result<Vec<RegisteredModule>, StoreError>;
+}
+
+/// The user's default store: NSS shared database (`TROUSSEAU_NSSDB`, else `~/.pki/nssdb`, created if absent)
+/// on Linux, CurrentUser "MY" on Windows, the login keychain on macOS.
+pub fn open_default() -> Result<Box<dyn CertStore>, StoreError> {
+    platform::open_default()
+}
+
+/// Linux only: the NSS database in `dir` (e.g. a Firefox profile), created if absent.
+#[cfg(target_os = "linux")]
+pub fn open_nss(dir: &std::path::Path) -> Result<Box<dyn CertStore>, StoreError> {
+    Ok(Box::new(nss::NssStore::open(dir)?))
+}
+
+/// Reads and checks a `.p12` completely (password, structure, a private key with its certificate) without touching
+/// any store: the first step of an all-or-nothing import.
+pub fn identity_from_pkcs12(der: &[u8], password: &str) -> Result<Identity, StoreError> {
+    let contents = crate::pkcs12::read(der, password)?;
+    let (key, leaf) = contents.require_key_and_cert()?;
+    let leaf_index = key.certificate.unwrap_or(0);
+    Ok(Identity {
+        key_pkcs8: key.pkcs8_der.clone(),
+        certificate: leaf.clone(),
+        chain: contents.chain_for(leaf_index).into_iter().cloned().collect(),
+        friendly_name: key.friendly_name.clone().filter(|n| !n.trim().is_empty()),
+    })
+}
+
+/// Imports a `.p12` into `store`, all or nothing: the file is read and checked completely first, then its key,
+/// certificate and chain are installed; what was already there is reported, not duplicated.
+pub fn import_pkcs12(store: &mut dyn CertStore, der: &[u8], password: &str) -> Result<ImportReport, StoreError> {
+    let identity = identity_from_pkcs12(der, password)?;
+    store.install_identity(&identity)
+}
+
+/// Builds a `.p12` of the certificate with this fingerprint: its private key and chain, protected by `password`
+/// (check it first with [`crate::password::check`]), read back before it is returned.
+pub fn export_pkcs12(
+    store: &mut dyn CertStore,
+    sha256: &str,
+    password: &str,
+    encryption: ExportEncryption,
+) -> Result<(Vec<u8>, usize), StoreError> {
+    let identity = store.extract_identity(sha256)?;
+    let mut chain = vec![identity.certificate.clone()];
+    chain.extend(identity.chain.iter().cloned());
+    let name = identity.friendly_name.clone().unwrap_or_else(|| identity.certificate.display_name());
+    let bytes = crate::pkcs12::write(&crate::pkcs12::WriteRequest {
+        key_pkcs8: &identity.key_pkcs8,
+        chain: &chain,
+        friendly_name: &name,
+        password,
+        encryption,
+    })?;
+    Ok((bytes, chain.len()))
+}
+
+/// [`export_pkcs12`] into `out`: written beside it under a temporary name (0600), synced, then renamed, so a
+/// failure never leaves a half-written file. Returns the number of certificates in the file.
+pub fn export_pkcs12_file(
+    store: &mut dyn CertStore,
+    sha256: &str,
+    password: &str,
+    encryption: ExportEncryption,
+    out: &std::path::Path,
+) -> Result<usize, StoreError> {
+    use std::io::Write;
+    let (bytes, count) = export_pkcs12(store, sha256, password, encryption)?;
+    let io = |source| StoreError::Io { path: out.to_path_buf(), source };
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".trousseau-export").tempfile_in(&dir).map_err(io)?;
+    tmp.write_all(&bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(out).map_err(|e| io(e.error))?;
+    Ok(count)
+}
+
+/// Certificates usable as encryption bi-clés: with their private key, key encipherment allowed, not expired.
+pub fn encryption_capable(store: &mut dyn CertStore) -> Result<Vec<StoredCertificate>, StoreError> {
+    let now = time::OffsetDateTime::now_utc();
+    Ok(store
+        .list()?
+        .into_iter()
+        .filter(|c| c.has_private_key && c.certificate.encryption_capable && c.certificate.not_after > now)
+        .collect())
+}
+
+/// Lowercase hex without separators; refuses anything that is not 64 hex digits.
+pub fn normalize_fingerprint(s: &str) -> Result<String, StoreError> {
+    let clean: String = s.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect::<String>().to_ascii_lowercase();
+    if clean.len() == 64 && clean.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(clean)
+    } else {
+        Err(StoreError::BadFingerprint { given: s.chars().take(80).collect() })
+    }
+}
+
+/// Errors of the certificate store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("not a SHA-256 fingerprint: {given}")]
+    BadFingerprint { given: String },
+    #[error("no certificate with SHA-256 {sha256} in {store}")]
+    NotFound { sha256: String, store: String },
+    #[error("certificate {sha256} has no private key in {store}")]
+    NoPrivateKey { sha256: String, store: String },
+    #[error("the certificate store {store} is protected by a primary password")]
+    Locked { store: String },
+    #[error("wrong primary password for the certificate store {store}")]
+    WrongStorePassword { store: String },
+    #[error("cannot open the certificate store {store}: {detail}")]
+    Open { store: String, detail: String },
+    #[error("{operation} failed in {store}: {detail}")]
+    Backend { operation: &'static str, store: String, detail: String },
+    #[error("the NSS tool {tool} is missing (package libnss3-tools)")]
+    ToolMissing { tool: &'static str },
+    #[error("module library {path} not found")]
+    ModuleMissing { path: PathBuf },
+    #[error("{what} is not available with this store")]
+    Unsupported { what: &'static str },
+    #[error("the private key of certificate {sha256} is marked non-exportable")]
+    NotExportable { sha256: String },
+    #[error("certificate {sha256} is on a smartcard")]
+    OnToken { sha256: String },
+    #[error("the certificate is not an authority certificate (CA)")]
+    NotCa { sha256: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Pkcs12(#[from] crate::pkcs12::Pkcs12Error),
+    #[error(transparent)]
+    Cert(#[from] crate::cert::CertError),
+}
+
+impl Coded for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            StoreError::BadFingerprint { .. } => "store.bad_fingerprint",
+            StoreError::NotFound { .. } => "store.not_found",
+            StoreError::NoPrivateKey { .. } => "store.no_private_key",
+            StoreError::Locked { .. } => "store.locked",
+            StoreError::WrongStorePassword { .. } => "store.wrong_password",
+            StoreError::Open { .. } => "store.open",
+            StoreError::Backend { .. } => "store.backend",
+            StoreError::ToolMissing { .. } => "store.tool_missing",
+            StoreError::ModuleMissing { .. } => "store.module_missing",
+            StoreError::Unsupported { .. } => "store.unsupported",
+            StoreError::NotExportable { .. } => "store.not_exportable",
+            StoreError::OnToken { .. } => "store.on_token",
+            StoreError::NotCa { .. } => "store.not_ca",
+            StoreError::Io { .. } => "store.io",
+            StoreError::Pkcs12(e) => e.code(),
+            StoreError::Cert(e) => e.code(),
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            StoreError::BadFingerprint { given } => lang.pick(
+                format!("« {given} » n'est pas une empreinte SHA-256 (64 chiffres hexadécimaux). Copiez-la depuis « trousseau store list »."),
+                format!("\"{given}\" is not a SHA-256 fingerprint (64 hex digits). Copy it from \"trousseau store list\"."),
+            ),
+            StoreError::NotFound { sha256, store } => lang.pick(
+                format!("Aucun certificat d'empreinte {sha256} dans le magasin {store}. Vérifiez l'empreinte avec « trousseau store list »."),
+                format!("No certificate with fingerprint {sha256} in the store {store}. Check it with \"trousseau store list\"."),
+            ),
+            StoreError::NoPrivateKey { sha256, store } => lang.pick(
+                format!("Le certificat {sha256} n'a pas sa clé privée dans le magasin {store} : il ne peut pas être exporté en .p12. Exportez-le depuis l'ordinateur ou la carte qui détient la clé."),
+                format!("The certificate {sha256} has no private key in the store {store}, so it cannot be exported as a .p12. Export it from the computer or card that holds the key."),
+            ),
+            StoreError::Locked { store } => lang.pick(
+                format!("Le magasin de certificats {store} est protégé par un mot de passe principal : donnez-le (option --store-password-env VARIABLE en ligne de commande) ; rien n'a été modifié."),
+                format!("The certificate store {store} is protected by a primary password: give it (option --store-password-env VARIABLE on the command line); nothing was changed."),
+            ),
+            StoreError::WrongStorePassword { store } => lang.pick(
+                format!("Mot de passe principal incorrect pour le magasin de certificats {store} : c'est celui que demande Firefox au démarrage ou pour voir les mots de passe enregistrés. Réessayez ; rien n'a été modifié."),
+                format!("Wrong primary password for the certificate store {store}: it is the one Firefox asks for at start-up or to show saved passwords. Try again; nothing was changed."),
+            ),
+            StoreError::Open { store, detail } => lang.pick(
+                format!("Impossible d'ouvrir le magasin de certificats {store} ({detail}). Fermez les navigateurs qui l'utilisent et réessayez ; vérifiez les droits du dossier."),
+                format!("Cannot open the certificate store {store} ({detail}). Close the browsers using it and try again; check the folder's permissions."),
+            ),
+            StoreError::Backend { operation, store, detail } => lang.pick(
+                format!("Le magasin de certificats {store} a refusé l'opération « {operation} » ({detail}). Rien n'a été laissé à moitié fait ; réessayez, puis contactez votre support avec ce message."),
+                format!("The certificate store {store} refused the operation \"{operation}\" ({detail}). Nothing was left half done; try again, then contact your support with this message."),
+            ),
+            StoreError::ToolMissing { tool } => lang.pick(
+                format!("L'outil NSS « {tool} » est absent : installez le paquet libnss3-tools (sudo apt install libnss3-tools) puis réessayez."),
+                format!("The NSS tool \"{tool}\" is missing: install the libnss3-tools package (sudo apt install libnss3-tools) and try again."),
+            ),
+            StoreError::ModuleMissing { path } => lang.pick(
+                format!("La bibliothèque PKCS#11 {} est introuvable : installez le logiciel de votre carte (middleware) ou indiquez son chemin avec --module.", path.display()),
+                format!("The PKCS#11 library {} was not found: install your card's software (middleware) or give its path with --module.", path.display()),
+            ),
+            StoreError::Unsupported { what } => lang.pick(
+                format!("« {what} » n'est pas nécessaire ni disponible avec le magasin de certificats de ce système."),
+                format!("\"{what}\" is neither needed nor available with this system's certificate store."),
+            ),
+            StoreError::NotExportable { sha256 } => lang.pick(
+                format!("La clé privée du certificat {sha256} a été installée comme non exportable : elle ne peut pas être copiée dans un fichier .p12. Utilisez le fichier .p12 d'origine ou demandez un nouveau certificat."),
+                format!("The private key of certificate {sha256} was installed as non-exportable: it cannot be copied into a .p12 file. Use the original .p12 file or request a new certificate."),
+            ),
+            StoreError::OnToken { sha256 } => lang.pick(
+                format!("Le certificat {sha256} est sur une carte à puce : sa clé privée ne quitte jamais la carte (pas d'export .p12) et il ne peut pas être retiré d'ici. Pour ne plus le voir, retirez le module de la carte (« trousseau store register-module --remove »)."),
+                format!("The certificate {sha256} is on a smartcard: its private key never leaves the card (no .p12 export) and it cannot be removed from here. To stop seeing it, unregister the card's module (\"trousseau store register-module --remove\")."),
+            ),
+            StoreError::NotCa { sha256 } => lang.pick(
+                format!("Le certificat {sha256} n'est pas celui d'une autorité de certification : il ne peut pas être installé comme autorité de confiance. Pour un certificat personnel, utilisez « trousseau p12 import »."),
+                format!("The certificate {sha256} is not a certification authority's: it cannot be installed as a trusted authority. For a personal certificate, use \"trousseau p12 import\"."),
+            ),
+            StoreError::Io { path, source } => lang.pick(
+                format!("Lecture ou écriture impossible : {} ({source}). Vérifiez le chemin et les droits.", path.display()),
+                format!("Cannot read or write {} ({source}). Check the path and permissions.", path.display()),
+            ),
+            StoreError::Pkcs12(e) => e.message(lang),
+            StoreError::Cert(e) => e.message(lang),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The token module's one error enum: every failure of a PKCS#11 module or token, with a stable code and a
+//! sentence (French / English) that says what happened and what to do.
+
+use crate::i18n::{Coded, Lang};
+use crate::token::PinState;
+use std::path::PathBuf;
+
+/// What went wrong with a PKCS#11 module, a token or a key.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The module file does not exist.
+    #[error("PKCS#11 module {path} not found")]
+    ModuleMissing { path: PathBuf },
+    /// The file exists but cannot be loaded as a shared library.
+    #[error("{path} cannot be loaded as a library: {detail}")]
+    NotALibrary { path: PathBuf, detail: String },
+    /// A shared library without the PKCS#11 entry points.
+    #[error("{path} is not a PKCS#11 module (no C_GetFunctionList)")]
+    NotPkcs11 { path: PathBuf },
+    /// `C_Initialize` (or the first calls) failed.
+    #[error("PKCS#11 module {path} failed to start: {detail}")]
+    ModuleInit { path: PathBuf, detail: String },
+    /// The module did not answer in time; the call was abandoned.
+    #[error("the PKCS#11 module did not answer within {seconds} s during {operation}")]
+    Timeout { operation: &'static str, seconds: u64 },
+    /// No token with this label.
+    #[error("no token labelled {label:?}")]
+    TokenNotFound { label: String },
+    /// Several tokens carry the same label.
+    #[error("{count} tokens are labelled {label:?}")]
+    Ambiguous { label: String, count: usize },
+    /// The PIN was refused; `state` is what the token now says about the remaining tries.
+    #[error("wrong PIN ({state:?})")]
+    WrongPin { state: PinState },
+    /// The PIN is blocked: no login is attempted.
+    #[error("the PIN is locked")]
+    PinLocked,
+    /// This wrong PIN was the last try: the PIN is now locked.
+    #[error("wrong PIN: the PIN is now locked")]
+    PinLockedNow,
+    /// The PIN has expired and must be changed first.
+    #[error("the PIN has expired")]
+    PinExpired,
+    /// The PIN has a length or characters the token refuses.
+    #[error("the PIN has an invalid length or characters")]
+    PinInvalid,
+    /// No key (or certificate) with this CKA_ID.
+    #[error("no key with id {id} on the token")]
+    KeyNotFound { id: String },
+    /// The token does not offer what was asked.
+    #[error("the token does not support {what}")]
+    Unsupported { what: String },
+    /// The card or token was removed (or its session vanished) during the operation.
+    #[error("the token was removed during {operation}")]
+    Removed { operation: &'static str },
+    /// The session belonged to a worker that was abandoned after a timeout.
+    #[error("the token session was lost after a module stopped answering")]
+    SessionLost,
+    /// Decryption refused by the token (wrong key, wrong padding, corrupted data).
+    #[error("decryption failed: {detail}")]
+    Decrypt { detail: String },
+    /// Any other failure reported by the module.
+    #[error("{operation} failed: {detail}")]
+    Device { operation: &'static str, detail: String },
+}
+
+impl Coded for TokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            TokenError::ModuleMissing { .. } => "token.module_missing",
+            TokenError::NotALibrary { .. } => "token.not_a_library",
+            TokenError::NotPkcs11 { .. } => "token.not_pkcs11",
+            TokenError::ModuleInit { .. } => "token.module_init",
+            TokenError::Timeout { .. } => "token.timeout",
+            TokenError::TokenNotFound { .. } => "token.not_found",
+            TokenError::Ambiguous { .. } => "token.ambiguous",
+            TokenError::WrongPin { .. } => "token.wrong_pin",
+            TokenError::PinLocked | TokenError::PinLockedNow => "token.pin_locked",
+            TokenError::PinExpired => "token.pin_expired",
+            TokenError::PinInvalid => "token.pin_invalid",
+            TokenError::KeyNotFound { .. } => "token.key_not_found",
+            TokenError::Unsupported { .. } => "token.unsupported",
+            TokenError::Removed { .. } => "token.removed",
+            TokenError::SessionLost => "token.session_lost",
+            TokenError::Decrypt { .. } => "token.decrypt_failed",
+            TokenError::Device { .. } => "token.device",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            TokenError::ModuleMissing { path } => lang.pick(
+                format!(
+                    "Le module PKCS#11 {} est introuvable. Installez le logiciel de la carte (middleware) ou corrigez le chemin configuré.",
+                    path.display()
+                ),
+                format!(
+                    "The PKCS#11 module {} was not found. Install the card's software (middleware) or fix the configured path.",
+                    path.display()
+                ),
+            ),
+            TokenError::NotALibrary { path, detail } => lang.pick(
+                format!(
+                    "Le fichier {} n'est pas une bibliothèque chargeable ({detail}). Indiquez le fichier du module PKCS#11 de la carte.",
+                    path.display()
+                ),
+                format!(
+                    "The file {} is not a loadable library ({detail}). Point to the card's PKCS#11 module file.",
+                    path.display()
+                ),
+            ),
+            TokenError::NotPkcs11 { path } => lang.pick(
+                format!(
+                    "La bibliothèque {} n'est pas un module PKCS#11. Indiquez le module PKCS#11 fourni avec la carte.",
+                    path.display()
+                ),
+                format!(
+                    "The library {} is not a PKCS#11 module. Point to the PKCS#11 module shipped with the card.",
+                    path.display()
+                ),
+            ),
+            TokenError::ModuleInit { path, detail } => lang.pick(
+                format!(
+                    "Le module PKCS#11 {} n'a pas pu démarrer ({detail}). Vérifiez que son service tourne, réinstallez-le, ou contactez votre support.",
+                    path.display()
+                ),
+                format!(
+                    "The PKCS#11 module {} failed to start ({detail}). Check that its service is running, reinstall it, or contact your support.",
+                    path.display()
+                ),
+            ),
+            TokenError::Timeout { operation, seconds } => lang.pick(
+                format!(
+                    "Le module de la carte n'a pas répondu en {seconds} s ({operation}). Retirez et réinsérez la carte puis réessayez ; si cela persiste, redémarrez l'ordinateur."
+                ),
+                format!(
+                    "The card's module did not answer within {seconds} s ({operation}). Remove and reinsert the card, then try again; if it persists, restart the computer."
+                ),
+            ),
+            TokenError::TokenNotFound { label } => lang.pick(
+                format!("Aucune carte ou jeton nommé « {label} » n'a été trouvé. Insérez la carte et vérifiez son nom avec « trousseau tokens »."),
+                format!("No card or token named \"{label}\" was found. Insert the card and check its name with \"trousseau tokens\"."),
+            ),
+            TokenError::Ambiguous { label, count } => lang.pick(
+                format!("{count} cartes portent le nom « {label} ». Ne laissez que la carte voulue dans le lecteur."),
+                format!("{count} cards are named \"{label}\". Leave only the card you want in the reader."),
+            ),
+            TokenError::WrongPin { state } => {
+                let rest = state.message(lang);
+                lang.pick(format!("Code PIN incorrect. {rest}"), format!("Wrong PIN. {rest}"))
+            }
+            TokenError::PinLocked => lang.pick(
+                "Le code PIN de la carte est bloqué : aucun essai n'a été fait. Débloquez-le avec le code PUK ou demandez une nouvelle carte à l'émetteur.",
+                "The card's PIN is locked: no attempt was made. Unblock it with the PUK or ask the issuer for a new card.",
+            ),
+            TokenError::PinLockedNow => lang.pick(
+                "Code PIN incorrect : c'était le dernier essai, la carte est maintenant bloquée. Débloquez-la avec le code PUK ou demandez une nouvelle carte à l'émetteur.",
+                "Wrong PIN: that was the last try, the card is now locked. Unblock it with the PUK or ask the issuer for a new card.",
+            ),
+            TokenError::PinExpired => lang.pick(
+                "Le code PIN a expiré : changez-le avec l'outil de la carte, puis réessayez.",
+                "The PIN has expired: change it with the card's tool, then try again.",
+            ),
+            TokenError::PinInvalid => lang.pick(
+                "Ce code PIN n'a pas une longueur ou des caractères acceptés par la carte. Vérifiez-le et réessayez.",
+                "This PIN has a length or characters the card does not accept. Check it and try again.",
+            ),
+            TokenError::KeyNotFound { id } => lang.pick(
+                format!("Aucune clé d'identifiant {id} sur la carte. Listez les certificats avec « trousseau token certs »."),
+                format!("No key with id {id} on the card. List the certificates with \"trousseau token certs\"."),
+            ),
+            TokenError::Unsupported { what } => lang.pick(
+                format!("La carte ne permet pas cette opération ({what})."),
+                format!("The card does not support this operation ({what})."),
+            ),
+            TokenError::Removed { operation } => lang.pick(
+                format!("La carte a été retirée pendant l'opération ({operation}). Réinsérez-la et recommencez."),
+                format!("The card was removed during the operation ({operation}). Reinsert it and start again."),
+            ),
+            TokenError::SessionLost => lang.pick(
+                "La connexion à la carte a été perdue après un blocage du module. Recommencez (le code PIN sera redemandé).",
+                "The connection to the card was lost after the module stopped answering. Start again (the PIN will be asked again).",
+            ),
+            TokenError::Decrypt { detail } => lang.pick(
+                format!("La carte n'a pas pu déchiffrer ces données ({detail}). Elles ne sont peut-être pas destinées à cette clé."),
+                format!("The card could not decrypt this data ({detail}). It may not be meant for this key."),
+            ),
+            TokenError::Device { operation, detail } => lang.pick(
+                format!("La carte a signalé une erreur ({operation} : {detail}). Retirez et réinsérez-la, puis réessayez."),
+                format!("The card reported an error ({operation}: {detail}). Remove and reinsert it, then try again."),
+            ),
+        }
+    }
+}

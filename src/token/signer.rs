@@ -1,0 +1,256 @@
+//! A private key on a token as an rcgen signing key: the CSR (or certificate) code that signs with a software
+//! key signs with a key on the card, in place — the key never leaves the token.
+
+use super::session::{find_key, removed_if_gone};
+use super::worker::{self, Op};
+use super::{device, TokenError, TokenSession};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use cryptoki::session::Session;
+use sha2::Digest;
+use std::sync::Mutex;
+
+/// How the token is asked to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignWith {
+    /// `CKM_SHA256_RSA_PKCS`: the token hashes.
+    Sha256RsaPkcs,
+    /// `CKM_RSA_PKCS` over a DigestInfo we build (cards that only offer raw PKCS#1 signing).
+    RsaPkcsDigestInfo,
+    /// `CKM_ECDSA` over our SHA-256 digest (P-256).
+    EcdsaP256,
+    /// `CKM_ECDSA` over our SHA-384 digest (P-384).
+    EcdsaP384,
+}
+
+/// A key on a logged-in token that rcgen can sign with (`PublicKeyData` + `SigningKey`).
+///
+/// rcgen's error type cannot carry our errors: when signing fails, rcgen reports `RemoteKeyError` and
+/// [`TokenSigningKey::take_error`] gives the token's actual error (wrong card, card removed, timeout…).
+#[derive(Debug)]
+pub struct TokenSigningKey<'a> {
+    session: &'a TokenSession,
+    key_id: Vec<u8>,
+    /// The subjectPublicKey bits (RSAPublicKey DER, or the EC point).
+    public: Vec<u8>,
+    with: SignWith,
+    last_error: Mutex<Option<TokenError>>,
+}
+
+impl TokenSession {
+    /// The private key `key_id` (CKA_ID bytes) as an rcgen signing key: RSA (SHA-256 with PKCS#1 v1.5) or
+    /// EC P-256/P-384 (ECDSA).
+    pub fn signing_key(&self, key_id: &[u8]) -> Result<TokenSigningKey<'_>, TokenError> {
+        let (id, sid, serial) = (key_id.to_vec(), self.id, self.token().serial.clone());
+        let (public, with) = worker::call(Op::List, Some(self.generation), move |state| {
+            let (slot, module) = {
+                let s = state.session(sid)?;
+                (s.slot, s.module.clone())
+            };
+            let ctx = state.module_ctx(&module).ok_or(TokenError::SessionLost)?;
+            let mechanisms = ctx.get_mechanism_list(slot).unwrap_or_default();
+            let r = describe_key(&state.session(sid)?.session, &id, &mechanisms);
+            removed_if_gone(state, sid, &serial, Op::List, r)
+        })?;
+        Ok(TokenSigningKey { session: self, key_id: key_id.to_vec(), public, with, last_error: Mutex::new(None) })
+    }
+}
+
+impl TokenSigningKey<'_> {
+    /// The error behind the last `RemoteKeyError` rcgen reported, if any.
+    pub fn take_error(&self) -> Option<TokenError> {
+        self.last_error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    /// CKA_ID of the key.
+    pub fn key_id(&self) -> &[u8] {
+        &self.key_id
+    }
+
+    /// Signs `msg` on the token (hashing as the algorithm requires).
+    pub fn sign_on_token(&self, msg: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let (id, with) = (self.key_id.clone(), self.with);
+        let data: Vec<u8> = match with {
+            SignWith::Sha256RsaPkcs => msg.to_vec(),
+            SignWith::RsaPkcsDigestInfo => {
+                let mut d = SHA256_DIGEST_INFO.to_vec();
+                d.extend_from_slice(&sha2::Sha256::digest(msg));
+                d
+            }
+            SignWith::EcdsaP256 => sha2::Sha256::digest(msg).to_vec(),
+            SignWith::EcdsaP384 => sha2::Sha384::digest(msg).to_vec(),
+        };
+        let raw = self.session.with(Op::Sign, move |s| {
+            let key = find_key(s, ObjectClass::PRIVATE_KEY, &id)?;
+            let mechanism = match with {
+                SignWith::Sha256RsaPkcs => Mechanism::Sha256RsaPkcs,
+                SignWith::RsaPkcsDigestInfo => Mechanism::RsaPkcs,
+                SignWith::EcdsaP256 | SignWith::EcdsaP384 => Mechanism::Ecdsa,
+            };
+            s.sign(&mechanism, key, &data).map_err(|e| match e {
+                cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserNotLoggedIn, _) => {
+                    TokenError::Unsupported {
+                        what: "signature key asking for the PIN at every use (CKA_ALWAYS_AUTHENTICATE)".into(),
+                    }
+                }
+                e => device(Op::Sign, &e),
+            })
+        })?;
+        match with {
+            SignWith::EcdsaP256 | SignWith::EcdsaP384 => Ok(ecdsa_raw_to_der(&raw)),
+            _ => Ok(raw),
+        }
+    }
+}
+
+impl rcgen::PublicKeyData for TokenSigningKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self.with {
+            SignWith::Sha256RsaPkcs | SignWith::RsaPkcsDigestInfo => &rcgen::PKCS_RSA_SHA256,
+            SignWith::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            SignWith::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        }
+    }
+}
+
+impl rcgen::SigningKey for TokenSigningKey<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.sign_on_token(msg).map_err(|e| {
+            if let Ok(mut slot) = self.last_error.lock() {
+                *slot = Some(e);
+            }
+            rcgen::Error::RemoteKeyError
+        })
+    }
+}
+
+/// DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1).
+const SHA256_DIGEST_INFO: [u8; 19] =
+    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+const OID_P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_P384: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+
+/// Reads the key's type and public half (from the private key, its public key object or its certificate).
+fn describe_key(s: &Session, id: &[u8], mechanisms: &[MechanismType]) -> Result<(Vec<u8>, SignWith), TokenError> {
+    let private = find_key(s, ObjectClass::PRIVATE_KEY, id)?;
+    let public = find_key(s, ObjectClass::PUBLIC_KEY, id).ok();
+    let wanted = [
+        AttributeType::KeyType,
+        AttributeType::Modulus,
+        AttributeType::PublicExponent,
+        AttributeType::EcParams,
+        AttributeType::EcPoint,
+    ];
+    let mut attrs = s.get_attributes(private, &wanted).map_err(|e| device(Op::List, &e))?;
+    if let Some(p) = public {
+        attrs.extend(s.get_attributes(p, &wanted).map_err(|e| device(Op::List, &e))?);
+    }
+    let (mut kt, mut n, mut e, mut params, mut point) = (None, None, None, None, None);
+    for a in attrs {
+        match a {
+            Attribute::KeyType(t) => kt = kt.or(Some(t)),
+            Attribute::Modulus(v) if !v.is_empty() => n = n.or(Some(v)),
+            Attribute::PublicExponent(v) if !v.is_empty() => e = e.or(Some(v)),
+            Attribute::EcParams(v) if !v.is_empty() => params = params.or(Some(v)),
+            Attribute::EcPoint(v) if !v.is_empty() => point = point.or(Some(v)),
+            _ => {}
+        }
+    }
+    match kt {
+        Some(t) if t == KeyType::RSA => {
+            let (Some(n), Some(e)) = (n, e) else {
+                return Err(TokenError::Unsupported { what: "RSA key without readable public half".into() });
+            };
+            let with = if mechanisms.contains(&MechanismType::SHA256_RSA_PKCS) {
+                SignWith::Sha256RsaPkcs
+            } else {
+                SignWith::RsaPkcsDigestInfo
+            };
+            Ok((der_sequence(&[der_integer(&n), der_integer(&e)].concat()), with))
+        }
+        Some(t) if t == KeyType::EC => {
+            let (Some(params), Some(point)) = (params, point) else {
+                return Err(TokenError::Unsupported { what: "EC key without readable public point".into() });
+            };
+            let with = if params == OID_P256 {
+                SignWith::EcdsaP256
+            } else if params == OID_P384 {
+                SignWith::EcdsaP384
+            } else {
+                return Err(TokenError::Unsupported { what: "EC curve other than P-256/P-384".into() });
+            };
+            Ok((unwrap_octet_string(&point), with))
+        }
+        _ => Err(TokenError::Unsupported { what: "key type other than RSA or EC".into() }),
+    }
+}
+
+/// CKA_EC_POINT is a DER OCTET STRING holding the point; some modules return the bare point.
+fn unwrap_octet_string(v: &[u8]) -> Vec<u8> {
+    if v.first() == Some(&0x04) && v.len() > 2 {
+        let (len, hdr) = if v[1] < 0x80 {
+            (v[1] as usize, 2)
+        } else if v[1] == 0x81 && v.len() > 3 {
+            (v[2] as usize, 3)
+        } else {
+            (0, 0)
+        };
+        if hdr > 0 && hdr + len == v.len() {
+            return v[hdr..].to_vec();
+        }
+    }
+    v.to_vec()
+}
+
+fn der_len(len: usize) -> Vec<u8> {
+    if len < 0x80 {
+        vec![len as u8]
+    } else {
+        let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+        let mut v = vec![0x80 | bytes.len() as u8];
+        v.extend(bytes);
+        v
+    }
+}
+
+fn der_integer(unsigned_be: &[u8]) -> Vec<u8> {
+    let mut body: Vec<u8> = unsigned_be.iter().copied().skip_while(|b| *b == 0).collect();
+    if body.is_empty() || body[0] & 0x80 != 0 {
+        body.insert(0, 0);
+    }
+    let mut v = vec![0x02];
+    v.extend(der_len(body.len()));
+    v.extend(body);
+    v
+}
+
+fn der_sequence(content: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x30];
+    v.extend(der_len(content.len()));
+    v.extend_from_slice(content);
+    v
+}
+
+/// PKCS#11 ECDSA signatures are r || s; X.509 wants `SEQUENCE { INTEGER r, INTEGER s }`.
+fn ecdsa_raw_to_der(raw: &[u8]) -> Vec<u8> {
+    let (r, s) = raw.split_at(raw.len() / 2);
+    der_sequence(&[der_integer(r), der_integer(s)].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_helpers() {
+        assert_eq!(der_integer(&[0x00, 0x80]), vec![0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(der_integer(&[0x01, 0x00, 0x01]), vec![0x02, 0x03, 0x01, 0x00, 0x01]);
+        assert_eq!(der_len(256), vec![0x82, 0x01, 0x00]);
+        assert_eq!(unwrap_octet_string(&[0x04, 0x03, 0x04, 0x01, 0x02]), vec![0x04, 0x01, 0x02]);
+        assert_eq!(ecdsa_raw_to_der(&[0x01, 0x81]), vec![0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0x81]);
+    }
+}
