@@ -1,0 +1,207 @@
+//! The sandbox's SQLite database: schema migrations (`PRAGMA user_version`), and the few helpers shared by the
+//! server and the scripting commands (`approve`, `confirm`, `revoke`). The database is the single source of truth:
+//! a pairing approved by `trousseau-sandbox approve` in another process is seen by the running server at once.
+
+use anyhow::Context;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Each entry moves the schema one version up; never edit a released entry, append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE agents (
+  id INTEGER PRIMARY KEY,
+  login TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  agent_id INTEGER NOT NULL REFERENCES agents(id),
+  csrf TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE device_codes (
+  id INTEGER PRIMARY KEY,
+  device_code_hash TEXT NOT NULL UNIQUE,
+  user_code TEXT NOT NULL UNIQUE,
+  client_name TEXT NOT NULL,
+  client_os TEXT NOT NULL,
+  client_addr TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','approved','denied','used')),
+  agent_id INTEGER REFERENCES agents(id),
+  last_poll INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE devices (
+  id INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL REFERENCES agents(id),
+  name TEXT NOT NULL,
+  os TEXT NOT NULL,
+  addr TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  device_id INTEGER NOT NULL REFERENCES devices(id),
+  kind TEXT NOT NULL CHECK (kind IN ('access','refresh')),
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE TABLE bicles (
+  id INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL REFERENCES agents(id),
+  kind TEXT NOT NULL CHECK (kind IN ('personal','backup')),
+  designation TEXT NOT NULL,
+  cn TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  certificate TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('a_confirmer','actif','suppression_a_confirmer')),
+  added_by TEXT NOT NULL,
+  device_id INTEGER REFERENCES devices(id),
+  created_at INTEGER NOT NULL,
+  UNIQUE (agent_id, kind, sha256)
+);
+CREATE TABLE idempotency (
+  device_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  response TEXT NOT NULL,
+  PRIMARY KEY (device_id, key)
+);
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL REFERENCES agents(id),
+  created_at INTEGER NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+"#];
+
+/// Opens (creating if needed) and migrates the database.
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    let mut conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        anyhow::bail!("database schema version {version} is newer than this sandbox ({})", MIGRATIONS.len());
+    }
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m).with_context(|| format!("migration {}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Lowercase hex SHA-256 of a secret (tokens and codes are stored hashed only).
+pub fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub fn audit(conn: &Connection, event: &str, detail: &str) {
+    let _ = conn.execute("INSERT INTO audit(at, event, detail) VALUES (?1, ?2, ?3)", params![now(), event, detail]);
+}
+
+/// The agent with this login, created on first use (test agents: any login is accepted by the sandbox).
+pub fn agent_id(conn: &Connection, login: &str) -> anyhow::Result<i64> {
+    let login = login.trim();
+    if login.is_empty() || login.len() > 64 {
+        anyhow::bail!("agent login must be 1 to 64 characters");
+    }
+    if let Some(id) =
+        conn.query_row("SELECT id FROM agents WHERE login = ?1", [login], |r| r.get::<_, i64>(0)).optional()?
+    {
+        return Ok(id);
+    }
+    conn.execute("INSERT INTO agents(login, display_name) VALUES (?1, ?1)", [login])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Normalises a user code as typed (`bcdf-ghjk`, `BCDFGHJK`) to the stored `BCDF-GHJK` form.
+pub fn normalise_user_code(code: &str) -> String {
+    let letters: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+    if letters.len() == 8 {
+        format!("{}-{}", &letters[..4], &letters[4..])
+    } else {
+        letters
+    }
+}
+
+/// Approves a pending, unexpired user code for `agent_id`. Returns false when the code is unknown, used or
+/// expired (single-use codes).
+pub fn approve(conn: &Connection, user_code: &str, agent_id: i64) -> anyhow::Result<bool> {
+    let code = normalise_user_code(user_code);
+    let n = conn.execute(
+        "UPDATE device_codes SET status = 'approved', agent_id = ?2 WHERE user_code = ?1 AND status = 'pending' AND expires_at > ?3",
+        params![code, agent_id, now()],
+    )?;
+    if n == 1 {
+        audit(conn, "pairing.approved", &code);
+    }
+    Ok(n == 1)
+}
+
+/// Denies a pending user code.
+pub fn deny(conn: &Connection, user_code: &str) -> anyhow::Result<bool> {
+    let code = normalise_user_code(user_code);
+    let n =
+        conn.execute("UPDATE device_codes SET status = 'denied' WHERE user_code = ?1 AND status = 'pending'", [code])?;
+    Ok(n == 1)
+}
+
+/// Confirms one pending bi-clé (addition becomes active; removal deletes the row). Returns false when the id is
+/// not pending for this agent.
+pub fn confirm_bicle(conn: &Connection, agent_id: i64, id: i64) -> anyhow::Result<bool> {
+    let status: Option<String> = conn
+        .query_row("SELECT status FROM bicles WHERE id = ?1 AND agent_id = ?2", params![id, agent_id], |r| r.get(0))
+        .optional()?;
+    let done = match status.as_deref() {
+        Some("a_confirmer") => conn.execute("UPDATE bicles SET status = 'actif' WHERE id = ?1", [id])? == 1,
+        Some("suppression_a_confirmer") => conn.execute("DELETE FROM bicles WHERE id = ?1", [id])? == 1,
+        _ => false,
+    };
+    if done {
+        audit(conn, "bicle.confirmed", &id.to_string());
+    }
+    Ok(done)
+}
+
+/// Revokes every assistant of an agent (all their tokens stop working at once).
+pub fn revoke_devices(conn: &Connection, agent_id: i64) -> anyhow::Result<usize> {
+    let n = conn.execute(
+        "UPDATE devices SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
+        params![agent_id, now()],
+    )?;
+    audit(conn, "devices.revoked", &agent_id.to_string());
+    Ok(n)
+}
+
+pub fn notify(conn: &Connection, agent_id: i64, text: &str) {
+    let _ = conn.execute(
+        "INSERT INTO notifications(agent_id, created_at, text) VALUES (?1, ?2, ?3)",
+        params![agent_id, now(), text],
+    );
+}
