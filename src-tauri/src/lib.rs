@@ -1,0 +1,255 @@
+//! Trousseau's desktop shell: the tray, the window and the commands that translate UI calls into core calls.
+//!
+//! The shell stays thin. Commands come from the one list in the core (`trousseau::with_commands!`), each run on a
+//! blocking thread so the window never freezes. The assistant lives in the tray all day: closing the window destroys
+//! its webview (memory goes back to the system) and the app keeps running; "Ouvrir Trousseau" recreates it.
+//! Linux trays deliver neither clicks nor tooltips, so the state is shown by the icon and by the first, disabled
+//! menu lines, whose text is updated in place (a Linux tray menu cannot be replaced once set).
+
+pub mod commands;
+pub mod memory;
+pub mod portal;
+pub mod reminders;
+pub mod tray;
+
+use std::sync::Mutex;
+use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
+use trousseau::api::{PortalState, ReaderState};
+use trousseau::Lang;
+
+/// Label of the one main window.
+pub const MAIN_WINDOW: &str = "main";
+
+/// What the shell remembers between events: the last known portal and card state, to notify on changes only.
+pub struct ShellState {
+    pub portal: Mutex<PortalState>,
+    pub readers: Mutex<Vec<ReaderState>>,
+}
+
+/// The window's language, from the settings (French when unset).
+pub fn current_lang() -> Lang {
+    trousseau::api::load_settings().ok().and_then(|s| Lang::parse(&s.lang)).unwrap_or_default()
+}
+
+/// Shows the main window, creating it (and its webview) when it was closed.
+pub fn show_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
+        .title("Trousseau")
+        .inner_size(1120.0, 780.0)
+        .min_inner_size(560.0, 420.0)
+        .build();
+    match built {
+        Ok(w) => {
+            let handle = app.clone();
+            let _ = std::thread::Builder::new()
+                .name("trousseau-reminders-now".into())
+                .spawn(move || reminders::check_now(&handle));
+            w.on_window_event(|event| {
+                if let tauri::WindowEvent::Destroyed = event {
+                    // Let WebKit finish tearing the webview down, then give the memory back.
+                    let _ = std::thread::Builder::new().name("trousseau-release".into()).spawn(|| {
+                        std::thread::sleep(std::time::Duration::from_secs(2));
+                        memory::release_after_window_closed();
+                    });
+                }
+            });
+        }
+        Err(e) => log::error!("cannot open the window: {e}"),
+    }
+}
+
+/// Shows the window on the page for a `trousseau://…` link (pairing from the portal page).
+pub fn open_deep_link(app: &AppHandle, url: &str) {
+    if !url.starts_with("trousseau://") {
+        return;
+    }
+    show_window(app);
+    // The page may still be loading: it also asks for the pending link when it starts (`shell_take_link`).
+    if let Ok(mut pending) = app.state::<PendingLink>().0.lock() {
+        *pending = Some(url.to_string());
+    }
+    let _ = app.emit("deep-link", url.to_string());
+}
+
+/// A deep link received before the page was ready.
+#[derive(Default)]
+pub struct PendingLink(pub Mutex<Option<String>>);
+
+/// Applies a new portal or card state: tray icon and lines, an event for the window, a notification on change.
+pub fn apply_state(app: &AppHandle, portal: Option<PortalState>, readers: Option<Vec<ReaderState>>) {
+    let shell = app.state::<ShellState>();
+    let lang = current_lang();
+    let mut notes = Vec::new();
+    if let Some(p) = portal {
+        let mut cur = shell.portal.lock().unwrap_or_else(|e| e.into_inner());
+        if cur.connected != p.connected {
+            notes.push(tray::portal_note(&p, lang));
+        }
+        *cur = p;
+    }
+    if let Some(r) = readers {
+        let mut cur = shell.readers.lock().unwrap_or_else(|e| e.into_inner());
+        notes.extend(tray::card_notes(&cur, &r, lang));
+        *cur = r;
+    }
+    let portal = shell.portal.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let readers = shell.readers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let view = trousseau::api::tray_view(&portal, &readers, lang);
+    tray::show(app, &view);
+    let _ = app.emit("tray-state", &view);
+    if trousseau::api::load_settings().map(|s| s.notifications).unwrap_or(true) {
+        for (title, body) in notes {
+            tray::notify(app, &title, &body);
+        }
+    }
+}
+
+/// Turns "launch at login" on or off (the autostart plugin starts the app with `--tray`).
+pub fn set_autostart(app: &AppHandle, on: bool) -> Result<(), String> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    if launcher.is_enabled().unwrap_or(false) == on {
+        return Ok(());
+    }
+    if on { launcher.enable() } else { launcher.disable() }.map_err(|e| e.to_string())
+}
+
+/// Keeps the card monitor alive for the app's lifetime (dropping it stops its thread).
+pub struct CardMonitor(pub Option<trousseau::card::Monitor>);
+
+/// Follows reader and card changes (the core's monitor owns the blocking PC/SC wait; nothing polls) and shows them
+/// in the tray, the window and notifications.
+fn start_card_monitor(app: &AppHandle) {
+    match trousseau::card::Monitor::start_waiting_for_service() {
+        Ok((monitor, events)) => {
+            let handle = app.clone();
+            let spawned = std::thread::Builder::new().name("trousseau-card-events".into()).spawn(move || {
+                for _event in events.iter() {
+                    // Drain what arrived together (a reader appears with its card) before reading the state once.
+                    while events.try_recv().is_ok() {}
+                    apply_state(&handle, None, trousseau::api::cards_list((), Lang::Fr).ok());
+                }
+            });
+            if let Err(e) = spawned {
+                log::warn!("card events thread not started: {e}");
+            }
+            app.manage(CardMonitor(Some(monitor)));
+        }
+        Err(e) => log::warn!("card monitor not started: {e}"),
+    }
+}
+
+/// Starts the desktop app. `--tray` starts it in the tray without opening the window (autostart uses it);
+/// `--write-bindings PATH` writes the TypeScript types of the command surface and exits.
+pub fn run() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write-bindings") {
+        let path = args.get(i + 1).cloned().unwrap_or_else(|| "ui/src/bindings.ts".into());
+        if let Err(e) = std::fs::write(&path, trousseau::api::typescript_bindings()) {
+            eprintln!("trousseau-desktop: cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let start_in_tray = args.iter().any(|a| a == "--tray" || a == "--close-window");
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            // A second launch (or a trousseau:// link on Linux/Windows) lands here: show the running instance.
+            if argv.iter().any(|a| a == "--close-window") {
+                // `trousseau-desktop --close-window`: closes the window of the running instance (it stays in the
+                // tray); used by scripts and the benchmark.
+                if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+                    let _ = w.destroy();
+                }
+                return;
+            }
+            match argv.iter().find(|a| a.starts_with("trousseau://")) {
+                Some(url) => open_deep_link(app, url),
+                None => show_window(app),
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--tray"])))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .level(log::LevelFilter::Info)
+                .level_for("zbus", log::LevelFilter::Warn)
+                .level_for("tracing", log::LevelFilter::Warn)
+                .target(tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::Stdout))
+                .build(),
+        )
+        .on_page_load(|_webview, payload| {
+            // The desktop benchmark (scripts/bench/desktop.sh) times a launch until the page has loaded.
+            if matches!(payload.event(), tauri::webview::PageLoadEvent::Finished)
+                && std::env::var_os("TROUSSEAU_BENCH").is_some()
+            {
+                println!("bench: page-loaded");
+            }
+        })
+        .manage(PendingLink::default())
+        .manage(portal::PortalChannel::default())
+        .manage(ShellState {
+            portal: Mutex::new(trousseau::api::portal_state((), Lang::Fr).unwrap_or(PortalState {
+                name: None,
+                url: None,
+                paired: false,
+                connected: false,
+            })),
+            readers: Mutex::new(Vec::new()),
+        })
+        .invoke_handler(commands::handler())
+        .setup(move |app| {
+            tray::create(app.handle())?;
+            // Nothing slow before the window: the card monitor's first events describe the readers present, and
+            // the portal channel publishes its state as soon as it runs.
+            apply_state(app.handle(), None, None);
+            start_card_monitor(app.handle());
+            portal::start(app.handle());
+            reminders::start(app.handle());
+            #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
+            {
+                use tauri_plugin_deep_link::DeepLinkExt;
+                // Registers the trousseau:// scheme for this user (the .deb also declares it).
+                let _ = app.deep_link().register_all();
+            }
+            {
+                use tauri_plugin_deep_link::DeepLinkExt;
+                let handle = app.handle().clone();
+                app.deep_link().on_open_url(move |event| {
+                    if let Some(url) = event.urls().first() {
+                        open_deep_link(&handle, url.as_str());
+                    }
+                });
+            }
+            if let Some(url) = args.iter().find(|a| a.starts_with("trousseau://")) {
+                open_deep_link(app.handle(), url);
+            } else if !start_in_tray {
+                show_window(app.handle());
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("trousseau-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_app, event| match event {
+        // Closing the last window must not end the assistant: it stays in the tray. "Quitter" exits with a code.
+        RunEvent::ExitRequested { api, code: None, .. } => api.prevent_exit(),
+        // The portal page must not show "Connecté" for an assistant that quit.
+        RunEvent::Exit => trousseau::portal::publish_state(None),
+        _ => {}
+    });
+}

@@ -1,0 +1,260 @@
+// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.
+
+export type ApiError = { code: string, message: string, };
+
+export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
+
+export type CertSummary = { 
+/**
+ * Holder's name (subject CN), or the subject when there is no CN.
+ */
+holder: string, 
+/**
+ * Issuer's short name (issuer CN), or the issuer.
+ */
+issuer_name: string, subject: string, issuer: string, serial: string, 
+/**
+ * RFC 3339 UTC (`…Z`); the window formats it in the user's locale.
+ */
+not_before: string, not_after: string, 
+/**
+ * Whole days until expiry (negative once expired).
+ */
+days_left: number, sha256: string, key_usage: Array<string>, ext_key_usage: Array<string>, encryption_capable: boolean, is_ca: boolean, has_private_key: boolean, };
+
+export type ReaderState = { name: string, card: CardState | null, };
+
+export type CardState = { 
+/**
+ * Uppercase hex.
+ */
+atr: string, 
+/**
+ * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
+ */
+family: string, name: string, };
+
+export type PendingSummary = { id: string, 
+/**
+ * Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
+ */
+label: string, 
+/**
+ * RFC 3339 UTC.
+ */
+created: string, 
+/**
+ * Withdrawal deadline (IGC-Santé: 10 days for an uploaded CSR), RFC 3339 UTC.
+ */
+deadline: string | null, days_left: number | null, };
+
+export type PortalState = { 
+/**
+ * The portal's display name (e.g. "PMP" or "Portail de test (local)").
+ */
+name: string | null, url: string | null, paired: boolean, connected: boolean, };
+
+export type Dashboard = { capabilities: Capabilities, portal: PortalState, readers: Array<ReaderState>, 
+/**
+ * Certificates expiring within 30 days (or expired), soonest first.
+ */
+expiring: Array<CertSummary>, pending: Array<PendingSummary>, 
+/**
+ * Parts of the summary that could not be read, as errors to show (the rest is still shown).
+ */
+problems: Array<ApiError>, };
+
+export type PasswordPolicy = "igc-sante" | "tcs";
+
+export type PasswordCheckRequest = { password: string, policy: PasswordPolicy, 
+/**
+ * Words the password must not be built from (holder's name, e-mail).
+ */
+user_inputs: Array<string>, };
+
+export type PasswordCheck = { accepted: boolean, 
+/**
+ * 0 (guessed at once) … 4 (very hard to guess).
+ */
+score: number, 
+/**
+ * Rules still unmet, as sentences in the user's language.
+ */
+unmet: Array<string>, 
+/**
+ * Why it is refused, when it is.
+ */
+error: ApiError | null, };
+
+export type FileRequest = { path: string, };
+
+export type CertFile = { certificates: Array<CertSummary>, };
+
+export type PortalEntry = { name: string, url: string, };
+
+export type Settings = { 
+/**
+ * `fr`, `en` or `de`.
+ */
+lang: string, 
+/**
+ * Start Trousseau at login (off by default).
+ */
+autostart: boolean, 
+/**
+ * Portals; the first is the one the assistant pairs with. Default: the local reference portal.
+ */
+portals: Array<PortalEntry>, 
+/**
+ * Extra PKCS#11 modules (absolute paths) tried besides those found automatically.
+ */
+pkcs11_modules: Array<string>, 
+/**
+ * Notifications for cards, portal state and deadlines.
+ */
+notifications: boolean, };
+
+export type TrayIcon = "connected" | "disconnected" | "card-inserted";
+
+export type TrayView = { icon: TrayIcon, 
+/**
+ * "● Connecté — PMP" / "○ Déconnecté".
+ */
+portal_line: string, 
+/**
+ * "Carte insérée : LuxTrust …" / "Aucune carte".
+ */
+card_line: string, };
+
+export type P12Request = { path: string, password: string, };
+
+export type P12Summary = { certificates: Array<CertSummary>, keys: number, };
+
+export type InstallResult = { 
+/**
+ * Where it was installed (e.g. the NSS database).
+ */
+store: string, 
+/**
+ * Items newly installed (certificates, keys).
+ */
+installed: number, 
+/**
+ * The whole content was already there.
+ */
+already_present: boolean, 
+/**
+ * SHA-256 of the main certificate.
+ */
+sha256: string, };
+
+export type CertRef = { sha256: string, };
+
+export type ExportRequest = { sha256: string, path: string, password: string, policy: PasswordPolicy, 
+/**
+ * 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
+ */
+legacy: boolean, };
+
+export type PairRequest = { url: string, 
+/**
+ * What the agent sees on the approval page (default: this computer's name).
+ */
+device_name: string | null, };
+
+export type PairCode = { user_code: string, verification_uri: string, verification_uri_complete: string | null, expires_in: number, device_name: string, };
+
+export type IgcRequest = { offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+/**
+ * Where to write the CSR (PEM); it must not exist yet.
+ */
+out: string, };
+
+export type CsrResult = { 
+/**
+ * Vault entry id.
+ */
+id: string, out: string, subject: string, 
+/**
+ * Withdrawal deadline (RFC 3339 UTC), when the profile has one.
+ */
+deadline: string | null, };
+
+export type Reminder = { 
+/**
+ * Stable key ("cert:<sha256>:30"): each reminder is shown once.
+ */
+key: string, title: string, body: string, };
+
+export type BicleRow = { id: number, 
+/**
+ * `personal` or `backup`.
+ */
+kind: string, designation: string, cn: string, issuer: string, serial: string, 
+/**
+ * RFC 3339 UTC.
+ */
+not_after: string, sha256: string, 
+/**
+ * `actif`, `a_confirmer` (waiting for the agent on the portal page) or `suppression_a_confirmer`.
+ */
+status: string, 
+/**
+ * Expired certificates cannot decrypt new bids: the window warns.
+ */
+expired: boolean, };
+
+export type BicleAdd = { 
+/**
+ * Generate a new RSA-2048 key pair with a self-signed encryption certificate (`CN=designation`), installed in
+ * the store, instead of using the certificate `sha256`.
+ */
+generate: boolean, sha256: string, designation: string, personal: boolean, backup: boolean, };
+
+export type BicleRef = { id: number, };
+
+export type TokenRow = { label: string, manufacturer: string, model: string, serial: string, 
+/**
+ * The reader (slot) description.
+ */
+slot: string, module: string, 
+/**
+ * `ok`, `count_low`, `final_try`, `locked`, `not_initialized` …
+ */
+pin_state: string, 
+/**
+ * The PIN state as a sentence (retries left, what to do).
+ */
+pin_message: string, removable: boolean, };
+
+export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
+
+export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, };
+
+/** Every command: its request and response types. */
+export type Commands = {
+  capabilities: { req: null; res: Capabilities };
+  dashboard: { req: null; res: Dashboard };
+  password_check: { req: PasswordCheckRequest; res: PasswordCheck };
+  settings_get: { req: null; res: Settings };
+  settings_set: { req: Settings; res: Settings };
+  cards_list: { req: null; res: Array<ReaderState> };
+  tokens_list: { req: null; res: TokensView };
+  store_list: { req: null; res: Array<CertSummary> };
+  cert_inspect: { req: FileRequest; res: CertFile };
+  p12_inspect: { req: P12Request; res: P12Summary };
+  p12_import: { req: P12Request; res: InstallResult };
+  ca_install: { req: FileRequest; res: InstallResult };
+  store_remove: { req: CertRef; res: CertSummary };
+  store_export: { req: ExportRequest; res: InstallResult };
+  pending_list: { req: null; res: Array<PendingSummary> };
+  portal_state: { req: null; res: PortalState };
+  portal_pair_start: { req: PairRequest; res: PairCode };
+  portal_pair_finish: { req: null; res: PortalState };
+  csr_igc_new: { req: IgcRequest; res: CsrResult };
+  csr_generic_new: { req: GenericRequest; res: CsrResult };
+  pending_install: { req: FileRequest; res: InstallResult };
+  portal_bicles: { req: null; res: Array<BicleRow> };
+  portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
+  portal_bicle_remove: { req: BicleRef; res: string };
+};

@@ -1,0 +1,189 @@
+// Bi-clés (portail): pairing with the portal (code shown, approved on the portal page) and the channel state;
+// Certificats en attente: requests waiting for their certificate, with their withdrawal deadline.
+
+import { call, inTauri, shell } from "../api";
+import type { BicleRow, CertSummary, PortalState } from "../bindings";
+import { h, field } from "../dom";
+import { formatDate, t } from "../i18n";
+import { confirmDialog, errorBox, section, soonBox, withProgress } from "../widgets";
+import { pickFile } from "../files";
+import { deadlineText } from "./dashboard";
+
+function stateLine(p: PortalState): HTMLElement {
+  return h(
+    "p",
+    { class: `state ${p.connected ? "on" : "off"}`, "data-testid": "portal-state" },
+    h("span", { "aria-hidden": "true" }, p.connected ? "● " : "○ "),
+    h("strong", {}, p.connected ? t("state.connected") : t("state.disconnected")),
+    p.name ? ` — ${p.name}` : "",
+    p.paired ? "" : ` (${t("state.notPaired")})`,
+  );
+}
+
+function pairForm(p: PortalState, done: () => void): HTMLElement {
+  const url = h("input", { type: "url", name: "portal-url", value: p.url ?? "", autocomplete: "url" });
+  const status = h("div", { "aria-live": "polite", "data-testid": "pair-status" });
+  const submit = h("button", { type: "submit", class: "primary" }, t("bicles.pair"));
+  const form = h("form", {}, h("p", { class: "help" }, t("bicles.pairHelp")), field(t("settings.portalUrl"), url), submit, status);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    const code = await withProgress(status, () => call("portal_pair_start", { url: url.value.trim(), device_name: null }));
+    if (!code) {
+      submit.disabled = false;
+      return;
+    }
+    const link = code.verification_uri_complete ?? code.verification_uri;
+    const codeBox = h(
+      "div",
+      { class: "pair-code" },
+      h("p", {}, t("bicles.codeIs")),
+      h("p", { class: "code-big", "data-testid": "pair-code" }, code.user_code),
+      h("p", {}, t("bicles.codeCheck", { name: code.device_name }), " ", h("a", { href: link, target: "_blank", rel: "noreferrer" }, link)),
+    );
+    const wait = h("div", {});
+    status.replaceChildren(codeBox, wait);
+    const r = await withProgress(wait, () => call("portal_pair_finish", null));
+    submit.disabled = false;
+    if (r) {
+      if (inTauri()) await shell("shell_portal_connect");
+      status.replaceChildren(h("p", { class: "ok", role: "status" }, t("bicles.paired", { name: r.name ?? "" })));
+      done();
+    }
+  });
+  return form;
+}
+
+const STATUS_KEY: Record<string, string> = { actif: "bicles.status.active", a_confirmer: "bicles.status.toConfirm", suppression_a_confirmer: "bicles.status.removal" };
+
+function bicleTable(rows: BicleRow[], kind: string, reload: () => void): HTMLElement {
+  const mine = rows.filter((r) => r.kind === kind);
+  if (mine.length === 0) return h("p", {}, t("bicles.none"));
+  return h(
+    "table",
+    {},
+    h("caption", { class: "sr-only" }, t(kind === "personal" ? "bicles.personal" : "bicles.backup")),
+    h("thead", {}, h("tr", {}, ...["bicles.designation", "store.holder", "store.issuer", "store.expires", "bicles.status", "common.remove"].map((k) => h("th", { scope: "col" }, t(k))))),
+    h(
+      "tbody",
+      {},
+      ...mine.map((r) => {
+        const status = h("div", { "aria-live": "polite" });
+        const remove = h("button", { type: "button", class: "danger", "aria-label": `${t("common.remove")} : ${r.designation}` }, t("common.remove"));
+        remove.addEventListener("click", async () => {
+          if (!(await confirmDialog(t("bicles.confirmRemove", { name: r.designation })))) return;
+          if ((await withProgress(status, () => call("portal_bicle_remove", { id: r.id }))) !== undefined) reload();
+        });
+        return h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, r.designation),
+          h("td", {}, r.cn),
+          h("td", {}, r.issuer),
+          h("td", { class: r.expired ? "expired" : "" }, formatDate(r.not_after), r.expired ? ` — ${t("bicles.expired")}` : ""),
+          h("td", {}, t(STATUS_KEY[r.status] ?? r.status)),
+          h("td", {}, remove, status),
+        );
+      }),
+    ),
+  );
+}
+
+function addForm(certs: CertSummary[], reload: () => void): HTMLElement {
+  const usable = certs.filter((c) => c.has_private_key && c.encryption_capable && c.days_left >= 0);
+  const fromStore = h("input", { type: "radio", name: "bicle-source", id: "bicle-from-store", value: "store", checked: usable.length > 0, disabled: usable.length === 0 });
+  const generate = h("input", { type: "radio", name: "bicle-source", id: "bicle-generate", value: "generate", checked: usable.length === 0 });
+  const which = h("select", { name: "bicle-cert", disabled: usable.length === 0 }, ...usable.map((c) => h("option", { value: c.sha256 }, `${c.holder} (${c.issuer_name}) — ${formatDate(c.not_after)}`)));
+  const designation = h("input", { type: "text", name: "bicle-designation", autocomplete: "off", maxlength: 64 });
+  designation.value = usable.length ? `${usable[0].holder} ${new Date().getFullYear()}` : "";
+  const personal = h("input", { type: "checkbox", id: "bicle-personal", checked: true });
+  const backup = h("input", { type: "checkbox", id: "bicle-backup" });
+  const status = h("div", { "aria-live": "polite", "data-testid": "bicle-status" });
+  const form = h(
+    "form",
+    {},
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, t("bicles.source")),
+      h("div", { class: "inline" }, fromStore, h("label", { for: "bicle-from-store" }, t("bicles.fromStore"))),
+      h("div", { class: "inline" }, generate, h("label", { for: "bicle-generate" }, t("bicles.generate"))),
+    ),
+    usable.length ? field(t("bicles.cert"), which) : h("p", { class: "help" }, t("bicles.noUsable")),
+    field(t("bicles.designation"), designation, t("bicles.designationHelp")),
+    h("fieldset", {}, h("legend", {}, t("bicles.kinds")), h("div", { class: "inline" }, personal, h("label", { for: "bicle-personal" }, t("bicles.personal"))), h("div", { class: "inline" }, backup, h("label", { for: "bicle-backup" }, t("bicles.backup")))),
+    h("button", { type: "submit", class: "primary" }, t("bicles.add")),
+    status,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await withProgress(status, () =>
+      call("portal_bicle_add", { generate: generate.checked, sha256: which.value ?? "", designation: designation.value, personal: personal.checked, backup: backup.checked }),
+    );
+    if (r) {
+      status.replaceChildren(h("p", { class: "ok", role: "status" }, t("bicles.added")));
+      reload();
+    }
+  });
+  return form;
+}
+
+export async function biclesPage(): Promise<HTMLElement> {
+  try {
+    const caps = await call("capabilities", null);
+    if (!caps.portal) return section(t("bicles.title"), soonBox(t("bicles.title")));
+    const p = await call("portal_state", null);
+    const root = h("div", {});
+    const tables = h("div", {});
+    const drawTables = async () => {
+      if (!p.paired) {
+        tables.replaceChildren();
+        return;
+      }
+      try {
+        const rows = await call("portal_bicles", null);
+        const warn = rows.some((r) => r.expired) ? h("div", { class: "error", role: "alert" }, h("p", {}, t("bicles.expiredWarn"))) : null;
+        tables.replaceChildren(...[warn, section(t("bicles.personal"), bicleTable(rows, "personal", () => void drawTables())), section(t("bicles.backup"), bicleTable(rows, "backup", () => void drawTables()))].filter((x): x is HTMLElement => !!x));
+      } catch (e) {
+        tables.replaceChildren(errorBox(e));
+      }
+    };
+    const certs = p.paired ? await call("store_list", null).catch(() => [] as CertSummary[]) : [];
+    root.append(
+      section(t("bicles.title"), stateLine(p), p.paired ? null : h("p", { class: "help" }, t("dash.portalHelp"))),
+      section(t("bicles.pair"), pairForm(p, () => void 0)),
+      tables,
+      p.paired ? section(t("bicles.add"), addForm(certs, () => void drawTables())) : section(t("bicles.add"), h("p", {}, t("bicles.pairFirst"))),
+    );
+    await drawTables();
+    return root;
+  } catch (e) {
+    return errorBox(e);
+  }
+}
+
+export async function pendingPage(): Promise<HTMLElement> {
+  try {
+    const pending = await call("pending_list", null);
+    const list =
+      pending.length === 0
+        ? h("p", {}, t("dash.noPending"))
+        : h("ul", { class: "plain" }, ...pending.map((p) => h("li", {}, h("strong", {}, p.label), p.deadline && p.days_left !== null ? ` — ${deadlineText(p.deadline, p.days_left)}` : "")));
+    const file = h("input", { type: "text", name: "withdrawn-path", autocomplete: "off", spellcheck: "false" });
+    const choose = h("button", { type: "button" }, t("common.choose"));
+    choose.addEventListener("click", async () => {
+      const p = await pickFile([{ name: "Certificats", extensions: ["p7b", "p7c", "cer", "crt", "pem", "der"] }]);
+      if (p) file.value = p;
+    });
+    const status = h("div", { "aria-live": "polite", "data-testid": "pending-status" });
+    const form = h("form", {}, h("p", { class: "help" }, t("pending.installHelp")), field(t("common.file"), file), choose, h("div", {}, h("button", { type: "submit", class: "primary" }, t("pending.installBtn"))), status);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const r = await withProgress(status, () => call("pending_install", { path: file.value.trim() }));
+      if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("pending.installed")));
+    });
+    return h("div", {}, section(t("pending.title"), list), section(t("pending.install"), form, h("p", { class: "help" }, t("pending.p12Help"), " ", h("a", { href: "#/magasin" }, t("nav.store")))));
+  } catch (e) {
+    return errorBox(e);
+  }
+}

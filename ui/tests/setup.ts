@@ -1,0 +1,1 @@
+(globalThis as { __VITEST__?: boolean }).__VITEST__ = true;
