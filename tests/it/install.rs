@@ -1,0 +1,285 @@
+//! `trousseau cert install`: end to end with a test CA made by OpenSSL — `csr new` → the CA signs the CSR →
+//! PKCS#7 bag (PEM and DER, as `openssl crl2pkcs7` writes them) → `cert install` → OpenSSL reads our `.p12`
+//! (modern and `-legacy`) and its key matches the certificate → the pending key is retired. Refusals keep the key.
+
+use crate::csr::{csr_ok, pending};
+use crate::support::{json_error_code, openssl, run_with_stdin, Home};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+pub const PASSWORD: &str = "Kq7#vTz!mW2pLx9$rB";
+
+/// A test CA in `dir` (`ca.pem`, `ca.key`).
+pub fn make_ca(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/C=FR/O=Test IGC/CN=AC TEST STANDARD PERSONNES",
+        ],
+    );
+}
+
+/// The CA signs `csr` (keeping its SAN) into `NAME.pem`; returns that path.
+pub fn sign(dir: &Path, csr: &Path, name: &str) -> PathBuf {
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(&ext, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n").unwrap();
+    let out = dir.join(format!("{name}.pem"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            csr.to_str().unwrap(),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "0x4242",
+            "-days",
+            "10",
+            "-copy_extensions",
+            "copy",
+            "-extfile",
+            ext.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+        ],
+    );
+    out
+}
+
+/// A PKCS#7 bag of `leaf` + the CA (`der`: binary), as IGC-Santé delivers uploaded-CSR certificates.
+pub fn bag(dir: &Path, leaf: &Path, name: &str, der: bool) -> PathBuf {
+    let out = dir.join(name);
+    let mut args = vec![
+        "crl2pkcs7",
+        "-nocrl",
+        "-certfile",
+        leaf.to_str().unwrap(),
+        "-certfile",
+        "ca.pem",
+        "-out",
+        out.to_str().unwrap(),
+    ];
+    if der {
+        args.extend(["-outform", "DER"]);
+    }
+    openssl(dir, &args);
+    out
+}
+
+pub fn install(h: &Home, file: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output {
+    let mut c = h.cli();
+    c.args(["cert", "install", "--json", "--password-stdin", "--p12-out"]).arg(p12).arg(file).args(extra);
+    run_with_stdin(c, format!("{password}\n").as_bytes())
+}
+
+/// OpenSSL reads `p12` with `password` (legacy algorithms when `legacy`); returns (info text, key modulus, cert modulus).
+pub fn openssl_reads_p12(dir: &Path, p12: &Path, password: &str, legacy: bool) -> (String, String, String) {
+    let pass = format!("pass:{password}");
+    let mut base = vec!["pkcs12", "-in", p12.to_str().unwrap(), "-passin", &pass];
+    if legacy {
+        base.push("-legacy");
+    }
+    let mut info = base.clone();
+    info.extend(["-info", "-noout"]);
+    let i = openssl(dir, &info);
+    let info_text = format!("{}{}", String::from_utf8_lossy(&i.stdout), String::from_utf8_lossy(&i.stderr));
+    let pem = dir.join("dump.pem");
+    let mut dump = base.clone();
+    dump.extend(["-nodes", "-out", pem.to_str().unwrap()]);
+    openssl(dir, &dump);
+    let key_mod =
+        String::from_utf8_lossy(&openssl(dir, &["rsa", "-in", pem.to_str().unwrap(), "-noout", "-modulus"]).stdout)
+            .into_owned();
+    let cert_mod =
+        String::from_utf8_lossy(&openssl(dir, &["x509", "-in", pem.to_str().unwrap(), "-noout", "-modulus"]).stdout)
+            .into_owned();
+    let certs = String::from_utf8_lossy(&std::fs::read(&pem).unwrap()).matches("BEGIN CERTIFICATE").count();
+    assert_eq!(certs, 2, "leaf and CA in the .p12");
+    (
+        info_text,
+        key_mod.trim().trim_start_matches("Modulus=").to_string(),
+        cert_mod.trim().trim_start_matches("Modulus=").to_string(),
+    )
+}
+
+fn fingerprint(dir: &Path, pem: &Path) -> String {
+    let o = openssl(dir, &["x509", "-in", pem.to_str().unwrap(), "-noout", "-fingerprint", "-sha256"]);
+    String::from_utf8_lossy(&o.stdout).trim().rsplit('=').next().unwrap().replace(':', "").to_lowercase()
+}
+
+#[test]
+fn pkcs7_pem_and_der_reunited_end_to_end() {
+    let h = Home::new();
+    let d = h.path();
+    make_ca(d);
+    let ps = [
+        "--offer",
+        "PS",
+        "--usage",
+        "SIGN",
+        "--cn",
+        "810001234567",
+        "--sn",
+        "Dupont",
+        "--gn",
+        "Jeanne",
+        "--title",
+        "Médecin",
+        "--email",
+        "jeanne@hopital.fr",
+    ];
+    let a = csr_ok(&h, &ps, &h.file("a.csr"));
+    let b = csr_ok(&h, &["--subject", "CN=Agent B,O=Test,C=LU"], &h.file("b.csr"));
+    assert_eq!(pending(&h).len(), 2);
+
+    // PEM bag → modern .p12.
+    let leaf_a = sign(d, &h.file("a.csr"), "a");
+    let bag_a = bag(d, &leaf_a, "a.p7b", false);
+    let o = install(&h, &bag_a, &h.file("a.p12"), PASSWORD, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["id"], a["id"]);
+    assert_eq!(j["sha256"], fingerprint(d, &leaf_a).as_str());
+    assert_eq!(j["chain"], 2);
+    assert_eq!(j["retired"], true);
+    let (info, key_mod, cert_mod) = openssl_reads_p12(d, &h.file("a.p12"), PASSWORD, false);
+    assert_eq!(key_mod, cert_mod, "the key in the .p12 is the certificate's");
+    assert!(info.contains("AES-256-CBC") && info.contains("MAC: sha256"), "modern encryption: {info}");
+    let left = pending(&h);
+    assert_eq!(left.len(), 1, "request a retired, b still waits");
+    assert_eq!(left[0]["id"], b["id"]);
+
+    // DER bag → legacy .p12 for old importers.
+    let leaf_b = sign(d, &h.file("b.csr"), "b");
+    let bag_b = bag(d, &leaf_b, "b.p7c", true);
+    assert_ne!(std::fs::read(&bag_b).unwrap()[0], b'-', "DER bag");
+    let o = install(&h, &bag_b, &h.file("b.p12"), PASSWORD, &["--legacy"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (info, key_mod, cert_mod) = openssl_reads_p12(d, &h.file("b.p12"), PASSWORD, true);
+    assert_eq!(key_mod, cert_mod);
+    assert!(info.contains("3DES") || info.contains("TripleDES"), "legacy encryption: {info}");
+    assert!(info.contains("MAC: sha1"), "legacy MAC: {info}");
+    assert!(pending(&h).is_empty(), "every pending key was reunited");
+}
+
+#[test]
+fn plain_der_certificate_without_chain() {
+    let h = Home::new();
+    let d = h.path();
+    make_ca(d);
+    csr_ok(&h, &["--subject", "CN=Solo,C=LU"], &h.file("s.csr"));
+    let leaf = sign(d, &h.file("s.csr"), "s");
+    openssl(d, &["x509", "-in", leaf.to_str().unwrap(), "-outform", "DER", "-out", "s.der"]);
+    let o = install(&h, &h.file("s.der"), &h.file("s.p12"), PASSWORD, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["chain"], 1);
+    let pass = format!("pass:{PASSWORD}");
+    openssl(d, &["pkcs12", "-in", "s.p12", "-passin", &pass, "-nodes", "-out", "s.dump"]);
+    assert!(pending(&h).is_empty());
+}
+
+#[test]
+fn certificate_of_another_key_names_what_was_compared() {
+    let h = Home::new();
+    let d = h.path();
+    make_ca(d);
+    let p = csr_ok(&h, &["--subject", "CN=Waiting,C=LU"], &h.file("w.csr"));
+    // A certificate for a key made by OpenSSL, not by us.
+    openssl(
+        d,
+        &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "o.key", "-out", "o.csr", "-subj", "/C=LU/CN=Stranger"],
+    );
+    let other = sign(d, &h.file("o.csr"), "o");
+    let o = install(&h, &other, &h.file("o.p12"), PASSWORD, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_error_code(&o), "install.no_matching_key");
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(msg.contains("CN=Stranger,C=LU"), "names the certificate: {msg}");
+    assert!(msg.contains(&fingerprint(d, &other)[..16]), "gives its fingerprint: {msg}");
+    assert!(
+        msg.contains(p["id"].as_str().unwrap()) && msg.contains("CN=Waiting,C=LU"),
+        "names the pending requests: {msg}"
+    );
+    assert!(!h.file("o.p12").exists());
+    assert_eq!(pending(&h).len(), 1);
+}
+
+#[test]
+fn weak_password_or_existing_file_keeps_the_pending_key() {
+    let h = Home::new();
+    let d = h.path();
+    make_ca(d);
+    csr_ok(&h, &["--subject", "CN=Careful,C=LU"], &h.file("c.csr"));
+    let leaf = sign(d, &h.file("c.csr"), "c");
+    for (pw, code) in
+        [("court", "password.policy"), ("motdepasse12", "password.policy"), ("Password123!", "password.too_weak")]
+    {
+        let o = install(&h, &leaf, &h.file("c.p12"), pw, &[]);
+        assert_eq!(o.status.code(), Some(1), "{pw}");
+        assert_eq!(json_error_code(&o), code, "{pw}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(!h.file("c.p12").exists());
+    }
+    let o = install(&h, &leaf, &h.file("c.p12"), "court", &[]);
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(msg.contains("au moins 12 caractères") && msg.contains("majuscule"), "lists the unmet rules: {msg}");
+    // An unrelated file at the destination is never overwritten.
+    std::fs::write(h.file("taken.p12"), b"not mine to replace").unwrap();
+    let o = install(&h, &leaf, &h.file("taken.p12"), PASSWORD, &[]);
+    assert_eq!(json_error_code(&o), "install.output_exists");
+    assert_eq!(std::fs::read(h.file("taken.p12")).unwrap(), b"not mine to replace");
+    // No destination at all.
+    let o = {
+        let mut c = h.cli();
+        c.args(["cert", "install", "--json", "--password-stdin"]).arg(&leaf);
+        run_with_stdin(c, PASSWORD.as_bytes())
+    };
+    assert_eq!(json_error_code(&o), "install.no_destination");
+    assert_eq!(pending(&h).len(), 1, "the key still waits");
+    // And then it works.
+    let o = install(&h, &leaf, &h.file("c.p12"), PASSWORD, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(pending(&h).is_empty());
+}
+
+#[test]
+fn tampered_pending_key_is_never_used() {
+    let h = Home::new();
+    let d = h.path();
+    make_ca(d);
+    let p = csr_ok(&h, &["--subject", "CN=Tampered,C=LU"], &h.file("t.csr"));
+    let leaf = sign(d, &h.file("t.csr"), "t");
+    let entry = h.file("home").join(format!("data/vault/{}.pending", p["id"].as_str().unwrap()));
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&entry).unwrap()).unwrap();
+    // Flip one character of the encrypted key.
+    let ct = v["ciphertext"].as_str().unwrap().to_string();
+    let flipped = match ct.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &ct[1..]),
+    };
+    v["ciphertext"] = Value::String(flipped);
+    std::fs::write(&entry, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = install(&h, &leaf, &h.file("t.p12"), PASSWORD, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_error_code(&o), "install.no_matching_key");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("endommagée"), "mentions the damaged request");
+    assert!(!h.file("t.p12").exists());
+    assert!(entry.exists(), "the damaged entry is kept for support");
+}

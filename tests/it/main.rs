@@ -1,0 +1,17 @@
+//! Integration tests against real components (one test binary, see DESIGN.md "CI budget").
+//! Each area has its own module; `support` starts the real services (keyring, pcscd, SoftHSM2, NSS, sandbox).
+
+mod bridge;
+mod card;
+mod cert;
+mod crash;
+mod csr;
+mod fuzz_corpus;
+mod install;
+mod p12;
+mod portal;
+mod status;
+mod store;
+mod support;
+mod token;
+mod vault;
