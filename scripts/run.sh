@@ -11,6 +11,11 @@ bash scripts/deps.sh run
 (cd ui && npm install --no-audit --no-fund && npm run build)
 cargo build --locked -p trousseau-desktop -p trousseau-sandbox -p trousseau
 
+# The PC/SC service: systemd starts it on demand on a desktop; without systemd (container, WSL) start it here.
+if ! bash scripts/pcscd-up.sh >/dev/null; then
+  echo "== le service des cartes (pcscd) n'a pas pu démarrer : Trousseau fonctionne, mais sans lecteur de cartes"
+fi
+
 portal_addr=${TROUSSEAU_SANDBOX_ADDR:-127.0.0.1:8750}
 portal_dir=${XDG_DATA_HOME:-$HOME/.local/share}/trousseau-sandbox
 mkdir -p "$portal_dir"

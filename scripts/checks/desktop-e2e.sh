@@ -20,14 +20,9 @@ mkdir -p "$work/home" "$work/nssdb"
 export TROUSSEAU_HOME=$work/home TROUSSEAU_NSSDB=$work/nssdb TROUSSEAU_LANG=fr
 certutil -N -d "sql:$work/nssdb" --empty-password
 
-# pcscd with vpcd's virtual readers (started here when not running; one pcscd per machine); the test's virtual
-# card uses the second reader's port.
-pcscd_pid=""
-if [ ! -S /run/pcscd/pcscd.comm ]; then
-  pcscd --foreground >/dev/null 2>&1 &
-  pcscd_pid=$!
-  for _ in $(seq 50); do [ -S /run/pcscd/pcscd.comm ] && break; sleep 0.1; done
-fi
+# pcscd with vpcd's virtual readers (one pcscd per machine; started here when none answers — a socket file left by
+# a killed pcscd does not count); the test's virtual card uses the second reader's port.
+pcscd_pid=$(bash scripts/pcscd-up.sh --wait-readers 2)
 trap 'rm -rf "$work"; [ -n "$pcscd_pid" ] && kill "$pcscd_pid" 2>/dev/null || true' EXIT
 export VPCD_PORT=35964
 

@@ -26,26 +26,46 @@ fs.mkdirSync(shots, { recursive: true });
 // are a 2-byte big-endian length then the payload; 1-byte frames are control (04 = send the ATR).
 function virtualCard(port, atrHex) {
   const atr = Buffer.from(atrHex.replace(/\s+/g, ""), "hex");
-  const sock = net.connect(port, "127.0.0.1");
-  let buf = Buffer.alloc(0);
-  const send = (payload) => {
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(payload.length);
-    sock.write(Buffer.concat([len, payload]));
+  // What happened, for the failure message: whether vpcd accepted us and asked for the ATR.
+  const card = { connected: false, atrSent: 0, lastError: "", destroyed: false, sock: null };
+  const connect = () => {
+    if (card.destroyed) return;
+    const sock = net.connect(port, "127.0.0.1");
+    card.sock = sock;
+    let buf = Buffer.alloc(0);
+    const send = (payload) => {
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(payload.length);
+      sock.write(Buffer.concat([len, payload]));
+    };
+    sock.on("connect", () => (card.connected = true));
+    sock.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const n = buf.readUInt16BE(0);
+        const frame = buf.subarray(2, 2 + n);
+        buf = buf.subarray(2 + n);
+        if (n === 1) {
+          if (frame[0] === 4) {
+            card.atrSent += 1;
+            send(atr);
+          }
+        } else send(Buffer.from([0x6d, 0x00]));
+      }
+    });
+    // vpcd listens only while pcscd runs its reader: retry until it accepts (or the test removes the card).
+    sock.on("error", (e) => (card.lastError = e.code ?? e.message));
+    sock.on("close", () => {
+      if (!card.destroyed && !card.connected) setTimeout(connect, 200);
+    });
   };
-  sock.on("data", (d) => {
-    buf = Buffer.concat([buf, d]);
-    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-      const n = buf.readUInt16BE(0);
-      const frame = buf.subarray(2, 2 + n);
-      buf = buf.subarray(2 + n);
-      if (n === 1) {
-        if (frame[0] === 4) send(atr);
-      } else send(Buffer.from([0x6d, 0x00]));
-    }
-  });
-  sock.on("error", () => {});
-  return sock;
+  connect();
+  card.destroy = () => {
+    card.destroyed = true;
+    card.sock?.destroy();
+  };
+  card.describe = () => `vpcd port ${port}: ${card.connected ? "connected" : "never connected"}, ATR sent ${card.atrSent} time(s)${card.lastError ? `, last error ${card.lastError}` : ""}`;
+  return card;
 }
 
 const results = [];
@@ -268,7 +288,13 @@ try {
     await open("cartes");
     const card = virtualCard(Number(process.env.VPCD_PORT), "3B 7F 96 00 00 80 31 80 65 B0 85 05 00 11 12 0F FF 82 90 00");
     try {
-      await wd.waitFor("return document.querySelector('[data-testid=header-state]')?.textContent.includes('Carte insérée : LuxTrust')", "header shows the card", 30000);
+      try {
+        await wd.waitFor("return document.querySelector('[data-testid=header-state]')?.textContent.includes('Carte insérée : LuxTrust')", "header shows the card", 30000);
+      } catch (e) {
+        // Say where it stopped: the virtual card, pcscd (what the core lists now) or the window's update.
+        const listed = await wd.execAsync("const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke('cards_list', { req: null, lang: 'fr' }).then((r) => done(JSON.stringify(r)), (e) => done(String(e)));").catch((x) => String(x));
+        throw new Error(`${e.message}; ${card.describe()}; cards_list now: ${listed}`);
+      }
       const tray = await wd.execAsync("const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke('shell_tray_lines').then(done, (e) => done(String(e)));");
       assert(Array.isArray(tray) && tray[1].startsWith("Carte insérée : LuxTrust"), `tray card line: ${JSON.stringify(tray)}`);
       await open("cartes");
