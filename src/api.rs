@@ -809,12 +809,14 @@ pub struct BicleRow {
     pub expired: bool,
 }
 
-/// Register a certificate of the store as a bi-clé, personal and/or backup, in one request.
+/// Register a certificate of the store or of a card (token) as a bi-clé, personal and/or backup, in one request.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct BicleAdd {
     /// Generate a new RSA-2048 key pair with a self-signed encryption certificate (`CN=designation`), installed in
     /// the store, instead of using the certificate `sha256`.
     pub generate: bool,
+    /// A certificate offered by `portal_bicle_candidates`: looked up in the store first, then on the tokens. Only
+    /// the public certificate is sent to the portal (no PIN is asked).
     pub sha256: String,
     pub designation: String,
     pub personal: bool,
@@ -825,6 +827,24 @@ pub struct BicleAdd {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct BicleRef {
     pub id: i32,
+}
+
+/// A certificate of this workstation that can serve as an encryption bi-clé (public data only): from the OS store,
+/// or on a card (token) with its private key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct BicleCandidate {
+    pub sha256: String,
+    /// Holder's name (subject CN), or the subject.
+    pub holder: String,
+    /// Issuer's short name (issuer CN), or the issuer.
+    pub issuer_name: String,
+    /// RFC 3339 UTC.
+    pub not_after: String,
+    pub days_left: i32,
+    /// `store` (the OS certificate store) or `token` (a smartcard or other PKCS#11 token).
+    pub source: String,
+    /// The token's label when `source` is `token`.
+    pub token: Option<String>,
 }
 
 #[cfg(feature = "portal")]
@@ -858,10 +878,62 @@ pub fn portal_bicles(_req: (), lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
     Ok(list.into_iter().map(bicle_row).collect())
 }
 
-/// Registers a certificate of the store (with its private key, usable for encryption) as personal and/or backup
-/// bi-clé; the rows wait for the agent's confirmation on the portal page.
+/// The certificates this workstation can register as bi-clés: the portal module's own listing (the one a portal
+/// page gets through the channel), store certificates first, then card certificates with their private key.
+#[cfg(feature = "portal")]
+pub fn portal_bicle_candidates(_req: (), lang: Lang) -> Result<Vec<BicleCandidate>, ApiError> {
+    use crate::portal::Workstation;
+    let offered = crate::portal::SystemWorkstation { lang }.list().map_err(|e| ApiError::from_coded(&e, lang))?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(offered
+        .into_iter()
+        .map(|o| {
+            let days_left = time::OffsetDateTime::parse(&o.not_after, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t - now).whole_days().clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+                .unwrap_or(0);
+            BicleCandidate {
+                holder: o.subject_cn.unwrap_or(o.subject),
+                issuer_name: o.issuer_cn.unwrap_or(o.issuer),
+                sha256: o.sha256,
+                not_after: o.not_after,
+                days_left,
+                source: o.source.into(),
+                token: o.token,
+            }
+        })
+        .collect())
+}
+
+#[cfg(feature = "portal")]
+fn not_a_bicle(lang: Lang) -> ApiError {
+    ApiError {
+        code: "desktop.not_a_bicle".into(),
+        message: lang.pick(
+            "Ce certificat ne peut pas servir de bi-clé de chiffrement : il faut un certificat (du magasin ou d'une carte) avec sa clé privée et l'usage « chiffrement de clé ». Choisissez-en un autre ou générez un nouveau bi-clé.",
+            "This certificate cannot serve as an encryption bi-clé: it needs a certificate (from the store or a card) with its private key and the “key encipherment” usage. Choose another one or generate a new bi-clé.",
+        ),
+    }
+}
+
+/// Whether a certificate with this fingerprint is on the workstation at all (store or token), usable or not.
+#[cfg(feature = "portal")]
+fn on_workstation(sha256: &str, lang: Lang) -> bool {
+    let in_store = open_store(lang).ok().and_then(|mut s| s.find(sha256).ok().flatten()).is_some();
+    in_store || {
+        let discovery = crate::token::discover();
+        crate::token::list_tokens(&discovery, lang).tokens.iter().any(|t| {
+            crate::token::certificates(t).is_ok_and(|certs| certs.iter().any(|c| c.certificate.sha256 == sha256))
+        })
+    }
+}
+
+/// Registers a certificate of the store or of a card (with its private key, usable for encryption) as personal
+/// and/or backup bi-clé; the rows wait for the agent's confirmation on the portal page. The certificate is found
+/// the way the portal's relayed requests find it ([`crate::portal::Workstation::certificate`]: store, then tokens);
+/// only its public part is sent.
 #[cfg(feature = "portal")]
 pub fn portal_bicle_add(req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
+    use crate::portal::Workstation;
     let mut kinds = Vec::new();
     if req.personal {
         kinds.push(crate::portal::BicleKind::Personal);
@@ -869,24 +941,19 @@ pub fn portal_bicle_add(req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiE
     if req.backup {
         kinds.push(crate::portal::BicleKind::Backup);
     }
+    let workstation = crate::portal::SystemWorkstation { lang };
     let certificate = if req.generate {
-        use crate::portal::Workstation;
-        crate::portal::SystemWorkstation { lang }
-            .generate(req.designation.trim())
-            .map_err(|e| ApiError::from_coded(&e, lang))?
+        workstation.generate(req.designation.trim()).map_err(|e| ApiError::from_coded(&e, lang))?
     } else {
-        let mut store = open_store(lang)?;
-        let found = store.find(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
-        let Some(cert) = found.filter(|c| c.has_private_key && c.certificate.encryption_capable) else {
-            return Err(ApiError {
-                code: "desktop.not_a_bicle".into(),
-                message: lang.pick(
-                    "Ce certificat ne peut pas servir de bi-clé de chiffrement : il faut un certificat du magasin avec sa clé privée et l'usage « chiffrement de clé ». Choisissez-en un autre ou générez un nouveau bi-clé.",
-                    "This certificate cannot serve as an encryption bi-clé: it needs a store certificate with its private key and the “key encipherment” usage. Choose another one or generate a new bi-clé.",
-                ),
-            });
-        };
-        cert.certificate
+        let sha256 = crate::store::normalize_fingerprint(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
+        match workstation.certificate(&sha256) {
+            Ok(c) if c.encryption_capable => c,
+            Ok(_) => return Err(not_a_bicle(lang)),
+            Err(crate::portal::PortalError::CertificateNotFound { .. }) if on_workstation(&sha256, lang) => {
+                return Err(not_a_bicle(lang))
+            }
+            Err(e) => return Err(ApiError::from_coded(&e, lang)),
+        }
     };
     let s = session(lang)?;
     let rows = block_on(lang, s.add_bicles(req.designation.trim(), &certificate, &kinds))?
@@ -903,6 +970,11 @@ pub fn portal_bicle_remove(req: BicleRef, lang: Lang) -> Result<String, ApiError
 
 #[cfg(not(feature = "portal"))]
 pub fn portal_bicles(_req: (), lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
+#[cfg(not(feature = "portal"))]
+pub fn portal_bicle_candidates(_req: (), lang: Lang) -> Result<Vec<BicleCandidate>, ApiError> {
     Err(ApiError::unavailable("portal", lang))
 }
 
@@ -945,7 +1017,14 @@ pub struct TokensView {
 pub fn tokens_list(_req: (), lang: Lang) -> Result<TokensView, ApiError> {
     let discovery = crate::token::discover();
     let list = crate::token::list_tokens(&discovery, lang);
-    let problems = discovery
+    let problems = module_problems(&discovery, &list, lang);
+    let tokens = list.tokens.into_iter().map(token_row).collect();
+    Ok(TokensView { tokens, problems })
+}
+
+/// The modules that failed (discovery or listing), as errors naming the module file.
+fn module_problems(discovery: &crate::token::Discovery, list: &crate::token::TokenList, lang: Lang) -> Vec<ApiError> {
+    discovery
         .problems
         .iter()
         .chain(list.problems.iter())
@@ -953,26 +1032,93 @@ pub fn tokens_list(_req: (), lang: Lang) -> Result<TokensView, ApiError> {
             let r = p.report(lang);
             ApiError { code: r.code.into(), message: format!("{} ({})", r.message, r.path.display()) }
         })
-        .collect();
+        .collect()
+}
+
+fn token_row(t: crate::token::Token) -> TokenRow {
+    TokenRow {
+        pin_state: serde_json::to_value(t.pin.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        pin_message: t.pin.message,
+        label: t.label,
+        manufacturer: t.manufacturer,
+        model: t.model,
+        serial: t.serial,
+        slot: t.slot_description,
+        module: t.module.display().to_string(),
+        removable: t.removable,
+    }
+}
+
+/// A certificate on a token (public object, read without the PIN), with what its key is for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenCertRow {
+    /// Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
+    /// `has_private_key`: a key object with the same `CKA_ID` is on the token.
+    pub certificate: CertSummary,
+    /// `authentication`, `signature`, `encryption`, `ca` or `other` (a signature certificate may also be
+    /// encryption-capable, as LuxTrust's are).
+    pub role: String,
+    /// `CKA_ID`, lowercase hex: the link between the certificate and its keys.
+    pub key_id: String,
+    /// `CKA_LABEL` of the certificate object.
+    pub object_label: String,
+    /// Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
+    pub bicle_capable: bool,
+}
+
+/// A token and its certificates; `error` when they could not be read (card pulled out, module failing): the token
+/// is still shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenCerts {
+    pub token: TokenRow,
+    pub certificates: Vec<TokenCertRow>,
+    pub error: Option<ApiError>,
+}
+
+/// Every token with its certificates, and the modules that failed, as errors to show.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenCertsView {
+    pub tokens: Vec<TokenCerts>,
+    pub problems: Vec<ApiError>,
+}
+
+fn token_cert_row(c: &crate::token::TokenCertificate, now: time::OffsetDateTime) -> TokenCertRow {
+    let certificate = CertSummary::from_cert(&c.certificate, c.has_private_key, now);
+    TokenCertRow {
+        role: serde_json::to_value(c.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        key_id: c.key_id.clone(),
+        object_label: c.object_label.clone(),
+        bicle_capable: c.has_private_key && c.certificate.encryption_capable && c.certificate.not_after > now,
+        certificate,
+    }
+}
+
+/// The certificates of every token (public objects only: no PIN is asked), each token read on its own so that a
+/// card pulled out or a failing module hides nothing else. Pairing with keys and roles come from the token module
+/// (the same reading as `trousseau token certs`).
+pub fn token_certificates(_req: (), lang: Lang) -> Result<TokenCertsView, ApiError> {
+    let discovery = crate::token::discover();
+    let list = crate::token::list_tokens(&discovery, lang);
+    let problems = module_problems(&discovery, &list, lang);
+    let now = time::OffsetDateTime::now_utc();
     let tokens = list
         .tokens
         .into_iter()
-        .map(|t| TokenRow {
-            pin_state: serde_json::to_value(t.pin.state)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            pin_message: t.pin.message,
-            label: t.label,
-            manufacturer: t.manufacturer,
-            model: t.model,
-            serial: t.serial,
-            slot: t.slot_description,
-            module: t.module.display().to_string(),
-            removable: t.removable,
+        .map(|t| {
+            let (certificates, error) = match crate::token::certificates(&t) {
+                Ok(mut certs) => {
+                    certs.sort_by_key(|c| (c.role == crate::token::KeyRole::Ca, c.key_id.clone()));
+                    (certs.iter().map(|c| token_cert_row(c, now)).collect(), None)
+                }
+                Err(e) => (Vec::new(), Some(ApiError::from_coded(&e, lang))),
+            };
+            TokenCerts { token: token_row(t), certificates, error }
         })
         .collect();
-    Ok(TokensView { tokens, problems })
+    Ok(TokenCertsView { tokens, problems })
 }
 
 /// A generic request: a subject (RFC 4514, most specific first) and optional e-mail / DNS names.
@@ -1314,6 +1460,7 @@ macro_rules! with_commands {
             settings_set: $crate::api::Settings => $crate::api::Settings;
             cards_list: () => ::std::vec::Vec<$crate::api::ReaderState>;
             tokens_list: () => $crate::api::TokensView;
+            token_certificates: () => $crate::api::TokenCertsView;
             store_list: () => ::std::vec::Vec<$crate::api::CertSummary>;
             cert_inspect: $crate::api::FileRequest => $crate::api::CertFile;
             p12_inspect: $crate::api::P12Request => $crate::api::P12Summary;
@@ -1329,6 +1476,7 @@ macro_rules! with_commands {
             csr_generic_new: $crate::api::GenericRequest => $crate::api::CsrResult;
             pending_install: $crate::api::FileRequest => $crate::api::InstallResult;
             portal_bicles: () => ::std::vec::Vec<$crate::api::BicleRow>;
+            portal_bicle_candidates: () => ::std::vec::Vec<$crate::api::BicleCandidate>;
             portal_bicle_add: $crate::api::BicleAdd => ::std::vec::Vec<$crate::api::BicleRow>;
             portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
         }
@@ -1394,6 +1542,10 @@ pub fn typescript_bindings() -> String {
         BicleRef::decl(&cfg),
         TokenRow::decl(&cfg),
         TokensView::decl(&cfg),
+        TokenCertRow::decl(&cfg),
+        TokenCerts::decl(&cfg),
+        TokenCertsView::decl(&cfg),
+        BicleCandidate::decl(&cfg),
         GenericRequest::decl(&cfg),
     ];
     let mut out = String::from(

@@ -14,4 +14,5 @@ mod status;
 mod store;
 mod support;
 mod token;
+mod token_bicle;
 mod vault;
