@@ -209,7 +209,12 @@ export type BicleAdd = {
  * Generate a new RSA-2048 key pair with a self-signed encryption certificate (`CN=designation`), installed in
  * the store, instead of using the certificate `sha256`.
  */
-generate: boolean, sha256: string, designation: string, personal: boolean, backup: boolean, };
+generate: boolean, 
+/**
+ * A certificate offered by `portal_bicle_candidates`: looked up in the store first, then on the tokens. Only
+ * the public certificate is sent to the portal (no PIN is asked).
+ */
+sha256: string, designation: string, personal: boolean, backup: boolean, };
 
 export type BicleRef = { id: number, };
 
@@ -229,6 +234,56 @@ pin_message: string, removable: boolean, };
 
 export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
 
+export type TokenCertRow = { 
+/**
+ * Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
+ * `has_private_key`: a key object with the same `CKA_ID` is on the token.
+ */
+certificate: CertSummary, 
+/**
+ * `authentication`, `signature`, `encryption`, `ca` or `other` (a signature certificate may also be
+ * encryption-capable, as LuxTrust's are).
+ */
+role: string, 
+/**
+ * `CKA_ID`, lowercase hex: the link between the certificate and its keys.
+ */
+key_id: string, 
+/**
+ * `CKA_LABEL` of the certificate object.
+ */
+object_label: string, 
+/**
+ * Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
+ */
+bicle_capable: boolean, };
+
+export type TokenCerts = { token: TokenRow, certificates: Array<TokenCertRow>, error: ApiError | null, };
+
+export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, };
+
+export type BicleCandidate = { sha256: string, 
+/**
+ * Holder's name (subject CN), or the subject.
+ */
+holder: string, 
+/**
+ * Issuer's short name (issuer CN), or the issuer.
+ */
+issuer_name: string, 
+/**
+ * RFC 3339 UTC.
+ */
+not_after: string, days_left: number, 
+/**
+ * `store` (the OS certificate store) or `token` (a smartcard or other PKCS#11 token).
+ */
+source: string, 
+/**
+ * The token's label when `source` is `token`.
+ */
+token: string | null, };
+
 export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, };
 
 /** Every command: its request and response types. */
@@ -240,6 +295,7 @@ export type Commands = {
   settings_set: { req: Settings; res: Settings };
   cards_list: { req: null; res: Array<ReaderState> };
   tokens_list: { req: null; res: TokensView };
+  token_certificates: { req: null; res: TokenCertsView };
   store_list: { req: null; res: Array<CertSummary> };
   cert_inspect: { req: FileRequest; res: CertFile };
   p12_inspect: { req: P12Request; res: P12Summary };
@@ -255,6 +311,7 @@ export type Commands = {
   csr_generic_new: { req: GenericRequest; res: CsrResult };
   pending_install: { req: FileRequest; res: InstallResult };
   portal_bicles: { req: null; res: Array<BicleRow> };
+  portal_bicle_candidates: { req: null; res: Array<BicleCandidate> };
   portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
   portal_bicle_remove: { req: BicleRef; res: string };
 };
