@@ -1,38 +1,23 @@
 //! `trousseau cert inspect` and the `cert` module against OpenSSL: every certificate OpenSSL makes is read with
 //! OpenSSL's fingerprints, serial, subject and dates; every kind of bad input is refused with its own code.
 
-use crate::support::{json_error_code, openssl, Home};
+use crate::support::pki::{self, KeyAlg};
+use crate::support::{json_error_code, openssl, openssl_pw, Home};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-/// A test PKI made by OpenSSL: a CA and leaves signed by it.
+/// A test PKI made by OpenSSL: a CA and leaves signed by it, in a home for the CLI.
 struct Pki {
     home: Home,
+    ca: pki::Pki,
 }
 
 impl Pki {
     fn new() -> Pki {
         let home = Home::new();
-        openssl(
-            home.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/C=LU/O=Test Org/CN=Test CA",
-            ],
-        );
-        Pki { home }
+        let ca = pki::Pki::new(home.path(), "/C=LU/O=Test Org/CN=Test CA", KeyAlg::Rsa2048, 30);
+        Pki { home, ca }
     }
 
     fn dir(&self) -> &Path {
@@ -41,35 +26,7 @@ impl Pki {
 
     /// Issues `NAME.pem` (key `NAME.key`) with the given subject, extensions and key algorithm arguments.
     fn leaf(&self, name: &str, subj: &str, ext: &str, newkey: &[&str]) {
-        let dir = self.dir();
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let mut args = vec!["req", "-new"];
-        args.extend_from_slice(newkey);
-        args.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", subj]);
-        openssl(dir, &args);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                "0x00c0ffee01",
-                "-days",
-                "30",
-                "-extfile",
-                &format!("{name}.ext"),
-                "-out",
-                &format!("{name}.pem"),
-            ],
-        );
+        self.ca.issue(name, subj, newkey, ext, Some("0x00c0ffee01"), 30);
     }
 
     fn inspect(&self, file: &str) -> Vec<Value> {
@@ -321,10 +278,7 @@ fn subject_escaping_matches_openssl_rfc2253() {
             "/C=LU/O=Dupont, Martin & Fils/OU=R\\+D;Lab/CN=#1 Agent <test> /emailAddress=a@b.lu/CN=Zoé Müller+UID=x1",
         ],
     );
-    openssl(
-        dir,
-        &["x509", "-req", "-in", "esc.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days", "3", "-out", "esc.pem"],
-    );
+    pki.ca.sign("esc.csr", "esc.pem", 3, &[]);
     let c = &pki.inspect("esc.pem")[0];
     assert_same_as_openssl(dir, "esc.pem", c);
     assert_eq!(
@@ -400,13 +354,11 @@ fn bad_input_is_refused_with_its_own_code() {
     std::fs::write(dir.join("nopad.pem"), pem.replace('=', "")).unwrap();
     assert_eq!(pki.inspect("nopad.pem")[0]["sha256"], openssl_view(dir, "ca.pem").0.as_str());
     // A .p12 given where a certificate is expected is named as such.
-    let o = Command::new("openssl")
-        .current_dir(dir)
-        .env("P", "Pw-123456789!")
-        .args(["pkcs12", "-export", "-nokeys", "-in", "ca.pem", "-out", "ca.p12", "-passout", "env:P"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    openssl_pw(
+        dir,
+        &["pkcs12", "-export", "-nokeys", "-in", "ca.pem", "-out", "ca.p12", "-passout", "env:P12PW"],
+        "Pw-123456789!",
+    );
     assert_eq!(pki.refuse("ca.p12"), "cert.is_pkcs12");
     // A usage error (missing argument) is exit 2.
     let out = pki.home.cli().args(["cert", "inspect"]).output().unwrap();

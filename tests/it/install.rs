@@ -3,64 +3,27 @@
 //! (modern and `-legacy`) and its key matches the certificate → the pending key is retired. Refusals keep the key.
 
 use crate::csr::{csr_ok, pending};
-use crate::support::{json_error_code, openssl, run_with_stdin, Home};
+use crate::support::pki::{sha256_of, KeyAlg, Pki};
+use crate::support::{json_error_code, openssl, openssl_reads_p12, run_with_stdin, Home, P12Dump};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub const PASSWORD: &str = "Kq7#vTz!mW2pLx9$rB";
 
-/// A test CA in `dir` (`ca.pem`, `ca.key`).
-pub fn make_ca(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "30",
-            "-subj",
-            "/C=FR/O=Test IGC/CN=AC TEST STANDARD PERSONNES",
-        ],
-    );
+/// The IGC-Santé-like test CA in `dir` (`ca.pem`, `ca.key`).
+pub fn make_ca(dir: &Path) -> Pki {
+    Pki::new(dir, "/C=FR/O=Test IGC/CN=AC TEST STANDARD PERSONNES", KeyAlg::Rsa2048, 30)
 }
 
-/// The CA signs `csr` (keeping its SAN) into `NAME.pem`; returns that path.
+/// The CA in `dir` signs `csr` (keeping its SAN) into `NAME.pem`; returns that path.
 pub fn sign(dir: &Path, csr: &Path, name: &str) -> PathBuf {
-    let ext = dir.join(format!("{name}.ext"));
-    std::fs::write(&ext, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n").unwrap();
-    let out = dir.join(format!("{name}.pem"));
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            csr.to_str().unwrap(),
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "0x4242",
-            "-days",
-            "10",
-            "-copy_extensions",
-            "copy",
-            "-extfile",
-            ext.to_str().unwrap(),
-            "-out",
-            out.to_str().unwrap(),
-        ],
-    );
-    out
+    let ext = format!("{name}.ext");
+    std::fs::write(dir.join(&ext), "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n").unwrap();
+    let out = format!("{name}.pem");
+    let csr = csr.to_str().unwrap();
+    Pki::at(dir).sign(csr, &out, 10, &["-set_serial", "0x4242", "-copy_extensions", "copy", "-extfile", &ext]);
+    dir.join(out)
 }
 
 /// A PKCS#7 bag of `leaf` + the CA (`der`: binary), as IGC-Santé delivers uploaded-CSR certificates.
@@ -89,39 +52,8 @@ pub fn install(h: &Home, file: &Path, p12: &Path, password: &str, extra: &[&str]
     run_with_stdin(c, format!("{password}\n").as_bytes())
 }
 
-/// OpenSSL reads `p12` with `password` (legacy algorithms when `legacy`); returns (info text, key modulus, cert modulus).
-pub fn openssl_reads_p12(dir: &Path, p12: &Path, password: &str, legacy: bool) -> (String, String, String) {
-    let pass = format!("pass:{password}");
-    let mut base = vec!["pkcs12", "-in", p12.to_str().unwrap(), "-passin", &pass];
-    if legacy {
-        base.push("-legacy");
-    }
-    let mut info = base.clone();
-    info.extend(["-info", "-noout"]);
-    let i = openssl(dir, &info);
-    let info_text = format!("{}{}", String::from_utf8_lossy(&i.stdout), String::from_utf8_lossy(&i.stderr));
-    let pem = dir.join("dump.pem");
-    let mut dump = base.clone();
-    dump.extend(["-nodes", "-out", pem.to_str().unwrap()]);
-    openssl(dir, &dump);
-    let key_mod =
-        String::from_utf8_lossy(&openssl(dir, &["rsa", "-in", pem.to_str().unwrap(), "-noout", "-modulus"]).stdout)
-            .into_owned();
-    let cert_mod =
-        String::from_utf8_lossy(&openssl(dir, &["x509", "-in", pem.to_str().unwrap(), "-noout", "-modulus"]).stdout)
-            .into_owned();
-    let certs = String::from_utf8_lossy(&std::fs::read(&pem).unwrap()).matches("BEGIN CERTIFICATE").count();
-    assert_eq!(certs, 2, "leaf and CA in the .p12");
-    (
-        info_text,
-        key_mod.trim().trim_start_matches("Modulus=").to_string(),
-        cert_mod.trim().trim_start_matches("Modulus=").to_string(),
-    )
-}
-
 fn fingerprint(dir: &Path, pem: &Path) -> String {
-    let o = openssl(dir, &["x509", "-in", pem.to_str().unwrap(), "-noout", "-fingerprint", "-sha256"]);
-    String::from_utf8_lossy(&o.stdout).trim().rsplit('=').next().unwrap().replace(':', "").to_lowercase()
+    sha256_of(dir, pem.to_str().unwrap())
 }
 
 #[test]
@@ -159,8 +91,9 @@ fn pkcs7_pem_and_der_reunited_end_to_end() {
     assert_eq!(j["sha256"], fingerprint(d, &leaf_a).as_str());
     assert_eq!(j["chain"], 2);
     assert_eq!(j["retired"], true);
-    let (info, key_mod, cert_mod) = openssl_reads_p12(d, &h.file("a.p12"), PASSWORD, false);
-    assert_eq!(key_mod, cert_mod, "the key in the .p12 is the certificate's");
+    let P12Dump { info, key_modulus, cert_modulus, pem } = openssl_reads_p12(d, &h.file("a.p12"), PASSWORD, false);
+    assert_eq!(key_modulus, cert_modulus, "the key in the .p12 is the certificate's");
+    assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "leaf and CA in the .p12");
     assert!(info.contains("AES-256-CBC") && info.contains("MAC: sha256"), "modern encryption: {info}");
     let left = pending(&h);
     assert_eq!(left.len(), 1, "request a retired, b still waits");
@@ -172,8 +105,9 @@ fn pkcs7_pem_and_der_reunited_end_to_end() {
     assert_ne!(std::fs::read(&bag_b).unwrap()[0], b'-', "DER bag");
     let o = install(&h, &bag_b, &h.file("b.p12"), PASSWORD, &["--legacy"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (info, key_mod, cert_mod) = openssl_reads_p12(d, &h.file("b.p12"), PASSWORD, true);
-    assert_eq!(key_mod, cert_mod);
+    let P12Dump { info, key_modulus, cert_modulus, pem } = openssl_reads_p12(d, &h.file("b.p12"), PASSWORD, true);
+    assert_eq!(key_modulus, cert_modulus);
+    assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "leaf and CA in the .p12");
     assert!(info.contains("3DES") || info.contains("TripleDES"), "legacy encryption: {info}");
     assert!(info.contains("MAC: sha1"), "legacy MAC: {info}");
     assert!(pending(&h).is_empty(), "every pending key was reunited");

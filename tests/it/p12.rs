@@ -3,7 +3,8 @@
 //! certificate; each kind of bad input gets its own code. Passwords reach OpenSSL through `env:` (never `pass:`
 //! except for the empty password) and reach our CLI through stdin or an environment variable.
 
-use crate::support::{json_error_code, openssl, run_with_stdin, Home};
+use crate::support::pki::{sha256_of, KeyAlg, Pki};
+use crate::support::{json_error_code, openssl, openssl_pw, openssl_reads_p12, run_with_stdin, Home, P12Dump};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,62 +21,14 @@ struct Fixture {
 impl Fixture {
     fn new(key_args: &[&str]) -> Fixture {
         let home = Home::new();
-        let d = home.path();
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/C=LU/O=Test Org/CN=Test CA",
-            ],
-        );
-        let mut args = vec!["req", "-new"];
-        args.extend_from_slice(key_args);
-        args.extend_from_slice(&[
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
+        let ca = Pki::new(home.path(), "/C=LU/O=Test Org/CN=Test CA", KeyAlg::Rsa2048, 30);
+        ca.issue(
+            "leaf",
             "/C=LU/O=Test Org/CN=Agent P12",
-        ]);
-        openssl(d, &args);
-        std::fs::write(
-            d.join("leaf.ext"),
+            key_args,
             "keyUsage=digitalSignature,keyEncipherment\nsubjectAltName=email:agent@example.lu\n",
-        )
-        .unwrap();
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "leaf.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                "77",
-                "-days",
-                "30",
-                "-extfile",
-                "leaf.ext",
-                "-out",
-                "leaf.pem",
-            ],
+            Some("77"),
+            30,
         );
         Fixture { home }
     }
@@ -90,25 +43,13 @@ impl Fixture {
 
     /// `openssl pkcs12 -export` with extra arguments; the password comes from the environment.
     fn export(&self, out: &str, extra: &[&str], password: &str) {
-        let mut cmd = Command::new("openssl");
-        cmd.current_dir(self.dir()).env("P12PW", password).args([
-            "pkcs12",
-            "-export",
-            "-out",
-            out,
-            "-passout",
-            "env:P12PW",
-        ]);
-        cmd.args(extra);
-        let o = cmd.output().unwrap();
-        assert!(o.status.success(), "openssl pkcs12 -export {extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let mut args = vec!["pkcs12", "-export", "-out", out, "-passout", "env:P12PW"];
+        args.extend_from_slice(extra);
+        openssl_pw(self.dir(), &args, password);
     }
 
     fn sha256(&self, pem: &str) -> String {
-        let out =
-            String::from_utf8(openssl(self.dir(), &["x509", "-in", pem, "-noout", "-fingerprint", "-sha256"]).stdout)
-                .unwrap();
-        out.trim().split_once('=').unwrap().1.replace(':', "").to_lowercase()
+        sha256_of(self.dir(), pem)
     }
 
     /// `trousseau --json p12 inspect FILE --password-stdin`.
@@ -275,32 +216,6 @@ fn bad_input_gets_its_own_code() {
     assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("mot de passe incorrect"));
 }
 
-/// `openssl pkcs12 -info -nodes` on a file we wrote: (stderr info, key modulus, certificate modulus).
-fn openssl_reread(dir: &Path, file: &str, password: &str, legacy: bool) -> (String, String, String) {
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(dir).env("P12PW", password).args([
-        "pkcs12",
-        "-in",
-        file,
-        "-info",
-        "-nodes",
-        "-passin",
-        "env:P12PW",
-        "-out",
-        "reread.pem",
-    ]);
-    if legacy {
-        cmd.arg("-legacy");
-    }
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "openssl cannot read our {file}: {}", String::from_utf8_lossy(&o.stderr));
-    let info = String::from_utf8_lossy(&o.stderr).to_string();
-    let key_mod = String::from_utf8(openssl(dir, &["rsa", "-in", "reread.pem", "-noout", "-modulus"]).stdout).unwrap();
-    let cert_mod =
-        String::from_utf8(openssl(dir, &["x509", "-in", "reread.pem", "-noout", "-modulus"]).stdout).unwrap();
-    (info, key_mod, cert_mod)
-}
-
 fn pkcs8_of(dir: &Path, key_pem: &str) -> Vec<u8> {
     openssl(dir, &["pkcs8", "-topk8", "-nocrypt", "-in", key_pem, "-outform", "DER", "-out", "key.pk8"]);
     std::fs::read(dir.join("key.pk8")).unwrap()
@@ -325,8 +240,8 @@ fn written_files_are_read_by_openssl_modern_and_legacy() {
         .unwrap();
         std::fs::write(f.path(name), &bytes).unwrap();
         let legacy = encryption == Encryption::Legacy;
-        let (info, key_mod, cert_mod) = openssl_reread(d, name, PW, legacy);
-        assert_eq!(key_mod, cert_mod, "{name}: the key must match the certificate");
+        let P12Dump { info, key_modulus, cert_modulus, .. } = openssl_reads_p12(d, &f.path(name), PW, legacy);
+        assert_eq!(key_modulus, cert_modulus, "{name}: the key must match the certificate");
         if legacy {
             assert!(info.contains("MAC: sha1"), "{name}: {info}");
             assert!(info.contains("pbeWithSHA1And3-KeyTripleDES-CBC"), "{name}: {info}");

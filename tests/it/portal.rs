@@ -14,10 +14,11 @@ use trousseau::portal::{
 };
 use trousseau::Lang;
 
-use crate::support::nss::{self, Pki};
+use crate::support::nss;
+use crate::support::pki::Pki;
 use crate::support::sandbox::{pair_in_memory, Agent, Sandbox};
 use crate::support::softhsm::{self, SoftHsm};
-use crate::support::{openssl, run_with_stdin, Home};
+use crate::support::{json_ok, openssl, run_with_stdin, Home};
 
 const AGENT: &str = "agent.test";
 const PW: &str = "Motdepasse-Test-1";
@@ -27,21 +28,14 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn json_out(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "command failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad JSON {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    json_ok(out)
 }
 
 /// A home whose NSS database holds `agent` (RSA, keyEncipherment) with its key, plus a PKI for more.
 fn workstation() -> (Home, Pki) {
     let home = Home::new();
     nss::create_db(&home.file("nssdb"));
-    let pki = Pki::new(&home.file("pki"), "LuxTrust Test CA");
+    let pki = Pki::test_root(&home.file("pki"), "LuxTrust Test CA");
     pki.leaf("agent", "Jean Dupont", "rsa", "keyEncipherment");
     pki.p12("agent", PW, &[]);
     let mut c = home.cli();
@@ -55,13 +49,7 @@ fn card(pki: &Pki) -> SoftHsm {
     let hsm = SoftHsm::new();
     hsm.init_token("Carte LuxTrust");
     pki.leaf("carte", "Marie Carte", "rsa", "keyEncipherment");
-    let d = &pki.dir;
-    openssl(d, &["x509", "-in", "carte.pem", "-outform", "DER", "-out", "carte.crt.der"]);
-    openssl(d, &["pkey", "-in", "carte.key", "-outform", "DER", "-out", "carte.key.der"]);
-    openssl(d, &["pkey", "-in", "carte.key", "-pubout", "-outform", "DER", "-out", "carte.pub.der"]);
-    hsm.import("Carte LuxTrust", &d.join("carte.crt.der"), "cert", "c1", "chiffrement");
-    hsm.import("Carte LuxTrust", &d.join("carte.key.der"), "privkey", "c1", "chiffrement");
-    hsm.import("Carte LuxTrust", &d.join("carte.pub.der"), "pubkey", "c1", "chiffrement");
+    hsm.import_identity("Carte LuxTrust", &softhsm::der_files(&pki.dir, "carte"), "c1", "chiffrement");
     hsm
 }
 

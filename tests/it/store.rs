@@ -4,27 +4,23 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::nss::{self, Pki};
-use crate::support::{json_error_code, run_with_stdin, Home};
+use crate::support::nss;
+use crate::support::pki::Pki;
+use crate::support::{
+    json_error_code, json_ok, openssl, openssl_pw, openssl_reads_p12, rsa_modulus, run_with_stdin, Home,
+};
 
 const PW: &str = "Myc3rt-Sant\u{e9}!2026";
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "command failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad JSON {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    json_ok(out)
 }
 
 /// A home with an empty NSS database and a PKI holding one RSA leaf `agent` with its `.p12` (modern).
 fn setup() -> (Home, Pki) {
     let home = Home::new();
     nss::create_db(&home.file("nssdb"));
-    let pki = Pki::new(&home.file("pki"), "Trousseau Test Root");
+    let pki = Pki::test_root(&home.file("pki"), "Trousseau Test Root");
     pki.leaf("agent", "Agent Dupont", "rsa", "keyEncipherment");
     pki.p12("agent", PW, &[]);
     (home, pki)
@@ -34,6 +30,13 @@ fn import(home: &Home, file: &Path, password: &str) -> Output {
     let mut c = home.cli();
     c.args(["--json", "p12", "import", "--password-stdin"]).arg(file);
     run_with_stdin(c, format!("{password}\n").as_bytes())
+}
+
+/// `trousseau store export SHA --out OUT` with `password` from the environment (and `extra` arguments): its report.
+fn export(home: &Home, sha: &str, out: &Path, password: &str, extra: &[&str]) -> serde_json::Value {
+    let mut c = home.cli();
+    c.args(["--json", "store", "export", sha, "--password-env", "EXPORT_PW", "--out"]).arg(out).args(extra);
+    json(&c.env("EXPORT_PW", password).output().unwrap())
 }
 
 fn list(home: &Home, extra: &[&str]) -> Vec<serde_json::Value> {
@@ -136,42 +139,23 @@ fn export_round_trip_openssl_reads_key_matching_certificate() {
     let export_pw = "Export-Tr0ussea\u{fc}!xK9";
     for (legacy, mac) in [(false, "sha256"), (true, "sha1")] {
         let out_file = home.file(if legacy { "legacy.p12" } else { "modern.p12" });
-        let mut c = home.cli();
-        c.args(["--json", "store", "export", &sha, "--policy", "igc-sante", "--password-env", "EXPORT_PW", "--out"])
-            .arg(&out_file)
-            .env("EXPORT_PW", export_pw);
-        if legacy {
-            c.arg("--legacy");
-        }
-        let v = json(&c.output().unwrap());
+        let extra: &[&str] = if legacy { &["--policy", "igc-sante", "--legacy"] } else { &["--policy", "igc-sante"] };
+        let v = export(&home, &sha, &out_file, export_pw, extra);
         assert_eq!(v["certificates"], 2);
         assert!(v["strength"]["score"].as_u64().unwrap() >= 2);
 
         // OpenSSL reads it with the password (env, not argv) and the key matches the certificate.
-        let info = Command::new("openssl")
-            .args(["pkcs12", "-in"])
-            .arg(&out_file)
-            .args(["-info", "-nodes", "-passin", "env:EXPORT_PW"])
-            .env("EXPORT_PW", export_pw)
-            .output()
-            .unwrap();
-        assert!(info.status.success(), "openssl pkcs12: {}", String::from_utf8_lossy(&info.stderr));
-        let err = String::from_utf8_lossy(&info.stderr).to_lowercase();
+        let dump = openssl_reads_p12(home.path(), &out_file, export_pw, false);
+        let err = dump.info.to_lowercase();
         assert!(err.contains(&format!("mac: {mac}")), "{err}");
         if legacy {
             assert!(err.contains("tripledes") || err.contains("des-ede3"), "{err}");
         } else {
             assert!(err.contains("aes-256-cbc"), "{err}");
         }
-        let pem = String::from_utf8_lossy(&info.stdout).into_owned();
-        let dir = home.path();
-        std::fs::write(dir.join("bundle.pem"), &pem).unwrap();
-        let cert_mod = crate::support::openssl(dir, &["x509", "-in", "bundle.pem", "-noout", "-modulus"]).stdout;
-        let key_mod = crate::support::openssl(dir, &["rsa", "-in", "bundle.pem", "-noout", "-modulus"]).stdout;
-        assert_eq!(cert_mod, key_mod, "exported key does not match the certificate");
-        let orig = crate::support::openssl(&pki.dir, &["rsa", "-in", "agent.key", "-noout", "-modulus"]).stdout;
-        assert_eq!(key_mod, orig);
-        assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "leaf and CA expected");
+        assert_eq!(dump.cert_modulus, dump.key_modulus, "exported key does not match the certificate");
+        assert_eq!(dump.key_modulus, rsa_modulus(&pki.dir, "rsa", "agent.key"));
+        assert_eq!(dump.pem.matches("BEGIN CERTIFICATE").count(), 2, "leaf and CA expected");
     }
 }
 
@@ -207,32 +191,20 @@ fn export_refuses_password_against_policy_and_writes_nothing() {
 fn ec_identity_imports_and_exports() {
     let home = Home::new();
     nss::create_db(&home.file("nssdb"));
-    let pki = Pki::new(&home.file("pki"), "EC Root");
+    let pki = Pki::test_root(&home.file("pki"), "EC Root");
     pki.leaf("ec", "Soignant EC", "ec", "keyAgreement");
     pki.p12("ec", PW, &["-legacy"]);
     json(&import(&home, &pki.path("ec.p12"), PW));
     assert_eq!(nss::key_count(&home.file("nssdb")), 1);
     let out_file = home.file("ec-out.p12");
-    json(
-        &home
-            .cli()
-            .args(["--json", "store", "export", &pki.sha256("ec"), "--password-env", "PW", "--out"])
-            .arg(&out_file)
-            .env("PW", PW)
-            .output()
-            .unwrap(),
+    export(&home, &pki.sha256("ec"), &out_file, PW, &[]);
+    openssl_pw(
+        home.path(),
+        &["pkcs12", "-in", "ec-out.p12", "-nodes", "-nocerts", "-passin", "env:P12PW", "-out", "k.pem"],
+        PW,
     );
-    let out = Command::new("openssl")
-        .args(["pkcs12", "-in"])
-        .arg(&out_file)
-        .args(["-nodes", "-nocerts", "-passin", "env:PW"])
-        .env("PW", PW)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    std::fs::write(home.file("k.pem"), &out.stdout).unwrap();
-    let a = crate::support::openssl(home.path(), &["pkey", "-in", "k.pem", "-pubout"]).stdout;
-    let b = crate::support::openssl(&pki.dir, &["x509", "-in", "ec.pem", "-noout", "-pubkey"]).stdout;
+    let a = openssl(home.path(), &["pkey", "-in", "k.pem", "-pubout"]).stdout;
+    let b = openssl(&pki.dir, &["x509", "-in", "ec.pem", "-noout", "-pubkey"]).stdout;
     assert_eq!(a, b);
 }
 
@@ -267,7 +239,7 @@ fn encryption_capable_filter_and_remove() {
 fn import_ca_is_trusted_in_certutil() {
     let home = Home::new();
     nss::create_db(&home.file("nssdb"));
-    let pki = Pki::new(&home.file("pki"), "Autorite Sante Test");
+    let pki = Pki::test_root(&home.file("pki"), "Autorite Sante Test");
     let v = json(&home.cli().args(["--json", "store", "import-ca"]).arg(pki.path("ca.pem")).output().unwrap());
     assert_eq!(v[0]["already_present"], false);
     let entries = nss::certutil_entries(&home.file("nssdb"));
@@ -336,7 +308,7 @@ fn missing_database_is_created_on_first_use() {
 #[test]
 fn refused_import_does_not_create_a_database() {
     let home = Home::new();
-    let pki = Pki::new(&home.file("pki"), "Root");
+    let pki = Pki::test_root(&home.file("pki"), "Root");
     pki.leaf("agent", "Agent", "ec", "keyAgreement");
     pki.p12("agent", PW, &[]);
     let out = import(&home, &pki.path("agent.p12"), "not the password");
@@ -371,27 +343,9 @@ fn identity_imported_by_pk12util_is_listed_and_exported() {
     // Importing the same file through Trousseau adds nothing.
     assert_eq!(json(&import(&home, &pki.path("agent.p12"), PW))["already_present"], true);
     let out_file = home.file("again.p12");
-    json(
-        &home
-            .cli()
-            .args(["--json", "store", "export", &pki.sha256("agent"), "--password-env", "PW", "--out"])
-            .arg(&out_file)
-            .env("PW", PW)
-            .output()
-            .unwrap(),
-    );
-    let out = Command::new("openssl")
-        .args(["pkcs12", "-in"])
-        .arg(&out_file)
-        .args(["-nodes", "-nocerts", "-passin", "env:PW"])
-        .env("PW", PW)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    std::fs::write(home.file("k.pem"), &out.stdout).unwrap();
-    let a = crate::support::openssl(home.path(), &["rsa", "-in", "k.pem", "-noout", "-modulus"]).stdout;
-    let b = crate::support::openssl(&pki.dir, &["x509", "-in", "agent.pem", "-noout", "-modulus"]).stdout;
-    assert_eq!(a, b);
+    export(&home, &pki.sha256("agent"), &out_file, PW, &[]);
+    let dump = openssl_reads_p12(home.path(), &out_file, PW, false);
+    assert_eq!(dump.key_modulus, rsa_modulus(&pki.dir, "x509", "agent.pem"));
 }
 
 /// Firefox profiles come from profiles.ini; `--firefox NAME` works on that profile's database, not the shared one.
@@ -473,7 +427,7 @@ fn database_with_primary_password_is_reported_locked() {
     assert_eq!(nss::hash_dir(&db), before);
 
     // A wrong primary password is refused, the right one opens it: the .p12 goes in, protected by it.
-    let pki = Pki::new(&home.file("pki"), "Root");
+    let pki = Pki::test_root(&home.file("pki"), "Root");
     pki.leaf("agent", "Agent Verrou", "rsa", "keyEncipherment");
     pki.p12("agent", PW, &[]);
     let import_with = |primary: &str| {
@@ -510,18 +464,8 @@ fn card_certificates_of_registered_module_are_listed_on_token() {
     let (home, pki) = setup();
     let hsm = crate::support::softhsm::SoftHsm::new();
     hsm.init_token("Carte Test");
-    for (args, out) in [
-        (vec!["x509", "-in", "agent.pem", "-outform", "DER"], "agent.crt.der"),
-        (vec!["pkey", "-in", "agent.key", "-outform", "DER"], "agent.key.der"),
-        (vec!["pkey", "-in", "agent.key", "-pubout", "-outform", "DER"], "agent.pub.der"),
-    ] {
-        let mut a = args.clone();
-        a.extend(["-out", out]);
-        crate::support::openssl(&pki.dir, &a);
-    }
-    hsm.import("Carte Test", &pki.path("agent.crt.der"), "cert", "c1", "Agent carte");
-    hsm.import("Carte Test", &pki.path("agent.key.der"), "privkey", "c1", "Agent carte");
-    hsm.import("Carte Test", &pki.path("agent.pub.der"), "pubkey", "c1", "Agent carte");
+    let der = crate::support::softhsm::der_files(&pki.dir, "agent");
+    hsm.import_identity("Carte Test", &der, "c1", "Agent carte");
     let module = crate::support::softhsm::module();
     let with_hsm = |args: &[&str]| {
         let mut c = home.cli();
@@ -553,7 +497,7 @@ fn nickname_clash_between_leaf_and_ca_is_avoided() {
     let home = Home::new();
     let db = home.file("nssdb");
     nss::create_db(&db);
-    let pki = Pki::new(&home.file("pki"), "Sante Lux");
+    let pki = Pki::test_root(&home.file("pki"), "Sante Lux");
     pki.leaf("Sante Lux", "Docteur Martin", "ec", "keyAgreement");
     pki.p12("Sante Lux", PW, &[]);
     json(&import(&home, &pki.path("Sante Lux.p12"), PW));
@@ -601,25 +545,7 @@ fn key_generated_by_nss_is_exported() {
     assert_eq!(certs.len(), 1);
     let sha = certs[0]["sha256"].as_str().unwrap().to_string();
     let out_file = home.file("gen.p12");
-    json(
-        &home
-            .cli()
-            .args(["--json", "store", "export", &sha, "--password-env", "PW", "--out"])
-            .arg(&out_file)
-            .env("PW", PW)
-            .output()
-            .unwrap(),
-    );
-    let dump = Command::new("openssl")
-        .args(["pkcs12", "-in"])
-        .arg(&out_file)
-        .args(["-nodes", "-passin", "env:PW"])
-        .env("PW", PW)
-        .output()
-        .unwrap();
-    assert!(dump.status.success());
-    std::fs::write(home.file("gen.pem"), &dump.stdout).unwrap();
-    let a = crate::support::openssl(home.path(), &["rsa", "-in", "gen.pem", "-noout", "-modulus"]).stdout;
-    let b = crate::support::openssl(home.path(), &["x509", "-in", "gen.pem", "-noout", "-modulus"]).stdout;
-    assert_eq!(a, b);
+    export(&home, &sha, &out_file, PW, &[]);
+    let dump = openssl_reads_p12(home.path(), &out_file, PW, false);
+    assert_eq!(dump.key_modulus, dump.cert_modulus);
 }

@@ -146,9 +146,8 @@ fn pairs_certificates_with_keys_by_id() {
     let home = Home::new();
     hsm.init_token("Paires");
     let dir = hsm.dir.path();
-    let (auth_crt, auth_key, auth_pub) =
-        openssl_cert(dir, "auth", "Agent Auth", "digitalSignature", Some("clientAuth"));
-    let (sig_crt, sig_key, sig_pub) = openssl_cert(
+    let auth = openssl_cert(dir, "auth", "Agent Auth", "digitalSignature", Some("clientAuth"));
+    let sig = openssl_cert(
         dir,
         "sig",
         "Agent Signature",
@@ -156,12 +155,8 @@ fn pairs_certificates_with_keys_by_id() {
         None,
     );
     let (enc_crt, _, _) = openssl_cert(dir, "enc", "Encryption Only", "keyEncipherment", None);
-    hsm.import("Paires", &auth_crt, "cert", "a1", "auth");
-    hsm.import("Paires", &auth_key, "privkey", "a1", "auth");
-    hsm.import("Paires", &auth_pub, "pubkey", "a1", "auth");
-    hsm.import("Paires", &sig_crt, "cert", "5e", "sig");
-    hsm.import("Paires", &sig_key, "privkey", "5e", "sig");
-    hsm.import("Paires", &sig_pub, "pubkey", "5e", "sig");
+    hsm.import_identity("Paires", &auth, "a1", "auth");
+    hsm.import_identity("Paires", &sig, "5e", "sig");
     hsm.import("Paires", &enc_crt, "cert", "e0", "no key");
 
     // Without the PIN: public objects only (SoftHSM2 hides private keys until login; the public key object with

@@ -4,6 +4,7 @@
 pub mod nss;
 pub mod opencryptoki;
 pub mod pcscd;
+pub mod pki;
 pub mod sandbox;
 pub mod softhsm;
 pub mod vcard;
@@ -56,9 +57,32 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
 
 /// Runs `openssl` with `args` in `dir`; panics with its stderr if it fails.
 pub fn openssl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+    openssl_env(dir, args, &[])
+}
+
+/// Runs `openssl` with `args` in `dir`, `password` in its environment as `P12PW` (arguments name it `env:P12PW`, it
+/// never goes on the command line); panics with its stderr if it fails.
+pub fn openssl_pw(dir: &Path, args: &[&str], password: &str) -> Output {
+    openssl_env(dir, args, &[("P12PW", password)])
+}
+
+fn openssl_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out =
+        Command::new("openssl").args(args).envs(env.iter().copied()).current_dir(dir).output().expect("openssl runs");
     assert!(out.status.success(), "openssl {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
     out
+}
+
+/// The JSON a successful command printed; panics with its output when it failed or printed something else.
+pub fn json_ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// `{"error":{"code","message"}}` on stderr → the code.
@@ -68,4 +92,38 @@ pub fn json_error_code(out: &Output) -> String {
     let v: serde_json::Value =
         serde_json::from_str(text[start..].trim()).unwrap_or_else(|e| panic!("bad JSON error {e}: {text}"));
     v["error"]["code"].as_str().expect("error.code").to_string()
+}
+
+/// What OpenSSL reads in a `.p12`: `openssl pkcs12 -info -nodes` (`-legacy` when asked), the password from the
+/// environment.
+pub struct P12Dump {
+    /// OpenSSL's `-info` report (stderr): MAC and encryption algorithms.
+    pub info: String,
+    /// Keys and certificates, PEM.
+    pub pem: String,
+    /// RSA modulus of the key and of the (first) certificate, hex.
+    pub key_modulus: String,
+    pub cert_modulus: String,
+}
+
+pub fn openssl_reads_p12(dir: &Path, p12: &Path, password: &str, legacy: bool) -> P12Dump {
+    let mut args = vec!["pkcs12", "-in", p12.to_str().expect("UTF-8 path"), "-info", "-nodes", "-passin", "env:P12PW"];
+    if legacy {
+        args.push("-legacy");
+    }
+    let out = openssl_pw(dir, &args, password);
+    let pem = String::from_utf8_lossy(&out.stdout).into_owned();
+    std::fs::write(dir.join("p12-dump.pem"), &pem).expect("write dump");
+    P12Dump {
+        info: String::from_utf8_lossy(&out.stderr).into_owned(),
+        key_modulus: rsa_modulus(dir, "rsa", "p12-dump.pem"),
+        cert_modulus: rsa_modulus(dir, "x509", "p12-dump.pem"),
+        pem,
+    }
+}
+
+/// `openssl rsa|x509 -in FILE -noout -modulus` → the modulus in hex.
+pub fn rsa_modulus(dir: &Path, kind: &str, file: &str) -> String {
+    let out = openssl(dir, &[kind, "-in", file, "-noout", "-modulus"]);
+    String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("Modulus=").to_string()
 }

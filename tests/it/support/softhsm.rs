@@ -127,4 +127,23 @@ impl SoftHsm {
             ],
         );
     }
+
+    /// Puts a certificate and its key pair, DER files `(certificate, private key, public key)`, on token `label`
+    /// with CKA_ID `id_hex` and label `object_label`.
+    pub fn import_identity(&self, label: &str, der: &(PathBuf, PathBuf, PathBuf), id_hex: &str, object_label: &str) {
+        self.import(label, &der.0, "cert", id_hex, object_label);
+        self.import(label, &der.1, "privkey", id_hex, object_label);
+        self.import(label, &der.2, "pubkey", id_hex, object_label);
+    }
+}
+
+/// DER copies of `NAME.pem` and its key `NAME.key` in `dir`, for [`SoftHsm::import_identity`]: `NAME.crt.der`,
+/// `NAME.key.der`, `NAME.pub.der`.
+pub fn der_files(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (pem, key) = (format!("{name}.pem"), format!("{name}.key"));
+    let (crt_der, key_der, pub_der) = (format!("{name}.crt.der"), format!("{name}.key.der"), format!("{name}.pub.der"));
+    super::openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &crt_der]);
+    super::openssl(dir, &["pkey", "-in", &key, "-outform", "DER", "-out", &key_der]);
+    super::openssl(dir, &["pkey", "-in", &key, "-pubout", "-outform", "DER", "-out", &pub_der]);
+    (dir.join(crt_der), dir.join(key_der), dir.join(pub_der))
 }
