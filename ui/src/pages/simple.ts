@@ -2,7 +2,7 @@
 // Certificats en attente: requests waiting for their certificate, with their withdrawal deadline.
 
 import { call, inTauri, shell } from "../api";
-import type { BicleRow, CertSummary, PortalState } from "../bindings";
+import type { BicleCandidate, BicleRow, PortalState } from "../bindings";
 import { h, field } from "../dom";
 import { formatDate, t } from "../i18n";
 import { confirmDialog, errorBox, section, soonBox, withProgress } from "../widgets";
@@ -89,11 +89,16 @@ function bicleTable(rows: BicleRow[], kind: string, reload: () => void): HTMLEle
   );
 }
 
-function addForm(certs: CertSummary[], reload: () => void): HTMLElement {
-  const usable = certs.filter((c) => c.has_private_key && c.encryption_capable && c.days_left >= 0);
+/** How a bi-clé candidate is named in the list: "Marie Dupont (LuxTrust Global Qualified CA 3) — carte « LuxTrust » — 31/12/2027". */
+export function candidateLabel(c: BicleCandidate): string {
+  const where = c.source === "token" ? t("bicles.onCard", { label: c.token ?? "" }) : t("bicles.inStore");
+  return `${c.holder} (${c.issuer_name}) — ${where} — ${formatDate(c.not_after)}`;
+}
+
+function addForm(usable: BicleCandidate[], reload: () => void): HTMLElement {
   const fromStore = h("input", { type: "radio", name: "bicle-source", id: "bicle-from-store", value: "store", checked: usable.length > 0, disabled: usable.length === 0 });
   const generate = h("input", { type: "radio", name: "bicle-source", id: "bicle-generate", value: "generate", checked: usable.length === 0 });
-  const which = h("select", { name: "bicle-cert", disabled: usable.length === 0 }, ...usable.map((c) => h("option", { value: c.sha256 }, `${c.holder} (${c.issuer_name}) — ${formatDate(c.not_after)}`)));
+  const which = h("select", { name: "bicle-cert", disabled: usable.length === 0 }, ...usable.map((c) => h("option", { value: c.sha256 }, candidateLabel(c))));
   const designation = h("input", { type: "text", name: "bicle-designation", autocomplete: "off", maxlength: 64 });
   designation.value = usable.length ? `${usable[0].holder} ${new Date().getFullYear()}` : "";
   const personal = h("input", { type: "checkbox", id: "bicle-personal", checked: true });
@@ -148,12 +153,18 @@ export async function biclesPage(): Promise<HTMLElement> {
         tables.replaceChildren(errorBox(e));
       }
     };
-    const certs = p.paired ? await call("store_list", null).catch(() => [] as CertSummary[]) : [];
+    let candidatesError: HTMLElement | null = null;
+    const certs = p.paired
+      ? await call("portal_bicle_candidates", null).catch((e) => {
+          candidatesError = errorBox(e);
+          return [] as BicleCandidate[];
+        })
+      : [];
     root.append(
       section(t("bicles.title"), stateLine(p), p.paired ? null : h("p", { class: "help" }, t("dash.portalHelp"))),
       section(t("bicles.pair"), pairForm(p, () => void 0)),
       tables,
-      p.paired ? section(t("bicles.add"), addForm(certs, () => void drawTables())) : section(t("bicles.add"), h("p", {}, t("bicles.pairFirst"))),
+      p.paired ? section(t("bicles.add"), candidatesError, addForm(certs, () => void drawTables())) : section(t("bicles.add"), h("p", {}, t("bicles.pairFirst"))),
     );
     await drawTables();
     return root;
