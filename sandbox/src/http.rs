@@ -641,10 +641,54 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: Result<Json<T>, JsonRejectio
     })
 }
 
-async fn list_bicles_api(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    let d = bearer(&st, &headers)?;
+/// Who lists or adds bi-clés: the paired assistant (bearer token; what it adds waits for the agent's confirmation
+/// on the portal page) or the logged-in agent on that page (session; what the agent adds is active at once).
+enum Caller {
+    Assistant(Device),
+    Agent(Session),
+}
+
+impl Caller {
+    fn agent_id(&self) -> i64 {
+        match self {
+            Caller::Assistant(d) => d.agent_id,
+            Caller::Agent(s) => s.agent_id,
+        }
+    }
+}
+
+fn list_for(st: &AppState, caller: &Caller) -> Result<Json<Value>, Problem> {
     let conn = st.db();
-    Ok(Json(json!({ "bicles": list_bicles(&conn, d.agent_id)? })))
+    Ok(Json(json!({ "bicles": list_bicles(&conn, caller.agent_id())? })))
+}
+
+fn add_for(
+    st: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    body: Result<Json<AddBicles>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let req = parse_json(body)?;
+    let (status, added_by, device_id, key) = match caller {
+        Caller::Assistant(d) => {
+            let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+            if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 100) {
+                return Err(Problem::bad_request(
+                    "request.idempotency_key",
+                    "Idempotency-Key invalide (1 à 100 caractères).",
+                ));
+            }
+            ("a_confirmer", format!("l'assistant {}", d.name), Some(d.device_id), key)
+        }
+        Caller::Agent(s) => ("actif", format!("l'agent {}", s.login), None, None),
+    };
+    let mut conn = st.db();
+    let body = insert_bicles(&mut conn, caller.agent_id(), &req, status, &added_by, device_id, key.as_deref())?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn list_bicles_api(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    list_for(&st, &Caller::Assistant(bearer(&st, &headers)?))
 }
 
 async fn add_bicles_api(
@@ -652,23 +696,7 @@ async fn add_bicles_api(
     headers: HeaderMap,
     body: Result<Json<AddBicles>, JsonRejection>,
 ) -> Result<Response, Problem> {
-    let d = bearer(&st, &headers)?;
-    let req = parse_json(body)?;
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
-    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 100) {
-        return Err(Problem::bad_request("request.idempotency_key", "Idempotency-Key invalide (1 à 100 caractères)."));
-    }
-    let mut conn = st.db();
-    let body = insert_bicles(
-        &mut conn,
-        d.agent_id,
-        &req,
-        "a_confirmer",
-        &format!("l'assistant {}", d.name),
-        Some(d.device_id),
-        key.as_deref(),
-    )?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    add_for(&st, &headers, &Caller::Assistant(bearer(&st, &headers)?), body)
 }
 
 async fn delete_bicle_api(
@@ -735,9 +763,7 @@ async fn agent_state(State(st): State<AppState>, headers: HeaderMap) -> Result<J
 }
 
 async fn agent_list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    let s = agent_guard(&st, &headers)?;
-    let conn = st.db();
-    Ok(Json(json!({ "bicles": list_bicles(&conn, s.agent_id)? })))
+    list_for(&st, &Caller::Agent(agent_guard(&st, &headers)?))
 }
 
 async fn agent_add(
@@ -745,11 +771,7 @@ async fn agent_add(
     headers: HeaderMap,
     body: Result<Json<AddBicles>, JsonRejection>,
 ) -> Result<Response, Problem> {
-    let s = agent_guard(&st, &headers)?;
-    let req = parse_json(body)?;
-    let mut conn = st.db();
-    let body = insert_bicles(&mut conn, s.agent_id, &req, "actif", &format!("l'agent {}", s.login), None, None)?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    add_for(&st, &headers, &Caller::Agent(agent_guard(&st, &headers)?), body)
 }
 
 async fn agent_confirm(
