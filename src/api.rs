@@ -588,25 +588,23 @@ pub fn portal_pair_finish(_req: (), lang: Lang) -> Result<PortalState, ApiError>
     Err(ApiError::unavailable("portal", lang))
 }
 
-/// An IGC-Santé software-certificate request from the wizard (offre → usage → informations → CSR).
+/// An IGC-Santé software-certificate request from the wizard (offre → usage → informations → CSR): the core's
+/// [`crate::csr::igc_sante::Input`] (one definition of the fields, flattened on the wire) plus where to write the CSR.
+#[cfg(feature = "software-keys")]
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct IgcRequest {
-    pub offer: String,
-    pub usage: String,
-    pub cn: Option<String>,
-    pub sn: Option<String>,
-    pub gn: Option<String>,
-    pub title: Option<String>,
-    pub ou: Option<String>,
-    pub o: Option<String>,
-    pub st: Option<String>,
-    pub emails: Vec<String>,
-    pub upn: Option<String>,
-    pub fqdns: Vec<String>,
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub input: crate::csr::igc_sante::Input,
     /// Where to write the CSR (PEM); it must not exist yet.
     #[ts(type = "string")]
     pub out: PathBuf,
 }
+
+/// Without software keys no request can be made: the command answers `api.unavailable` whatever it is sent.
+#[cfg(not(feature = "software-keys"))]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct IgcRequest {}
 
 /// A request made: its key waits in the vault, its CSR is written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
@@ -639,22 +637,7 @@ fn make_software_request(
 /// and only then writes the CSR.
 #[cfg(feature = "software-keys")]
 pub fn csr_igc_new(req: IgcRequest, lang: Lang) -> Result<CsrResult, ApiError> {
-    let input = crate::csr::igc_sante::Input {
-        offer: req.offer,
-        usage: req.usage,
-        cn: req.cn,
-        sn: req.sn,
-        gn: req.gn,
-        title: req.title,
-        ou: req.ou,
-        o: req.o,
-        st: req.st,
-        emails: req.emails,
-        upn: req.upn,
-        fqdns: req.fqdns,
-        insi: None,
-    };
-    let spec = crate::csr::RequestSpec::igc_sante(&input).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let spec = crate::csr::RequestSpec::igc_sante(&req.input).map_err(|e| ApiError::from_coded(&e, lang))?;
     make_software_request(&spec, &req.out, lang)
 }
 
@@ -1534,6 +1517,8 @@ pub fn typescript_bindings() -> String {
         ExportRequest::decl(&cfg),
         PairRequest::decl(&cfg),
         PairCode::decl(&cfg),
+        #[cfg(feature = "software-keys")]
+        crate::csr::igc_sante::Insi::decl(&cfg),
         IgcRequest::decl(&cfg),
         CsrResult::decl(&cfg),
         Reminder::decl(&cfg),

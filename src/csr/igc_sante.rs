@@ -9,7 +9,8 @@
 
 use super::dn::{AttrType, Subject};
 use super::{CsrError, SanRequest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// An IGC-Santé offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,10 +33,14 @@ pub enum Usage {
     SSL_SERV,
 }
 
-/// INSi application service name (`INSI-AUTO` / `INSI-MANU`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// INSi application service name (`INSI-AUTO` / `INSI-MANU`), the ORG/SERV common name the INSi teleservice
+/// requires; the window and the command surface send it as that exact string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(rename = "IgcInsi")]
 pub enum Insi {
+    #[serde(rename = "INSI-AUTO")]
     Auto,
+    #[serde(rename = "INSI-MANU")]
     Manu,
 }
 
@@ -146,8 +151,10 @@ impl Usage {
     }
 }
 
-/// What the user typed for an IGC-Santé request.
-#[derive(Debug, Clone, Default)]
+/// What the user typed for an IGC-Santé request: the one definition of the request's fields, shared by the CLI
+/// (`csr new --profile igc-sante`) and the window (`api::IgcRequest`, TypeScript `IgcInput`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(rename = "IgcInput")]
 pub struct Input {
     pub offer: String,
     pub usage: String,
@@ -161,6 +168,8 @@ pub struct Input {
     pub emails: Vec<String>,
     pub upn: Option<String>,
     pub fqdns: Vec<String>,
+    /// ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
+    /// empty or equal to it).
     pub insi: Option<Insi>,
 }
 

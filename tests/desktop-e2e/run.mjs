@@ -273,6 +273,52 @@ try {
     assert(/Aucune demande/.test(after), `pending after install: ${after}`);
   });
 
+  await step("Certificats en attente: a .p12 received (myCert) installs only after its password is checked", async () => {
+    // A myCert-like .p12 made here: a new key and certificate, the password handed to OpenSSL through a file.
+    const pwFile = path.join(work, "mycert-password");
+    fs.writeFileSync(pwFile, `MyCert-${process.pid}-E2e!`, { mode: 0o600 });
+    const openssl = (args) => new Promise((r) => spawn("openssl", args, { stdio: "inherit" }).on("exit", r));
+    const [key, cert, p12] = ["mycert.key", "mycert.pem", "mycert.p12"].map((f) => path.join(work, f));
+    assert((await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=Praticien myCert E2E/O=eSante E2E/C=LU"])) === 0, "openssl made the certificate");
+    assert((await openssl(["pkcs12", "-export", "-inkey", key, "-in", cert, "-name", "Praticien myCert E2E", "-out", p12, "-passout", `file:${pwFile}`])) === 0, "openssl made the .p12");
+    await open("attente");
+    const submit = "form:has(input[name=mycert-path]) button[type=submit]";
+    await wd.type(await wd.find("input[name=mycert-path]"), p12);
+    await wd.type(await wd.find("input[name=mycert-password]"), "mauvais-mot-de-passe");
+    await wd.click(await wd.find(submit));
+    const err = await wd.waitFor("return document.querySelector('[data-testid=pending-p12-status] .error')?.textContent", "wrong-password error", 30000);
+    assert(/pkcs12\./.test(err), `the core's sentence with its code: ${err}`);
+    await wd.type(await wd.find("input[name=mycert-password]"), fs.readFileSync(pwFile, "utf8"));
+    await wd.click(await wd.find(submit));
+    const ok = await wd.waitFor("return document.querySelector('[data-testid=pending-p12-status] .ok-box')?.textContent", "myCert installed", 30000);
+    // "Installé" (not "Déjà installé"): the wrong password before installed nothing.
+    assert(/^Installé/.test(ok) && /Praticien myCert E2E/.test(ok) && /avec sa clé privée/.test(ok), `result: ${ok}`);
+    // The result is below the fold: screenshot it in view.
+    await wd.exec("document.querySelector('[data-testid=pending-p12-status]').scrollIntoView({ block: 'end' }); document.activeElement?.blur?.(); return true");
+    fs.writeFileSync(path.join(shots, "attente-p12.png"), Buffer.from(await wd.screenshot(), "base64"));
+    await axeCheck("attente after a .p12 installation");
+    await open("magasin");
+    await wd.waitFor("return [...document.querySelectorAll('tbody th')].some((th) => th.textContent.includes('Praticien myCert E2E'))", "myCert listed in the store", 20000);
+  });
+
+  await step("IGC-Santé wizard, ORG: the INSi choice (INSI-AUTO / INSI-MANU) or a free service name", async () => {
+    await open("demande");
+    await wd.click(await wd.find("#offer-ORG"));
+    await wd.click(await wd.find(".wizard button[type=submit]"));
+    await wd.waitFor("return document.querySelector('#usage-AUTH_CLI') !== null", "usage step");
+    await wd.click(await wd.find(".wizard button[type=submit]"));
+    await wd.waitFor("return document.querySelector('fieldset.cn-kind') !== null", "INSi choice");
+    await wd.click(await wd.find("#cn-insi-auto"));
+    const shown = await wd.exec("return getComputedStyle(document.querySelector('input[name=cn]').closest('.field')).display");
+    assert(shown === "none", `with INSI-AUTO the free service name is not shown (display: ${shown})`);
+    await shot("demande-insi");
+    await axeCheck("demande, ORG information step");
+    for (const [f, v] of [["ou", "123456789"], ["o", "Clinique E2E"], ["st", "Paris (75)"]]) await wd.type(await wd.find(`input[name=${f}]`), v);
+    await wd.click(await wd.find(".wizard button[type=submit]"));
+    const summary = await wd.waitFor("return document.querySelector('.wizard dl.summary')?.textContent", "summary step");
+    assert(/INSI-AUTO/.test(summary), `summary: ${summary}`);
+  });
+
   await step("generic request: subject and e-mail, CSR written", async () => {
     await open("demande");
     await wd.type(await wd.find("input[name=generic-subject]"), "CN=Jean Dupont,O=Cabinet Dupont,C=LU");

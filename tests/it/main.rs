@@ -1,6 +1,7 @@
 //! Integration tests against real components (one test binary, see DESIGN.md "CI budget").
 //! Each area has its own module; `support` starts the real services (keyring, pcscd, SoftHSM2, NSS, sandbox).
 
+mod api_igc;
 mod bridge;
 mod card;
 mod cert;

@@ -164,11 +164,18 @@ device_name: string | null, };
 
 export type PairCode = { user_code: string, verification_uri: string, verification_uri_complete: string | null, expires_in: number, device_name: string, };
 
-export type IgcRequest = { offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
+
+export type IgcRequest = { 
 /**
  * Where to write the CSR (PEM); it must not exist yet.
  */
-out: string, };
+out: string, offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+/**
+ * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
+ * empty or equal to it).
+ */
+insi: IgcInsi | null, };
 
 export type CsrResult = { 
 /**

@@ -11,7 +11,8 @@ import { dashboardPage } from "./pages/dashboard";
 import { cardsPage } from "./pages/cards";
 import { storePage } from "./pages/store";
 import { requestPage } from "./pages/request";
-import { biclesPage, pendingPage } from "./pages/simple";
+import { biclesPage } from "./pages/simple";
+import { pendingPage } from "./pages/pending";
 import { settingsPage } from "./pages/settings";
 
 export interface Route {

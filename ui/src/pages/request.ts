@@ -3,7 +3,8 @@
 import { call } from "../api";
 import { h, field } from "../dom";
 import { t } from "../i18n";
-import { FieldName, OFFERS, Offer, USAGES, Usage, Values, fieldsFor, validate } from "../igc";
+import type { IgcInsi } from "../bindings";
+import { FieldName, INSI, OFFERS, Offer, USAGES, Usage, Values, fieldsFor, igcRequest, isService, validate } from "../igc";
 import { section, soonBox, withProgress } from "../widgets";
 import { formatDate, getLang } from "../i18n";
 import { pickSave } from "../files";
@@ -19,12 +20,19 @@ export interface WizardState {
   offer: Offer;
   usage: Usage;
   values: Values;
+  /** ORG/SERV: the INSi service chosen instead of a free service name (null: free name). */
+  insi: IgcInsi | null;
+}
+
+/** The cn's label: the national id for a person, the application service for ORG/SERV. */
+function labelKey(f: FieldName, offer: Offer): string {
+  return f === "cn" && isService(offer) ? "req.field.cnService" : FIELD_LABEL[f];
 }
 
 const STEPS = ["req.offer", "req.usage", "req.info", "req.csr"];
 
 export function wizard(csrAvailable: boolean): HTMLElement {
-  const st: WizardState = { step: 0, offer: "PS", usage: "AUTH", values: {} };
+  const st: WizardState = { step: 0, offer: "PS", usage: "AUTH", values: {}, insi: null };
   const root = h("div", { class: "wizard" });
   const render = () => {
     const heading = h("h3", { tabindex: -1 }, `${t("req.step", { n: st.step + 1, total: STEPS.length })} — ${t(STEPS[st.step])}`);
@@ -39,7 +47,11 @@ export function wizard(csrAvailable: boolean): HTMLElement {
       for (const o of OFFERS) {
         const id = `offer-${o}`;
         const r = h("input", { type: "radio", name: "offer", id, value: o, checked: st.offer === o });
-        r.addEventListener("change", () => { st.offer = o; if (!USAGES[o].includes(st.usage)) st.usage = USAGES[o][0]; });
+        r.addEventListener("change", () => {
+          st.offer = o;
+          if (!USAGES[o].includes(st.usage)) st.usage = USAGES[o][0];
+          if (!isService(o)) st.insi = null;
+        });
         fs.appendChild(h("div", { class: "inline" }, r, h("label", { for: id }, t(`req.offer.${o}`))));
       }
       body.appendChild(fs);
@@ -53,16 +65,38 @@ export function wizard(csrAvailable: boolean): HTMLElement {
       }
       body.appendChild(fs);
     } else if (st.step === 2) {
+      // ORG/SERV: the INSi service (cn exactly INSI-AUTO / INSI-MANU) or a free service name. The cn field is always
+      // built and only hidden for an INSi choice, so switching keeps the keyboard focus where it is.
+      let cnField: HTMLElement | null = null;
+      if (isService(st.offer)) {
+        const fs = h("fieldset", { class: "cn-kind" }, h("legend", {}, t("req.cnKind")), h("p", { class: "help", id: "cn-kind-help" }, t("req.cnKindHelp")));
+        fs.setAttribute("aria-describedby", "cn-kind-help");
+        const choices: [string, IgcInsi | null, string][] = [...INSI.map((i): [string, IgcInsi | null, string] => [`cn-${i.toLowerCase()}`, i, t(`req.insi.${i}`)]), ["cn-free", null, t("req.cnFree")]];
+        for (const [id, value, label] of choices) {
+          const r = h("input", { type: "radio", name: "cn-kind", id, value: value ?? "free", checked: st.insi === value });
+          r.addEventListener("change", () => {
+            st.insi = value;
+            if (cnField) cnField.hidden = value !== null;
+          });
+          fs.appendChild(h("div", { class: "inline" }, r, h("label", { for: id }, label)));
+        }
+        body.appendChild(fs);
+      }
       for (const f of fieldsFor(st.offer, st.usage)) {
-        const label = f === "cn" && (st.offer === "ORG" || st.offer === "SERV") ? "req.field.cnService" : FIELD_LABEL[f];
         const input = f === "fqdns" ? h("textarea", { name: f, rows: 3, required: true }) : h("input", { type: f === "email" ? "email" : "text", name: f, required: true, autocomplete: "off" });
         input.value = st.values[f] ?? "";
         input.addEventListener("input", () => (st.values[f] = input.value));
-        body.appendChild(field(`${t(label)} (${t("common.required")})`, input));
+        const el = field(`${t(labelKey(f, st.offer))} (${t("common.required")})`, input);
+        if (f === "cn") {
+          cnField = el;
+          el.hidden = isService(st.offer) && st.insi !== null;
+        }
+        body.appendChild(el);
       }
     } else {
-      const rows = fieldsFor(st.offer, st.usage).map((f) => h("div", {}, h("dt", {}, t(FIELD_LABEL[f])), h("dd", {}, st.values[f] ?? "")));
-      body.appendChild(h("dl", { class: "summary" }, h("dt", {}, t("req.offer")), h("dd", {}, st.offer), h("dt", {}, t("req.usage")), h("dd", {}, st.usage), ...rows));
+      const insiRow = isService(st.offer) && st.insi ? [h("div", {}, h("dt", {}, t("req.field.cnService")), h("dd", {}, st.insi))] : [];
+      const rows = fieldsFor(st.offer, st.usage, st.insi).map((f) => h("div", {}, h("dt", {}, t(labelKey(f, st.offer))), h("dd", {}, st.values[f] ?? "")));
+      body.appendChild(h("dl", { class: "summary" }, h("dt", {}, t("req.offer")), h("dd", {}, st.offer), h("dt", {}, t("req.usage")), h("dd", {}, st.usage), ...insiRow, ...rows));
       body.appendChild(h("p", { class: "help" }, t("req.keyInfo")));
       if (!csrAvailable) body.appendChild(soonBox(t("req.csr")));
       else {
@@ -82,7 +116,7 @@ export function wizard(csrAvailable: boolean): HTMLElement {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       if (st.step === 2) {
-        const errs = validate(st.offer, st.usage, st.values, getLang());
+        const errs = validate(st.offer, st.usage, st.values, getLang(), st.insi);
         const list = Object.entries(errs);
         // Mark each invalid field and list the problems, then focus the first one.
         for (const el of form.querySelectorAll<HTMLInputElement>("input[name],textarea[name]")) {
@@ -90,22 +124,15 @@ export function wizard(csrAvailable: boolean): HTMLElement {
           el.setAttribute("aria-invalid", msg ? "true" : "false");
         }
         if (list.length) {
-          status.replaceChildren(h("div", { class: "error", role: "alert" }, h("ul", {}, ...list.map(([f, m]) => h("li", {}, `${t(FIELD_LABEL[f as FieldName])} : ${m}`)))));
+          status.replaceChildren(h("div", { class: "error", role: "alert" }, h("ul", {}, ...list.map(([f, m]) => h("li", {}, `${t(labelKey(f as FieldName, st.offer))} : ${m}`)))));
           form.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
           return;
         }
       }
       if (st.step === 3) {
         if (!csrAvailable) return;
-        const v = (f: FieldName) => (st.values[f] ?? "").trim() || null;
         next.disabled = true;
-        void withProgress(status, () =>
-          call("csr_igc_new", {
-            offer: st.offer, usage: st.usage, cn: v("cn"), sn: v("sn"), gn: v("gn"), title: v("title"), ou: v("ou"), o: v("o"), st: v("st"),
-            emails: v("email") ? [v("email") as string] : [], upn: v("upn"), fqdns: (st.values.fqdns ?? "").split(/\s+/).filter(Boolean),
-            out: (st.out ?? "").trim(),
-          }),
-        ).then((r) => {
+        void withProgress(status, () => call("csr_igc_new", igcRequest(st.offer, st.usage, st.values, st.insi, st.out ?? ""))).then((r) => {
           next.disabled = false;
           if (r) {
             status.replaceChildren(

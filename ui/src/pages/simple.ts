@@ -1,13 +1,11 @@
-// Bi-clés (portail): pairing with the portal (code shown, approved on the portal page) and the channel state;
-// Certificats en attente: requests waiting for their certificate, with their withdrawal deadline.
+// Bi-clés (portail): pairing with the portal (code shown, approved on the portal page) and the channel state.
+// (Certificats en attente lives in pending.ts.)
 
 import { call, inTauri, shell } from "../api";
 import type { BicleCandidate, BicleRow, PortalState } from "../bindings";
 import { h, field } from "../dom";
 import { formatDate, t } from "../i18n";
 import { confirmDialog, errorBox, section, soonBox, withProgress } from "../widgets";
-import { pickFile } from "../files";
-import { deadlineText } from "./dashboard";
 
 function stateLine(p: PortalState): HTMLElement {
   return h(
@@ -168,32 +166,6 @@ export async function biclesPage(): Promise<HTMLElement> {
     );
     await drawTables();
     return root;
-  } catch (e) {
-    return errorBox(e);
-  }
-}
-
-export async function pendingPage(): Promise<HTMLElement> {
-  try {
-    const pending = await call("pending_list", null);
-    const list =
-      pending.length === 0
-        ? h("p", {}, t("dash.noPending"))
-        : h("ul", { class: "plain" }, ...pending.map((p) => h("li", {}, h("strong", {}, p.label), p.deadline && p.days_left !== null ? ` — ${deadlineText(p.deadline, p.days_left)}` : "")));
-    const file = h("input", { type: "text", name: "withdrawn-path", autocomplete: "off", spellcheck: "false" });
-    const choose = h("button", { type: "button" }, t("common.choose"));
-    choose.addEventListener("click", async () => {
-      const p = await pickFile([{ name: "Certificats", extensions: ["p7b", "p7c", "cer", "crt", "pem", "der"] }]);
-      if (p) file.value = p;
-    });
-    const status = h("div", { "aria-live": "polite", "data-testid": "pending-status" });
-    const form = h("form", {}, h("p", { class: "help" }, t("pending.installHelp")), field(t("common.file"), file), choose, h("div", {}, h("button", { type: "submit", class: "primary" }, t("pending.installBtn"))), status);
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const r = await withProgress(status, () => call("pending_install", { path: file.value.trim() }));
-      if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("pending.installed")));
-    });
-    return h("div", {}, section(t("pending.title"), list), section(t("pending.install"), form, h("p", { class: "help" }, t("pending.p12Help"), " ", h("a", { href: "#/magasin" }, t("nav.store")))));
   } catch (e) {
     return errorBox(e);
   }

@@ -6,19 +6,8 @@ import type { CertSummary, PasswordPolicy } from "../bindings";
 import { h, field } from "../dom";
 import { t } from "../i18n";
 import { confirmDialog, errorBox, expiry, passwordMeter, section, soonBox, withProgress } from "../widgets";
-import { pickFile, pickSave } from "../files";
-
-function fileField(label: string, filters: { name: string; extensions: string[] }[], name: string): { el: HTMLElement; input: HTMLInputElement } {
-  const input = h("input", { type: "text", name, autocomplete: "off", spellcheck: "false" });
-  const choose = h("button", { type: "button" }, t("common.choose"));
-  choose.addEventListener("click", async () => {
-    const p = await pickFile(filters);
-    if (p) input.value = p;
-  });
-  const el = field(label, input);
-  el.appendChild(h("div", {}, choose));
-  return { el, input };
-}
+import { pickSave } from "../files";
+import { fileField, p12ImportForm } from "../p12import";
 
 function certTable(certs: CertSummary[], reload: () => void): HTMLElement {
   if (certs.length === 0) return h("p", {}, t("store.empty"));
@@ -63,21 +52,7 @@ function certTable(certs: CertSummary[], reload: () => void): HTMLElement {
 }
 
 function importForm(enabled: boolean, reload: () => void): HTMLElement {
-  const file = fileField(t("common.file"), [{ name: "PKCS#12", extensions: ["p12", "pfx"] }], "p12-path");
-  const pw = h("input", { type: "password", autocomplete: "current-password", name: "p12-password" });
-  const status = h("div", { "aria-live": "polite", "data-testid": "import-status" });
-  const submit = h("button", { type: "submit", class: "primary", disabled: !enabled }, t("store.importBtn"));
-  const form = h("form", {}, h("p", { class: "help" }, t("store.importHelp")), file.el, field(t("common.password"), pw), submit, status);
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const r = await withProgress(status, () => call("p12_import", { path: file.input.value.trim(), password: pw.value }));
-    pw.value = "";
-    if (r) {
-      status.replaceChildren(h("p", { class: "ok", role: "status" }, r.already_present ? t("store.already") : t("store.installed", { n: r.installed })));
-      reload();
-    }
-  });
-  return section(t("store.import"), enabled ? null : soonBox(t("store.import")), form);
+  return section(t("store.import"), p12ImportForm({ name: "p12", testid: "import-status", enabled, help: t("store.importHelp"), onInstalled: reload }));
 }
 
 function exportForm(enabled: boolean, certs: CertSummary[]): HTMLElement {
