@@ -20,7 +20,9 @@ use security_framework::os::macos::keychain::SecKeychain;
 use security_framework::trust_settings::{Domain, TrustSettings};
 use zeroize::Zeroizing;
 
-use super::{CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate};
+use super::{
+    transfer_password, CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate,
+};
 use crate::cert::{self, Certificate};
 
 const ERR_SEC_ITEM_NOT_FOUND: i32 = -25300;
@@ -94,13 +96,6 @@ fn find_identity(sha256: &str) -> Result<Option<SecIdentity>, StoreError> {
     Ok(None)
 }
 
-/// A random one-time password for handing a key to or from the keychain.
-fn transfer_password() -> Zeroizing<String> {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    Zeroizing::new((0..32).map(|_| rng.sample(rand::distributions::Alphanumeric) as char).collect())
-}
-
 impl CertStore for KeychainStore {
     fn location(&self) -> String {
         LOCATION.into()
@@ -163,16 +158,7 @@ impl CertStore for KeychainStore {
         }
         if !key_present {
             let pw = transfer_password();
-            let mut chain = vec![leaf.clone()];
-            chain.extend(identity.chain.iter().cloned());
-            let name = identity.friendly_name.clone().unwrap_or_else(|| leaf.display_name());
-            let pfx = crate::pkcs12::write(&crate::pkcs12::WriteRequest {
-                key_pkcs8: &identity.key_pkcs8,
-                chain: &chain,
-                friendly_name: &name,
-                password: &pw,
-                encryption: crate::pkcs12::Encryption::Legacy,
-            })?;
+            let pfx = identity.to_pkcs12(&pw, crate::pkcs12::Encryption::Legacy)?;
             let keychain = SecKeychain::default()
                 .map_err(|e| StoreError::Open { store: LOCATION.into(), detail: e.to_string() })?;
             Pkcs12ImportOptions::new()
@@ -221,19 +207,7 @@ impl CertStore for KeychainStore {
         let bytes = Zeroizing::new(data.bytes().to_vec());
         let mut identity = super::identity_from_pkcs12(&bytes, &pw)?;
         let pool: Vec<Certificate> = certificates()?.iter().filter_map(|c| cert::parse_der(&c.to_der()).ok()).collect();
-        let mut current = identity.certificate.clone();
-        for _ in 0..10 {
-            if current.subject == current.issuer {
-                break;
-            }
-            let next = pool
-                .iter()
-                .find(|c| c.subject == current.issuer && !identity.chain.iter().any(|x| x.sha256 == c.sha256))
-                .cloned();
-            let Some(issuer) = next else { break };
-            identity.chain.push(issuer.clone());
-            current = issuer;
-        }
+        identity.complete_chain(&pool);
         Ok(identity)
     }
 
@@ -271,19 +245,10 @@ impl CertStore for KeychainStore {
         };
         // macOS asks the user to confirm (Touch ID or password) before trusting a new authority.
         TrustSettings::new(Domain::User).set_trust_settings_always(&c).map_err(|e| backend("trust authority", e))?;
-        Ok(ImportReport {
-            store: LOCATION.into(),
-            sha256: ca.sha256.clone(),
-            items: vec![ImportedItem {
-                kind: "ca_certificate",
-                sha256: ca.sha256.clone(),
-                subject: ca.subject.clone(),
-                nickname: ca.subject_cn.clone(),
-                already_present: present,
-            }],
-            // Trust settings were (re)applied even when the certificate was already in the keychain.
-            already_present: false,
-        })
+        let mut report = ImportReport::authority(LOCATION.into(), ca, ca.subject_cn.clone(), present);
+        // Trust settings were (re)applied even when the certificate was already in the keychain.
+        report.already_present = false;
+        Ok(report)
     }
 
     fn register_module(&mut self, _name: &str, _library: &std::path::Path) -> Result<RegisteredModule, StoreError> {

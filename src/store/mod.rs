@@ -98,6 +98,53 @@ impl std::fmt::Debug for Identity {
     }
 }
 
+impl Identity {
+    /// The name to show in a store: the friendly name, else the holder's.
+    fn name(&self) -> String {
+        self.friendly_name.clone().unwrap_or_else(|| self.certificate.display_name())
+    }
+
+    /// This identity as a `.p12` (the certificate first, then its issuers) protected by `password`.
+    fn to_pkcs12(&self, password: &str, encryption: ExportEncryption) -> Result<Vec<u8>, StoreError> {
+        let mut chain = vec![self.certificate.clone()];
+        chain.extend(self.chain.iter().cloned());
+        Ok(crate::pkcs12::write(&crate::pkcs12::WriteRequest {
+            key_pkcs8: &self.key_pkcs8,
+            chain: &chain,
+            friendly_name: &self.name(),
+            password,
+            encryption,
+        })?)
+    }
+
+    /// Adds the issuers found in `pool`, from the certificate up to a self-signed root (ten at most), skipping those
+    /// already in the chain: platform stores export a key with its certificate only.
+    #[cfg(any(windows, target_os = "macos"))]
+    fn complete_chain(&mut self, pool: &[Certificate]) {
+        let mut current = self.certificate.clone();
+        for _ in 0..10 {
+            if current.subject == current.issuer {
+                break;
+            }
+            let Some(issuer) =
+                pool.iter().find(|c| c.subject == current.issuer && !self.chain.iter().any(|x| x.sha256 == c.sha256))
+            else {
+                break;
+            };
+            self.chain.push(issuer.clone());
+            current = issuer.clone();
+        }
+    }
+}
+
+/// A random one-time password for handing a key to or from the platform's PKCS#12 functions.
+#[cfg(any(windows, target_os = "macos"))]
+fn transfer_password() -> Zeroizing<String> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    Zeroizing::new((0..32).map(|_| rng.sample(rand::distributions::Alphanumeric) as char).collect())
+}
+
 /// One certificate (or key) that an import considered.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ImportedItem {
@@ -127,6 +174,22 @@ impl ImportReport {
     /// Number of items actually added.
     pub fn installed(&self) -> usize {
         self.items.iter().filter(|i| !i.already_present).count()
+    }
+
+    /// The report of an authority certificate's import into `store`; `present`: it was already there.
+    fn authority(store: String, ca: &Certificate, nickname: Option<String>, present: bool) -> ImportReport {
+        ImportReport {
+            store,
+            sha256: ca.sha256.clone(),
+            items: vec![ImportedItem {
+                kind: "ca_certificate",
+                sha256: ca.sha256.clone(),
+                subject: ca.subject.clone(),
+                nickname,
+                already_present: present,
+            }],
+            already_present: present,
+        }
     }
 }
 
@@ -234,17 +297,7 @@ pub fn export_pkcs12(
     encryption: ExportEncryption,
 ) -> Result<(Vec<u8>, usize), StoreError> {
     let identity = store.extract_identity(sha256)?;
-    let mut chain = vec![identity.certificate.clone()];
-    chain.extend(identity.chain.iter().cloned());
-    let name = identity.friendly_name.clone().unwrap_or_else(|| identity.certificate.display_name());
-    let bytes = crate::pkcs12::write(&crate::pkcs12::WriteRequest {
-        key_pkcs8: &identity.key_pkcs8,
-        chain: &chain,
-        friendly_name: &name,
-        password,
-        encryption,
-    })?;
-    Ok((bytes, chain.len()))
+    Ok((identity.to_pkcs12(password, encryption)?, identity.chain.len() + 1))
 }
 
 /// [`export_pkcs12`] into `out`: written beside it under a temporary name (0600), synced, then renamed, so a

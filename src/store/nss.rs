@@ -965,18 +965,7 @@ impl CertStore for NssStore {
                 return Err(self.backend("trust authority", tool_stderr(&out)));
             }
         }
-        Ok(ImportReport {
-            store: self.name(),
-            sha256: ca.sha256.clone(),
-            items: vec![ImportedItem {
-                kind: "ca_certificate",
-                sha256: ca.sha256.clone(),
-                subject: ca.subject.clone(),
-                nickname: Some(nickname),
-                already_present: already_trusted,
-            }],
-            already_present: already_trusted,
-        })
+        Ok(ImportReport::authority(self.name(), ca, Some(nickname), already_trusted))
     }
 
     fn register_module(&mut self, name: &str, library: &Path) -> Result<RegisteredModule, StoreError> {

@@ -24,7 +24,9 @@ use windows::Win32::Security::Cryptography::{
 };
 use zeroize::Zeroizing;
 
-use super::{CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate};
+use super::{
+    transfer_password, CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate,
+};
 use crate::cert::{self, Certificate};
 
 const ENCODING: CERT_QUERY_ENCODING_TYPE = CERT_QUERY_ENCODING_TYPE(X509_ASN_ENCODING.0 | PKCS_7_ASN_ENCODING.0);
@@ -156,13 +158,6 @@ fn backend(operation: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend { operation, store: "windows:CurrentUser\\MY".into(), detail: e.to_string() }
 }
 
-/// A random one-time password for handing a key to or from the platform's PKCS#12 functions.
-fn transfer_password() -> Zeroizing<String> {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    Zeroizing::new((0..32).map(|_| rng.sample(rand::distributions::Alphanumeric) as char).collect())
-}
-
 fn wide(s: &str) -> Zeroizing<Vec<u16>> {
     Zeroizing::new(s.encode_utf16().chain(Some(0)).collect())
 }
@@ -210,17 +205,9 @@ impl CertStore for WindowsStore {
 
     fn install_identity(&mut self, identity: &Identity) -> Result<ImportReport, StoreError> {
         let pw = transfer_password();
-        let mut chain = vec![identity.certificate.clone()];
-        chain.extend(identity.chain.iter().cloned());
-        let name = identity.friendly_name.clone().unwrap_or_else(|| identity.certificate.display_name());
-        let pfx = crate::pkcs12::write(&crate::pkcs12::WriteRequest {
-            key_pkcs8: &identity.key_pkcs8,
-            chain: &chain,
-            friendly_name: &name,
-            password: &pw,
-            // 3DES: every Windows version imports it (Server 2016 and older refuse AES); the file never leaves memory.
-            encryption: crate::pkcs12::Encryption::Legacy,
-        })?;
+        let name = identity.name();
+        // 3DES: every Windows version imports it (Server 2016 and older refuse AES); the file never leaves memory.
+        let pfx = identity.to_pkcs12(&pw, crate::pkcs12::Encryption::Legacy)?;
         let blob = CRYPT_INTEGER_BLOB { cbData: pfx.len() as u32, pbData: pfx.as_ptr() as *mut u8 };
         let wpw = wide(&pw);
         // SAFETY: `blob` points at `pfx`, `wpw` is NUL-terminated; both outlive the call. The keys go to the
@@ -307,20 +294,7 @@ impl CertStore for WindowsStore {
             .flat_map(|s| s.contexts().iter().map(Ctx::der).collect::<Vec<_>>())
             .filter_map(|d| cert::parse_der(&d).ok())
             .collect();
-        let mut current = identity.certificate.clone();
-        for _ in 0..10 {
-            if current.subject == current.issuer {
-                break;
-            }
-            let Some(issuer) = pool
-                .iter()
-                .find(|c| c.subject == current.issuer && !identity.chain.iter().any(|x| x.sha256 == c.sha256))
-            else {
-                break;
-            };
-            identity.chain.push(issuer.clone());
-            current = issuer.clone();
-        }
+        identity.complete_chain(&pool);
         identity.friendly_name = ctx.friendly_name();
         Ok(identity)
     }
@@ -363,18 +337,7 @@ impl CertStore for WindowsStore {
             Err(e) if e.code().0 == CRYPT_E_EXISTS => true,
             Err(e) => return Err(backend("trust authority", e)),
         };
-        Ok(ImportReport {
-            store: "windows:CurrentUser\\Root".into(),
-            sha256: ca.sha256.clone(),
-            items: vec![ImportedItem {
-                kind: "ca_certificate",
-                sha256: ca.sha256.clone(),
-                subject: ca.subject.clone(),
-                nickname: ca.subject_cn.clone(),
-                already_present: present,
-            }],
-            already_present: present,
-        })
+        Ok(ImportReport::authority("windows:CurrentUser\\Root".into(), ca, ca.subject_cn.clone(), present))
     }
 
     fn register_module(&mut self, _name: &str, _library: &std::path::Path) -> Result<RegisteredModule, StoreError> {
