@@ -31,6 +31,19 @@ mkdir -p "$work/softhsm"
 printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$work/softhsm" > "$work/softhsm2.conf"
 export SOFTHSM2_CONF=$work/softhsm2.conf TROUSSEAU_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TROUSSEAU_PKCS11_SYSTEM=0
 softhsm2-util --init-token --free --label "Jeton E2E" --pin 123456 --so-pin 12345678 >/dev/null
+# A LuxTrust-like certificate (signature and encryption usages) with its key pair on the token, for the page's
+# certificate table and the Bi-clés list ("carte « Jeton E2E »").
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/card.key" -outform DER -out "$work/card.crt.der" -days 400 \
+  -subj "/CN=Carte Agent E2E/O=LuxTrust S.A./C=LU" \
+  -addext "keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment" \
+  -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null
+openssl pkey -in "$work/card.key" -outform DER -out "$work/card.key.der"
+openssl pkey -in "$work/card.key" -pubout -outform DER -out "$work/card.pub.der"
+for object in "cert card.crt.der" "privkey card.key.der" "pubkey card.pub.der"; do
+  set -- $object
+  pkcs11-tool --module "$TROUSSEAU_PKCS11_MODULE" --token-label "Jeton E2E" --login --pin 123456 \
+    --write-object "$work/$2" --type "$1" --id c1 --label "Carte Agent E2E" >/dev/null
+done
 
 # The reference portal on a free loopback port, in the portal list (portals.json, shared by the window and the CLI).
 SANDBOX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -357,6 +357,13 @@ try {
     await open("cartes");
     const txt = await wd.waitFor("return document.querySelector('main')?.textContent", "cards page");
     assert(/Jeton E2E/.test(txt), `token listed: ${txt.slice(0, 300)}`);
+    // Its certificate, read without the PIN: holder, use (signature that can also encrypt), key on the card.
+    const row = await wd.waitFor(
+      "const t = [...document.querySelectorAll('table[data-testid=token-certs]')].find((x) => x.querySelector('caption')?.textContent === 'Certificats sur « Jeton E2E »'); return t?.querySelector('tbody tr')?.textContent",
+      "the token's certificate table",
+    );
+    assert(/Carte Agent E2E/.test(row) && /Signature, chiffrement possible/.test(row) && /utilisable comme bi-clé/.test(row), `certificate row: ${row}`);
+    await shot("cartes-certificats");
   });
 
   for (const page of PAGES) {
@@ -435,6 +442,8 @@ try {
       assert(Array.isArray(tray) && tray[0] === "● Connecté — Portail de test (e2e)", `tray menu line: ${JSON.stringify(tray)}`);
       // Register the imported certificate as personal and backup bi-clé; the agent confirms on the portal.
       await open("bicles");
+      const offered = await wd.exec("return [...document.querySelectorAll('select[name=bicle-cert] option')].map((o) => o.textContent)");
+      assert(offered.some((o) => o.startsWith("Carte Agent E2E") && o.includes("carte « Jeton E2E »")), `the card's certificate offered: ${JSON.stringify(offered)}`);
       await wd.click(await wd.find("#bicle-backup"));
       await wd.click(await wd.find("form:has(select[name=bicle-cert]) button[type=submit]"));
       const added = await wd.waitFor("return document.querySelector('[data-testid=bicle-status] .ok, [data-testid=bicle-status] .error')?.textContent", "bi-clé added", 30000);
