@@ -31,10 +31,10 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/revoke", post(revoke))
         .route("/api/v1/me", get(me))
         .route("/api/v1/channel", get(channel))
-        .route("/api/v1/bicles", get(list_bicles_api).post(add_bicles_api))
+        .route("/api/v1/bicles", get(list_bicles_route::<Assistant>).post(add_bicles_route::<Assistant>))
         .route("/api/v1/bicles/{id}", axum::routing::delete(delete_bicle_api))
         .route("/agent/api/etat", get(agent_state))
-        .route("/agent/api/bicles", get(agent_list).post(agent_add))
+        .route("/agent/api/bicles", get(list_bicles_route::<AgentPage>).post(add_bicles_route::<AgentPage>))
         .route("/agent/api/bicles/{id}/confirmer", post(agent_confirm))
         .route("/agent/api/bicles/{id}/supprimer", post(agent_delete))
         .route("/agent/api/bicles/{id}/modifier", post(agent_rename))
@@ -657,19 +657,43 @@ impl Caller {
     }
 }
 
-fn list_for(st: &AppState, caller: &Caller) -> Result<Json<Value>, Problem> {
+/// How a route authenticates its [`Caller`]: one list and one add implementation serve both APIs.
+trait Guard {
+    fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Problem>;
+}
+
+/// The assistant API: bearer token.
+struct Assistant;
+
+impl Guard for Assistant {
+    fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Problem> {
+        bearer(st, headers).map(Caller::Assistant)
+    }
+}
+
+/// The agent API behind the portal pages: session cookie, CSRF header, same origin.
+struct AgentPage;
+
+impl Guard for AgentPage {
+    fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Problem> {
+        agent_guard(st, headers).map(Caller::Agent)
+    }
+}
+
+async fn list_bicles_route<G: Guard>(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    let caller = G::caller(&st, &headers)?;
     let conn = st.db();
     Ok(Json(json!({ "bicles": list_bicles(&conn, caller.agent_id())? })))
 }
 
-fn add_for(
-    st: &AppState,
-    headers: &HeaderMap,
-    caller: &Caller,
+async fn add_bicles_route<G: Guard>(
+    State(st): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<AddBicles>, JsonRejection>,
 ) -> Result<Response, Problem> {
+    let caller = G::caller(&st, &headers)?;
     let req = parse_json(body)?;
-    let (status, added_by, device_id, key) = match caller {
+    let (status, added_by, device_id, key) = match &caller {
         Caller::Assistant(d) => {
             let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
             if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 100) {
@@ -685,18 +709,6 @@ fn add_for(
     let mut conn = st.db();
     let body = insert_bicles(&mut conn, caller.agent_id(), &req, status, &added_by, device_id, key.as_deref())?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-async fn list_bicles_api(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    list_for(&st, &Caller::Assistant(bearer(&st, &headers)?))
-}
-
-async fn add_bicles_api(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<AddBicles>, JsonRejection>,
-) -> Result<Response, Problem> {
-    add_for(&st, &headers, &Caller::Assistant(bearer(&st, &headers)?), body)
 }
 
 async fn delete_bicle_api(
@@ -760,18 +772,6 @@ async fn agent_state(State(st): State<AppState>, headers: HeaderMap) -> Result<J
         "label": if live.is_empty() { "Déconnecté" } else { "Connecté" },
         "assistants": live.iter().map(|(n, since)| json!({"name": n, "since": since})).collect::<Vec<_>>(),
     })))
-}
-
-async fn agent_list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
-    list_for(&st, &Caller::Agent(agent_guard(&st, &headers)?))
-}
-
-async fn agent_add(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<AddBicles>, JsonRejection>,
-) -> Result<Response, Problem> {
-    add_for(&st, &headers, &Caller::Agent(agent_guard(&st, &headers)?), body)
 }
 
 async fn agent_confirm(

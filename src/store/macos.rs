@@ -20,9 +20,7 @@ use security_framework::os::macos::keychain::SecKeychain;
 use security_framework::trust_settings::{Domain, TrustSettings};
 use zeroize::Zeroizing;
 
-use super::{
-    transfer_password, CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate,
-};
+use super::{transfer_password, CertStore, Identity, ImportReport, ImportedItem, StoreError, StoredCertificate};
 use crate::cert::{self, Certificate};
 
 const ERR_SEC_ITEM_NOT_FOUND: i32 = -25300;
@@ -249,17 +247,5 @@ impl CertStore for KeychainStore {
         // Trust settings were (re)applied even when the certificate was already in the keychain.
         report.already_present = false;
         Ok(report)
-    }
-
-    fn register_module(&mut self, _name: &str, _library: &std::path::Path) -> Result<RegisteredModule, StoreError> {
-        Err(StoreError::Unsupported { what: "register-module" })
-    }
-
-    fn unregister_module(&mut self, _name: &str) -> Result<bool, StoreError> {
-        Err(StoreError::Unsupported { what: "register-module" })
-    }
-
-    fn modules(&mut self) -> Result<Vec<RegisteredModule>, StoreError> {
-        Ok(Vec::new())
     }
 }

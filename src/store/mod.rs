@@ -246,13 +246,19 @@ pub trait CertStore: Send {
     /// Registers a PKCS#11 module (a smartcard's library) so that applications using this store see the card's
     /// certificates. Stores that find card certificates by themselves (Windows, macOS) answer
     /// [`StoreError::Unsupported`].
-    fn register_module(&mut self, name: &str, library: &std::path::Path) -> Result<RegisteredModule, StoreError>;
+    fn register_module(&mut self, _name: &str, _library: &std::path::Path) -> Result<RegisteredModule, StoreError> {
+        Err(StoreError::Unsupported { what: "register-module" })
+    }
 
     /// Removes a module registered with [`CertStore::register_module`]; `Ok(false)` if it was not registered.
-    fn unregister_module(&mut self, name: &str) -> Result<bool, StoreError>;
+    fn unregister_module(&mut self, _name: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Unsupported { what: "register-module" })
+    }
 
     /// The PKCS#11 modules registered in the store (empty where the platform has no such notion).
-    fn modules(&mut self) -> Result<Vec<RegisteredModule>, StoreError>;
+    fn modules(&mut self) -> Result<Vec<RegisteredModule>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The user's default store: NSS shared database (`TROUSSEAU_NSSDB`, else `~/.pki/nssdb`, created if absent)

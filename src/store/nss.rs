@@ -1063,9 +1063,21 @@ mod tests {
         );
     }
 
-    fn run(dir: &Path, program: &str, args: &[&str]) {
-        let out = Command::new(program).args(args).current_dir(dir).env("PW", "pw-Test-1").output().expect(program);
-        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    /// A self-signed certificate for `subject` with a new key (`newkey`: `openssl req` key arguments), made by OpenSSL
+    /// in `dir` and read back from a `.p12` as an [`Identity`].
+    fn self_signed_identity(dir: &Path, newkey: &[&str], subject: &str) -> Identity {
+        let run = |args: &[&str]| {
+            let out =
+                Command::new("openssl").args(args).current_dir(dir).env("PW", "pw-Test-1").output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let mut args = vec!["req", "-x509"];
+        args.extend_from_slice(newkey);
+        args.extend_from_slice(&["-nodes", "-keyout", "k.pem", "-out", "c.pem", "-subj", subject, "-days", "30"]);
+        run(&args);
+        run(&["pkcs12", "-export", "-in", "c.pem", "-inkey", "k.pem", "-out", "t.p12", "-passout", "env:PW"]);
+        let der = std::fs::read(dir.join("t.p12")).expect("p12");
+        super::super::identity_from_pkcs12(&der, "pw-Test-1").expect("read p12")
     }
 
     /// softokn in-process: create, install a key + certificate, list, extract the key back, remove.
@@ -1073,32 +1085,7 @@ mod tests {
     fn softokn_install_list_extract_remove() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let d = tmp.path();
-        run(
-            d,
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "k.pem",
-                "-out",
-                "c.pem",
-                "-subj",
-                "/CN=Unit Test",
-                "-days",
-                "30",
-            ],
-        );
-        run(
-            d,
-            "openssl",
-            &["pkcs12", "-export", "-in", "c.pem", "-inkey", "k.pem", "-out", "t.p12", "-passout", "env:PW"],
-        );
-        let der = std::fs::read(d.join("t.p12")).expect("p12");
-        let identity = super::super::identity_from_pkcs12(&der, "pw-Test-1").expect("read p12");
+        let identity = self_signed_identity(d, &["-newkey", "rsa:2048"], "/CN=Unit Test");
         let mut store = NssStore::open(&d.join("db")).expect("open");
         let report = store.install_identity(&identity).expect("install");
         assert_eq!(report.installed(), 2);
@@ -1120,34 +1107,8 @@ mod tests {
     fn failed_install_is_rolled_back() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let d = tmp.path();
-        run(
-            d,
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "k.pem",
-                "-out",
-                "c.pem",
-                "-subj",
-                "/CN=Rollback",
-                "-days",
-                "30",
-            ],
-        );
-        run(
-            d,
-            "openssl",
-            &["pkcs12", "-export", "-in", "c.pem", "-inkey", "k.pem", "-out", "t.p12", "-passout", "env:PW"],
-        );
-        let der = std::fs::read(d.join("t.p12")).expect("p12");
-        let mut identity = super::super::identity_from_pkcs12(&der, "pw-Test-1").expect("read p12");
+        let mut identity =
+            self_signed_identity(d, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "/CN=Rollback");
         // A chain certificate that cannot be stored makes the install fail after key and leaf went in.
         let mut broken = identity.certificate.clone();
         broken.der = vec![0x30, 0x03, 0x02, 0x01, 0x01];

@@ -24,9 +24,7 @@ use windows::Win32::Security::Cryptography::{
 };
 use zeroize::Zeroizing;
 
-use super::{
-    transfer_password, CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate,
-};
+use super::{transfer_password, CertStore, Identity, ImportReport, ImportedItem, StoreError, StoredCertificate};
 use crate::cert::{self, Certificate};
 
 const ENCODING: CERT_QUERY_ENCODING_TYPE = CERT_QUERY_ENCODING_TYPE(X509_ASN_ENCODING.0 | PKCS_7_ASN_ENCODING.0);
@@ -338,17 +336,5 @@ impl CertStore for WindowsStore {
             Err(e) => return Err(backend("trust authority", e)),
         };
         Ok(ImportReport::authority("windows:CurrentUser\\Root".into(), ca, ca.subject_cn.clone(), present))
-    }
-
-    fn register_module(&mut self, _name: &str, _library: &std::path::Path) -> Result<RegisteredModule, StoreError> {
-        Err(StoreError::Unsupported { what: "register-module" })
-    }
-
-    fn unregister_module(&mut self, _name: &str) -> Result<bool, StoreError> {
-        Err(StoreError::Unsupported { what: "register-module" })
-    }
-
-    fn modules(&mut self) -> Result<Vec<RegisteredModule>, StoreError> {
-        Ok(Vec::new())
     }
 }
