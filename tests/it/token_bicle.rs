@@ -237,4 +237,13 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
     let listed = api::portal_bicles((), Lang::Fr).expect("bi-clés");
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|r| r.status == "actif" && !r.expired), "{listed:#?}");
+
+    // The card pulled out (SoftHSM2: the token deleted) after the list was shown: the window says so and sends
+    // nothing; the Cartes page no longer shows the token.
+    hsm.run("softhsm2-util", &["--delete-token", "--token", TOKEN]);
+    let e = add(&enc, true, false).expect_err("card gone");
+    assert_eq!(e.code, "portal.certificate_not_found", "{e:?}");
+    assert_eq!(sb.count("bicles"), 2, "nothing more registered");
+    let view = api::token_certificates((), Lang::Fr).expect("token certificates");
+    assert!(view.tokens.iter().all(|t| t.token.label != TOKEN), "{view:#?}");
 }
