@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use trousseau::portal::{
-    self, AlwaysConfirm, BicleKind, ChannelEvent, ChannelOptions, NeverConfirm, PortalError, RelayHandler, Session,
-    SystemWorkstation,
+    self, AlwaysConfirm, BicleKind, ChannelEvent, ChannelHandle, ChannelOptions, Confirm, NeverConfirm, PortalError,
+    RelayHandler, Session, SystemWorkstation, Tokens,
 };
 use trousseau::Lang;
 
@@ -18,17 +18,13 @@ use crate::support::nss;
 use crate::support::pki::Pki;
 use crate::support::sandbox::{pair_in_memory, Agent, Sandbox};
 use crate::support::softhsm::{self, SoftHsm};
-use crate::support::{json_ok, openssl, run_with_stdin, Home};
+use crate::support::{json_ok as json_out, openssl, run_with_stdin, Home};
 
 const AGENT: &str = "agent.test";
 const PW: &str = "Motdepasse-Test-1";
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
-}
-
-fn json_out(out: &std::process::Output) -> Value {
-    json_ok(out)
 }
 
 /// A home whose NSS database holds `agent` (RSA, keyEncipherment) with its key, plus a PKI for more.
@@ -59,6 +55,19 @@ fn openssl_not_after(pki: &Pki, name: &str) -> String {
     // notAfter=2028-11-22 10:00:00Z
     let t = String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("notAfter=").to_string();
     t.replacen(' ', "T", 1)
+}
+
+/// A French assistant's channel to the sandbox (portal "PMP") with `tokens`, relaying this workstation's
+/// certificates and answering confirmations with `confirm`; it connects in the background.
+fn relay_channel(
+    sb: &Sandbox,
+    tokens: Tokens,
+    confirm: Arc<dyn Confirm>,
+) -> (Arc<Session>, Arc<RelayHandler>, ChannelHandle) {
+    let session = Arc::new(Session::in_memory(&sb.url, "PMP", tokens).unwrap());
+    let handler = Arc::new(RelayHandler::new(Arc::new(SystemWorkstation { lang: Lang::Fr }), confirm, "PMP", Lang::Fr));
+    let ch = portal::spawn_channel(Arc::clone(&session), Arc::clone(&handler), ChannelOptions::default());
+    (session, handler, ch)
 }
 
 /// `trousseau portal pair` approved by script; returns once paired.
@@ -303,14 +312,7 @@ fn reconnects_by_itself_after_sandbox_restart() {
     let rt = rt();
     rt.block_on(async {
         let tokens = pair_in_memory(&sb, AGENT).await;
-        let session = Arc::new(Session::in_memory(&sb.url, "PMP", tokens).unwrap());
-        let handler = Arc::new(RelayHandler::new(
-            Arc::new(SystemWorkstation { lang: Lang::Fr }),
-            Arc::new(NeverConfirm),
-            "PMP",
-            Lang::Fr,
-        ));
-        let ch = portal::spawn_channel(session, handler, ChannelOptions::default());
+        let (_, _, ch) = relay_channel(&sb, tokens, Arc::new(NeverConfirm));
         let mut events = ch.subscribe();
         assert!(ch.wait_for(Duration::from_secs(10), ChannelEvent::is_connected).await);
         let agent = Agent::login(&sb.url, AGENT).await;
@@ -342,14 +344,7 @@ fn revoked_on_the_portal_stops_the_channel_and_says_pair_again() {
     let rt = rt();
     rt.block_on(async {
         let tokens = pair_in_memory(&sb, AGENT).await;
-        let session = Arc::new(Session::in_memory(&sb.url, "PMP", tokens).unwrap());
-        let handler = Arc::new(RelayHandler::new(
-            Arc::new(SystemWorkstation { lang: Lang::Fr }),
-            Arc::new(NeverConfirm),
-            "PMP",
-            Lang::Fr,
-        ));
-        let ch = portal::spawn_channel(Arc::clone(&session), handler, ChannelOptions::default());
+        let (session, _, ch) = relay_channel(&sb, tokens, Arc::new(NeverConfirm));
         assert!(ch.wait_for(Duration::from_secs(10), ChannelEvent::is_connected).await);
         sb.revoke(AGENT);
         assert!(ch.wait_for(Duration::from_secs(15), |e| *e == ChannelEvent::Revoked).await, "channel not stopped");
@@ -490,14 +485,7 @@ fn relayed_request_for_a_vanished_certificate_is_refused_clearly() {
     let rt = rt();
     rt.block_on(async {
         let tokens = pair_in_memory(&sb, AGENT).await;
-        let session = Arc::new(Session::in_memory(&sb.url, "PMP", tokens).unwrap());
-        let handler = Arc::new(RelayHandler::new(
-            Arc::new(SystemWorkstation { lang: Lang::Fr }),
-            Arc::new(AlwaysConfirm),
-            "PMP",
-            Lang::Fr,
-        ));
-        let ch = portal::spawn_channel(session, Arc::clone(&handler), ChannelOptions::default());
+        let (_, _, ch) = relay_channel(&sb, tokens, Arc::new(AlwaysConfirm));
         assert!(ch.wait_for(Duration::from_secs(10), ChannelEvent::is_connected).await);
         let agent = Agent::login(&sb.url, AGENT).await;
         let (_, listed) = agent.relay("list_certificates", json!({})).await;
@@ -636,14 +624,7 @@ fn abuse_matrix_channel_registry_pairing_and_relay() {
         let tokens = pair_in_memory(&sb, AGENT).await;
         let victim = pair_in_memory(&sb, "agent.victime").await;
         // a paired assistant that would execute requests, but never gets a valid one
-        let session = Arc::new(Session::in_memory(&sb.url, "PMP", tokens.clone()).unwrap());
-        let handler = Arc::new(RelayHandler::new(
-            Arc::new(SystemWorkstation { lang: Lang::Fr }),
-            Arc::new(NeverConfirm),
-            "PMP",
-            Lang::Fr,
-        ));
-        let ch = portal::spawn_channel(Arc::clone(&session), Arc::clone(&handler), ChannelOptions::default());
+        let (session, handler, ch) = relay_channel(&sb, tokens.clone(), Arc::new(NeverConfirm));
         assert!(ch.wait_for(Duration::from_secs(10), ChannelEvent::is_connected).await);
         let at = tokens.access_token.clone();
         let rt_tok = tokens.refresh_token.clone();

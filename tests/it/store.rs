@@ -7,14 +7,10 @@ use std::process::{Command, Output};
 use crate::support::nss;
 use crate::support::pki::Pki;
 use crate::support::{
-    json_error_code, json_ok, openssl, openssl_pw, openssl_reads_p12, rsa_modulus, run_with_stdin, Home,
+    json_error_code, json_ok as json, openssl, openssl_pw, openssl_reads_p12, rsa_modulus, run_with_stdin, Home,
 };
 
 const PW: &str = "Myc3rt-Sant\u{e9}!2026";
-
-fn json(out: &Output) -> serde_json::Value {
-    json_ok(out)
-}
 
 /// A home with an empty NSS database and a PKI holding one RSA leaf `agent` with its `.p12` (modern).
 fn setup() -> (Home, Pki) {
