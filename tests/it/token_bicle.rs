@@ -172,7 +172,7 @@ fn cards_page_lists_each_token_certificate_with_role_and_key_and_offers_only_enc
 fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_only() {
     let hsm = SoftHsm::new();
     let home = Home::new();
-    let (enc, sig, _old) = luxtrust_like_card(&hsm);
+    let (enc, sig, old) = luxtrust_like_card(&hsm);
     use_workstation(&home, &hsm, "");
     let sb = Sandbox::start();
 
@@ -201,6 +201,10 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
     let e = add(&sig, true, false).expect_err("signature certificate refused");
     assert_eq!(e.code, "desktop.not_a_bicle", "{e:?}");
     assert!(e.message.contains("chiffrement de clé"), "{}", e.message);
+    // An expired card certificate (still listed on the Cartes page) is refused: it could not decrypt new bids.
+    let e = add(&old, true, false).expect_err("expired certificate refused");
+    assert_eq!(e.code, "desktop.bicle_expired", "{e:?}");
+    assert!(e.message.contains("a expiré le"), "{}", e.message);
     // A certificate that is nowhere (card pulled out since the list was shown) says so.
     let e = add(&"ab".repeat(32), true, false).expect_err("absent certificate");
     assert_eq!(e.code, "portal.certificate_not_found", "{e:?}");
