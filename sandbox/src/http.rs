@@ -475,9 +475,14 @@ pub struct AddBicles {
     pub kinds: Vec<String>,
 }
 
+/// A bi-clé's designation ("Prénom Nom 2025"), trimmed: 1 to 100 characters, no control character.
+fn valid_designation(d: &str) -> bool {
+    !d.is_empty() && d.chars().count() <= 100 && !d.chars().any(char::is_control)
+}
+
 fn validate_add(req: &AddBicles) -> Result<Vec<&'static str>, Problem> {
     let d = req.designation.trim();
-    if d.is_empty() || d.chars().count() > 100 || d.chars().any(char::is_control) {
+    if !valid_designation(d) {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bicle.bad_designation",
@@ -818,7 +823,7 @@ async fn agent_rename(
     let s = agent_guard(&st, &headers)?;
     let r = parse_json(body)?;
     let d = r.designation.trim();
-    if d.is_empty() || d.chars().count() > 100 || d.chars().any(char::is_control) {
+    if !valid_designation(d) {
         return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "bicle.bad_designation", "Désignation invalide."));
     }
     let conn = st.db();
