@@ -43,11 +43,21 @@ impl Lang {
         }
     }
 
-    /// Picks the text for this language (German falls back to English when `de` is `None`).
+    /// Picks the text for this language when only French and English exist (German gets the English text).
+    /// New user-facing sentences use [`Lang::pick3`].
     pub fn pick(self, fr: impl Into<String>, en: impl Into<String>) -> String {
         match self {
             Lang::Fr => fr.into(),
             Lang::En | Lang::De => en.into(),
+        }
+    }
+
+    /// Picks the text for this language: French, English, German.
+    pub fn pick3(self, fr: impl Into<String>, en: impl Into<String>, de: impl Into<String>) -> String {
+        match self {
+            Lang::Fr => fr.into(),
+            Lang::En => en.into(),
+            Lang::De => de.into(),
         }
     }
 }
@@ -76,6 +86,14 @@ impl ErrorReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pick3_gives_each_language_its_text() {
+        assert_eq!(Lang::Fr.pick3("carte", "card", "Karte"), "carte");
+        assert_eq!(Lang::En.pick3("carte", "card", "Karte"), "card");
+        assert_eq!(Lang::De.pick3("carte", "card", "Karte"), "Karte");
+        assert_eq!(Lang::De.pick("carte", "card"), "card");
+    }
 
     #[test]
     fn parses_posix_locales() {
