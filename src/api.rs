@@ -677,14 +677,18 @@ pub fn due_reminders(
         if !shown.contains(&key) {
             out.push(Reminder {
                 key,
-                title: lang.pick("Certificat bientôt expiré", "Certificate expiring soon"),
-                body: lang.pick(
+                title: lang.pick3("Certificat bientôt expiré", "Certificate expiring soon", "Zertifikat läuft bald ab"),
+                body: lang.pick3(
                     format!(
                         "Le certificat de {} ({}) expire dans {} jour(s) : pensez à le renouveler.",
                         c.holder, c.issuer_name, c.days_left
                     ),
                     format!(
                         "The certificate of {} ({}) expires in {} day(s): remember to renew it.",
+                        c.holder, c.issuer_name, c.days_left
+                    ),
+                    format!(
+                        "Das Zertifikat von {} ({}) läuft in {} Tag(en) ab: Denken Sie daran, es zu erneuern.",
                         c.holder, c.issuer_name, c.days_left
                     ),
                 ),
@@ -704,14 +708,18 @@ pub fn due_reminders(
         if !shown.contains(&key) {
             out.push(Reminder {
                 key,
-                title: lang.pick("Certificat à retirer", "Certificate to withdraw"),
-                body: lang.pick(
+                title: lang.pick3("Certificat à retirer", "Certificate to withdraw", "Zertifikat abholen"),
+                body: lang.pick3(
                     format!(
                         "{} : plus que {days} jour(s) pour retirer le certificat, sinon la demande est perdue.",
                         p.label
                     ),
                     format!(
                         "{}: only {days} day(s) left to withdraw the certificate, or the request is lost.",
+                        p.label
+                    ),
+                    format!(
+                        "{}: nur noch {days} Tag(e), um das Zertifikat abzuholen, sonst verfällt die Anforderung.",
                         p.label
                     ),
                 ),
@@ -1148,17 +1156,32 @@ pub fn csr_generic_new(_req: GenericRequest, lang: Lang) -> Result<CsrResult, Ap
 /// "branchez votre lecteur".
 pub fn cards_list(_req: (), lang: Lang) -> Result<Vec<ReaderState>, ApiError> {
     match crate::card::list() {
-        Ok(list) => Ok(list.into_iter().map(reader_state).collect()),
+        Ok(list) => Ok(list.into_iter().map(|r| reader_state(r, lang)).collect()),
         Err(crate::card::CardError::ServiceUnavailable { .. }) => Ok(Vec::new()),
         Err(e) => Err(ApiError::from_coded(&e, lang)),
     }
 }
 
-/// The command surface's view of a reader.
-pub fn reader_state(r: crate::card::ReaderState) -> ReaderState {
+/// The command surface's view of a reader, the card named in `lang`.
+pub fn reader_state(r: crate::card::ReaderState, lang: Lang) -> ReaderState {
     ReaderState {
         name: r.reader,
-        card: r.card.map(|c| CardState { atr: c.atr, family: c.family.as_str().into(), name: c.name.into() }),
+        card: r.card.map(|c| CardState { name: card_name(&c, lang), atr: c.atr, family: c.family.as_str().into() }),
+    }
+}
+
+/// A card's display name in `lang`: the card table's names are French; those that are not a product's own name
+/// (an unknown card, the Luxembourg identity card) are said in English and German too.
+fn card_name(c: &crate::card::CardInfo, lang: Lang) -> String {
+    use crate::card::atr::Family;
+    match c.family {
+        Family::Unknown => lang.pick3(c.name, "Unrecognised card", "Unbekannte Karte"),
+        Family::LuxEid => lang.pick3(
+            c.name,
+            "Luxembourg identity card (eID, LuxTrust certificate)",
+            "Luxemburgischer Personalausweis (eID, LuxTrust-Zertifikat)",
+        ),
+        Family::LuxTrust | Family::Cps3 | Family::Cps4 => c.name.to_string(),
     }
 }
 
@@ -1640,6 +1663,45 @@ mod tests {
         let r = due_reminders(&[], &[p], &shown, Lang::Fr);
         assert_eq!(r[0].key, "pending:abc:3");
         assert!(r[0].body.contains("plus que 2 jour(s)"));
+    }
+
+    #[test]
+    fn tray_reminders_and_card_names_speak_german_to_german_users() {
+        let portal = PortalState { name: Some("PMP".into()), url: None, paired: true, connected: true };
+        let reader = |card: crate::card::CardInfo| {
+            reader_state(crate::card::ReaderState { reader: "R".into(), card: Some(card) }, Lang::De)
+        };
+        let unknown = reader(crate::card::atr::identify(&[0x3B, 0x00]));
+        assert_eq!(unknown.card.as_ref().unwrap().name, "Unbekannte Karte");
+        let v = tray_view(&portal, &[unknown], Lang::De);
+        assert_eq!(
+            (v.portal_line.as_str(), v.card_line.as_str()),
+            ("● Verbunden — PMP", "Karte eingesteckt: Unbekannte Karte")
+        );
+        let eid = crate::card::atr::parse_hex("3B 8F 80 01 80 31 80 65 B0 85 03 00 EF 12 0F FF 82 90 00 73").unwrap();
+        let eid = |lang| {
+            reader_state(
+                crate::card::ReaderState { reader: "R".into(), card: Some(crate::card::atr::identify(&eid)) },
+                lang,
+            )
+        };
+        assert_eq!(eid(Lang::De).card.unwrap().name, "Luxemburgischer Personalausweis (eID, LuxTrust-Zertifikat)");
+        assert_eq!(eid(Lang::Fr).card.unwrap().name, "Carte d'identité luxembourgeoise (eID, certificat LuxTrust)");
+
+        let shown = std::collections::BTreeSet::new();
+        let r = due_reminders(&[cert(5)], &[], &shown, Lang::De);
+        assert_eq!(r[0].title, "Zertifikat läuft bald ab");
+        assert!(r[0].body.contains("läuft in 5 Tag(en) ab"), "{}", r[0].body);
+        let p = PendingSummary {
+            id: "abc".into(),
+            label: "IGC-Santé PS — AUTH".into(),
+            created: "2026-11-20T00:00:00Z".into(),
+            deadline: Some("2026-11-30T00:00:00Z".into()),
+            days_left: Some(1),
+        };
+        let r = due_reminders(&[], &[p], &shown, Lang::De);
+        assert_eq!(r[0].title, "Zertifikat abholen");
+        assert!(r[0].body.contains("nur noch 1 Tag(e)"), "{}", r[0].body);
     }
 
     #[cfg(feature = "portal")]

@@ -68,13 +68,17 @@ pub struct ConfirmRequest {
 
 impl ConfirmRequest {
     pub fn question(&self, lang: Lang) -> String {
-        lang.pick(
+        lang.pick3(
             format!(
                 "Le portail « {} » demande de créer un nouveau bi-clé « {} » et de l'installer dans le magasin de certificats de ce poste. Accepter ?",
                 self.portal, self.designation
             ),
             format!(
                 "The portal \"{}\" asks to create a new bi-clé \"{}\" and install it in this workstation's certificate store. Accept?",
+                self.portal, self.designation
+            ),
+            format!(
+                "Das Portal „{}“ möchte ein neues Schlüsselpaar (bi-clé) „{}“ erzeugen und im Zertifikatsspeicher dieses Computers installieren. Annehmen?",
                 self.portal, self.designation
             ),
         )
@@ -272,4 +276,26 @@ fn generate_identity(designation: &str) -> Result<(crate::store::Identity, Certi
 #[cfg(not(feature = "software-keys"))]
 fn generate_identity(_designation: &str) -> Result<(crate::store::Identity, Certificate), PortalError> {
     Err(PortalError::Generate { detail: "built without software-keys".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_question_is_asked_in_each_language() {
+        let r = ConfirmRequest {
+            portal: "PMP".into(),
+            action: "generate_bicle".into(),
+            designation: "Marie Dupont 2026".into(),
+            via: "portal channel".into(),
+        };
+        assert!(r.question(Lang::Fr).starts_with("Le portail « PMP » demande"));
+        assert!(r.question(Lang::En).starts_with("The portal \"PMP\" asks"));
+        assert_eq!(
+            r.question(Lang::De),
+            "Das Portal „PMP“ möchte ein neues Schlüsselpaar (bi-clé) „Marie Dupont 2026“ erzeugen und im \
+             Zertifikatsspeicher dieses Computers installieren. Annehmen?"
+        );
+    }
 }
