@@ -67,18 +67,36 @@ impl Rule {
     /// The rule as a sentence fragment in `lang`.
     pub fn describe(self, lang: Lang) -> String {
         match self {
-            Rule::MinLength(n) => lang.pick(format!("au moins {n} caractères"), format!("at least {n} characters")),
-            Rule::Upper => lang.pick("au moins une lettre majuscule", "at least one upper-case letter"),
-            Rule::Lower => lang.pick("au moins une lettre minuscule", "at least one lower-case letter"),
-            Rule::NonAlphanumeric => lang.pick(
+            Rule::MinLength(n) => lang.pick3(
+                format!("au moins {n} caractères"),
+                format!("at least {n} characters"),
+                format!("mindestens {n} Zeichen"),
+            ),
+            Rule::Upper => lang.pick3(
+                "au moins une lettre majuscule",
+                "at least one upper-case letter",
+                "mindestens einen Großbuchstaben",
+            ),
+            Rule::Lower => lang.pick3(
+                "au moins une lettre minuscule",
+                "at least one lower-case letter",
+                "mindestens einen Kleinbuchstaben",
+            ),
+            Rule::NonAlphanumeric => lang.pick3(
                 "au moins un caractère non alphanumérique (par exemple ! # $ % - _)",
                 "at least one non-alphanumeric character (for example ! # $ % - _)",
+                "mindestens ein nicht alphanumerisches Zeichen (zum Beispiel ! # $ % - _)",
             ),
-            Rule::Specials(n) => lang.pick(
+            Rule::Specials(n) => lang.pick3(
                 format!("au moins {n} caractères spéciaux (par exemple ! # $ % - _)"),
                 format!("at least {n} special characters (for example ! # $ % - _)"),
+                format!("mindestens {n} Sonderzeichen (zum Beispiel ! # $ % - _)"),
             ),
-            Rule::MixedCase => lang.pick("des majuscules et des minuscules", "both upper-case and lower-case letters"),
+            Rule::MixedCase => lang.pick3(
+                "des majuscules et des minuscules",
+                "both upper-case and lower-case letters",
+                "Groß- und Kleinbuchstaben",
+            ),
         }
     }
 }
@@ -117,14 +135,16 @@ impl Coded for PasswordError {
         match self {
             PasswordError::Policy { policy, unmet } => {
                 let list = unmet.iter().map(|r| r.describe(lang)).collect::<Vec<_>>().join(", ");
-                lang.pick(
+                lang.pick3(
                     format!("Le mot de passe ne respecte pas les règles {} : il lui manque {list}. Choisissez-en un autre.", policy.name()),
                     format!("The password does not follow the {} rules: it needs {list}. Choose another one.", policy.name()),
+                    format!("Das Passwort entspricht nicht den Regeln {}: Es fehlt {list}. Wählen Sie ein anderes.", policy.name()),
                 )
             }
-            PasswordError::TooWeak { score } => lang.pick(
+            PasswordError::TooWeak { score } => lang.pick3(
                 format!("Ce mot de passe respecte les règles mais se devine trop facilement (solidité {score}/4) : évitez les mots du dictionnaire, les dates et les suites ; une phrase de plusieurs mots convient bien."),
                 format!("This password follows the rules but is too easy to guess (strength {score}/4): avoid dictionary words, dates and sequences; a phrase of several words works well."),
+                format!("Dieses Passwort entspricht den Regeln, ist aber zu leicht zu erraten (Stärke {score}/4): Vermeiden Sie Wörter aus dem Wörterbuch, Datumsangaben und Zeichenfolgen; ein Satz aus mehreren Wörtern eignet sich gut."),
             ),
         }
     }
@@ -158,6 +178,21 @@ pub fn check(policy: Policy, password: &str, user_inputs: &[&str]) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        let e = PasswordError::Policy { policy: Policy::IgcSante, unmet: vec![Rule::MinLength(12), Rule::Upper] };
+        assert_german(&e);
+        assert!(e.message(Lang::De).contains("mindestens 12 Zeichen, mindestens einen Großbuchstaben"));
+        assert_german(&PasswordError::TooWeak { score: 1 });
+    }
 
     #[test]
     fn igc_sante_lists_every_unmet_rule() {

@@ -200,69 +200,85 @@ impl Coded for Pkcs12Error {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            Pkcs12Error::Io { path, source } => lang.pick(
+            Pkcs12Error::Io { path, source } => lang.pick3(
                 format!("Impossible de lire le fichier {} ({source}) : vérifiez le chemin et les droits d'accès.", path.display()),
                 format!("Cannot read the file {} ({source}): check the path and the permissions.", path.display()),
+                format!("Die Datei {} kann nicht gelesen werden ({source}): Prüfen Sie den Pfad und die Zugriffsrechte.", path.display()),
             ),
-            Pkcs12Error::TooLarge { size } => lang.pick(
+            Pkcs12Error::TooLarge { size } => lang.pick3(
                 format!("Le fichier est trop gros pour être un fichier .p12 ({size} octets) : choisissez le bon fichier."),
                 format!("The file is too large to be a .p12 file ({size} bytes): choose the right file."),
+                format!("Die Datei ist zu groß für eine .p12-Datei ({size} Bytes): Wählen Sie die richtige Datei."),
             ),
-            Pkcs12Error::Empty => lang.pick(
+            Pkcs12Error::Empty => lang.pick3(
                 "Le fichier .p12 est vide : le téléchargement ou la copie a échoué, récupérez le fichier à nouveau.",
                 "The .p12 file is empty: the download or copy failed, get the file again.",
+                "Die .p12-Datei ist leer: Der Download oder das Kopieren ist fehlgeschlagen, holen Sie die Datei erneut.",
             ),
-            Pkcs12Error::NotPkcs12 => lang.pick(
+            Pkcs12Error::NotPkcs12 => lang.pick3(
                 "Ce fichier n'est pas un fichier PKCS#12 (.p12/.pfx) : choisissez le fichier qui contient votre certificat et sa clé.",
                 "This file is not a PKCS#12 file (.p12/.pfx): choose the file that holds your certificate and its key.",
+                "Diese Datei ist keine PKCS#12-Datei (.p12/.pfx): Wählen Sie die Datei, die Ihr Zertifikat und dessen Schlüssel enthält.",
             ),
-            Pkcs12Error::Truncated => lang.pick(
+            Pkcs12Error::Truncated => lang.pick3(
                 "Le fichier .p12 est incomplet (tronqué) : le téléchargement ou la copie s'est interrompu, récupérez le fichier à nouveau.",
                 "The .p12 file is incomplete (truncated): the download or copy was interrupted, get the file again.",
+                "Die .p12-Datei ist unvollständig (abgeschnitten): Der Download oder das Kopieren wurde unterbrochen, holen Sie die Datei erneut.",
             ),
-            Pkcs12Error::Corrupted { detail } => lang.pick(
+            Pkcs12Error::Corrupted { detail } => lang.pick3(
                 format!("Le fichier .p12 est endommagé ({detail}) : récupérez une copie intacte du fichier."),
                 format!("The .p12 file is damaged ({detail}): get an intact copy of the file."),
+                format!("Die .p12-Datei ist beschädigt ({detail}): Besorgen Sie eine unbeschädigte Kopie der Datei."),
             ),
-            Pkcs12Error::WrongPassword => lang.pick(
+            Pkcs12Error::WrongPassword => lang.pick3(
                 "Mot de passe incorrect pour ce fichier .p12 : vérifiez le mot de passe reçu avec le fichier (majuscules, minuscules, caractères spéciaux) et réessayez.",
                 "Wrong password for this .p12 file: check the password you received with the file (upper/lower case, special characters) and try again.",
+                "Falsches Passwort für diese .p12-Datei: Prüfen Sie das mit der Datei erhaltene Passwort (Groß-/Kleinschreibung, Sonderzeichen) und versuchen Sie es erneut.",
             ),
-            Pkcs12Error::Unsupported { detail } => lang.pick(
+            Pkcs12Error::Unsupported { detail } => lang.pick3(
                 format!("Ce fichier .p12 utilise un chiffrement non pris en charge ({detail}) : réexportez-le avec un logiciel récent (AES-256 ou 3DES)."),
                 format!("This .p12 file uses unsupported encryption ({detail}): export it again with recent software (AES-256 or 3DES)."),
+                format!("Diese .p12-Datei verwendet eine nicht unterstützte Verschlüsselung ({detail}): Exportieren Sie sie erneut mit einer aktuellen Software (AES-256 oder 3DES)."),
             ),
-            Pkcs12Error::NoPrivateKey => lang.pick(
+            Pkcs12Error::NoPrivateKey => lang.pick3(
                 "Ce fichier .p12 ne contient pas de clé privée, seulement des certificats : demandez le fichier complet (certificat et clé).",
                 "This .p12 file holds no private key, only certificates: ask for the complete file (certificate and key).",
+                "Diese .p12-Datei enthält keinen privaten Schlüssel, nur Zertifikate: Fordern Sie die vollständige Datei an (Zertifikat und Schlüssel).",
             ),
-            Pkcs12Error::NoCertificate => lang.pick(
+            Pkcs12Error::NoCertificate => lang.pick3(
                 "Ce fichier .p12 ne contient aucun certificat : demandez le fichier complet (certificat et clé).",
                 "This .p12 file holds no certificate: ask for the complete file (certificate and key).",
+                "Diese .p12-Datei enthält kein Zertifikat: Fordern Sie die vollständige Datei an (Zertifikat und Schlüssel).",
             ),
-            Pkcs12Error::NoMatchingCertificate => lang.pick(
+            Pkcs12Error::NoMatchingCertificate => lang.pick3(
                 "Aucun certificat du fichier .p12 ne correspond à sa clé privée : le fichier est incohérent, demandez-en un nouveau.",
                 "No certificate in the .p12 file matches its private key: the file is inconsistent, ask for a new one.",
+                "Kein Zertifikat der .p12-Datei passt zu ihrem privaten Schlüssel: Die Datei ist widersprüchlich, fordern Sie eine neue an.",
             ),
-            Pkcs12Error::InvalidKey => lang.pick(
+            Pkcs12Error::InvalidKey => lang.pick3(
                 "La clé privée est illisible (PKCS#8 attendu) : la demande de certificat doit être refaite.",
                 "The private key is unreadable (PKCS#8 expected): the certificate request must be made again.",
+                "Der private Schlüssel ist unlesbar (PKCS#8 erwartet): Die Zertifikatsanforderung muss neu gestellt werden.",
             ),
-            Pkcs12Error::KeyMismatch => lang.pick(
+            Pkcs12Error::KeyMismatch => lang.pick3(
                 "La clé privée ne correspond pas au certificat : vérifiez que le certificat est bien celui de cette demande.",
                 "The private key does not match the certificate: check that the certificate belongs to this request.",
+                "Der private Schlüssel passt nicht zum Zertifikat: Prüfen Sie, ob das Zertifikat wirklich zu dieser Anforderung gehört.",
             ),
-            Pkcs12Error::EmptyChain => lang.pick(
+            Pkcs12Error::EmptyChain => lang.pick3(
                 "Aucun certificat à mettre dans le fichier .p12.",
                 "No certificate to put in the .p12 file.",
+                "Kein Zertifikat für die .p12-Datei vorhanden.",
             ),
-            Pkcs12Error::WriteFailed { detail } => lang.pick(
+            Pkcs12Error::WriteFailed { detail } => lang.pick3(
                 format!("La création du fichier .p12 a échoué ({detail}) : réessayez ; si cela persiste, contactez le support."),
                 format!("Creating the .p12 file failed ({detail}): try again; if it persists, contact support."),
+                format!("Das Erstellen der .p12-Datei ist fehlgeschlagen ({detail}): Versuchen Sie es erneut; falls das Problem bleibt, wenden Sie sich an den Support."),
             ),
-            Pkcs12Error::VerifyFailed { detail } => lang.pick(
+            Pkcs12Error::VerifyFailed { detail } => lang.pick3(
                 format!("Le fichier .p12 créé n'a pas pu être relu correctement ({detail}) : rien n'a été enregistré, réessayez."),
                 format!("The .p12 file created could not be read back correctly ({detail}): nothing was saved, try again."),
+                format!("Die erstellte .p12-Datei konnte nicht korrekt zurückgelesen werden ({detail}): Es wurde nichts gespeichert, versuchen Sie es erneut."),
             ),
         }
     }
@@ -986,6 +1002,22 @@ pub fn public_key_of_spki(spki: &[u8]) -> Option<PublicKeyId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        assert_german(&Pkcs12Error::WrongPassword);
+        assert_german(&Pkcs12Error::Truncated);
+        assert_german(&Pkcs12Error::TooLarge { size: 12345 });
+        assert!(Pkcs12Error::WrongPassword.message(Lang::De).contains("Falsches Passwort"));
+        assert!(Pkcs12Error::TooLarge { size: 12345 }.message(Lang::De).contains("12345 Bytes"));
+    }
 
     #[test]
     fn kdf_matches_rfc7292_vector() {

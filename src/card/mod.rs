@@ -69,21 +69,24 @@ impl Coded for CardError {
     fn message(&self, lang: Lang) -> String {
         match self {
             CardError::ServiceUnavailable { .. } => {
-                let (fr, en) = service_hint();
-                lang.pick(
+                let (fr, en, de) = service_hint();
+                lang.pick3(
                     format!("Le service de cartes à puce ({SERVICE_NAME}) ne répond pas : {fr}, puis réessayez."),
                     format!("The smart card service ({SERVICE_NAME}) does not respond: {en}, then try again."),
+                    format!("Der Chipkartendienst ({SERVICE_NAME}) antwortet nicht: {de}, und versuchen Sie es dann erneut."),
                 )
             }
-            CardError::ReaderNotFound { reader, .. } => lang.pick(
+            CardError::ReaderNotFound { reader, .. } => lang.pick3(
                 format!("Le lecteur « {reader} » n'est pas branché : rebranchez-le, puis réessayez."),
                 format!("The reader \"{reader}\" is not connected: plug it in again, then try again."),
+                format!("Der Kartenleser „{reader}“ ist nicht angeschlossen: Schließen Sie ihn wieder an und versuchen Sie es dann erneut."),
             ),
-            CardError::NoCard { reader, .. } => lang.pick(
+            CardError::NoCard { reader, .. } => lang.pick3(
                 format!("Aucune carte dans le lecteur « {reader} » : insérez votre carte, puis réessayez."),
                 format!("There is no card in the reader \"{reader}\": insert your card, then try again."),
+                format!("Keine Karte im Kartenleser „{reader}“: Stecken Sie Ihre Karte ein und versuchen Sie es dann erneut."),
             ),
-            CardError::CardRemoved { reader, .. } => lang.pick(
+            CardError::CardRemoved { reader, .. } => lang.pick3(
                 format!(
                     "La carte a été retirée du lecteur « {reader} » pendant l'opération : \
                      réinsérez-la et laissez-la en place, puis recommencez."
@@ -92,8 +95,12 @@ impl Coded for CardError {
                     "The card was removed from the reader \"{reader}\" during the operation: \
                      insert it again and leave it in, then start over."
                 ),
+                format!(
+                    "Die Karte wurde während des Vorgangs aus dem Kartenleser „{reader}“ entnommen: \
+                     Stecken Sie sie wieder ein, lassen Sie sie stecken und beginnen Sie dann von vorn."
+                ),
             ),
-            CardError::CardUnresponsive { reader, .. } => lang.pick(
+            CardError::CardUnresponsive { reader, .. } => lang.pick3(
                 format!(
                     "La carte du lecteur « {reader} » ne répond pas : vérifiez qu'elle est insérée puce en avant \
                      et vers le haut, retirez-la et réinsérez-la."
@@ -102,8 +109,12 @@ impl Coded for CardError {
                     "The card in the reader \"{reader}\" does not respond: check that it is inserted chip first \
                      and facing up, then remove it and insert it again."
                 ),
+                format!(
+                    "Die Karte im Kartenleser „{reader}“ antwortet nicht: Prüfen Sie, ob sie mit dem Chip voran \
+                     und nach oben eingesteckt ist, entnehmen Sie sie und stecken Sie sie wieder ein."
+                ),
             ),
-            CardError::Busy { reader, .. } => lang.pick(
+            CardError::Busy { reader, .. } => lang.pick3(
                 format!(
                     "La carte du lecteur « {reader} » est utilisée par un autre programme : \
                      fermez-le (ou attendez la fin de son opération), puis réessayez."
@@ -112,12 +123,17 @@ impl Coded for CardError {
                     "The card in the reader \"{reader}\" is in use by another program: \
                      close it (or wait until it finishes), then try again."
                 ),
+                format!(
+                    "Die Karte im Kartenleser „{reader}“ wird von einem anderen Programm verwendet: \
+                     Schließen Sie es (oder warten Sie, bis sein Vorgang beendet ist) und versuchen Sie es dann erneut."
+                ),
             ),
-            CardError::MonitorStart { detail } => lang.pick(
+            CardError::MonitorStart { detail } => lang.pick3(
                 format!("La surveillance des cartes n'a pas pu démarrer ({detail}) : redémarrez Trousseau."),
                 format!("Card monitoring could not start ({detail}): restart Trousseau."),
+                format!("Die Kartenüberwachung konnte nicht starten ({detail}): Starten Sie Trousseau neu."),
             ),
-            CardError::Pcsc { operation, reader, detail } => lang.pick(
+            CardError::Pcsc { operation, reader, detail } => lang.pick3(
                 format!(
                     "Erreur du service de cartes à puce ({operation}, lecteur « {reader} ») : {detail}. \
                      Retirez la carte, réinsérez-la et réessayez ; si l'erreur persiste, débranchez le lecteur."
@@ -125,6 +141,10 @@ impl Coded for CardError {
                 format!(
                     "Smart card service error ({operation}, reader \"{reader}\"): {detail}. \
                      Remove the card, insert it again and retry; if the error persists, unplug the reader."
+                ),
+                format!(
+                    "Fehler des Chipkartendienstes ({operation}, Kartenleser „{reader}“): {detail}. \
+                     Entnehmen Sie die Karte, stecken Sie sie wieder ein und versuchen Sie es erneut; falls der Fehler bleibt, trennen Sie den Kartenleser."
                 ),
             ),
         }
@@ -139,20 +159,27 @@ const SERVICE_NAME: &str = "com.apple.ctkpcscd";
 const SERVICE_NAME: &str = "pcscd";
 
 /// What to do when the service is down, per platform (French, English).
-fn service_hint() -> (&'static str, &'static str) {
+fn service_hint() -> (&'static str, &'static str, &'static str) {
     if cfg!(target_os = "windows") {
         (
             "branchez un lecteur de cartes (Windows arrête le service « Carte à puce » sans lecteur) \
              ou démarrez ce service",
             "plug in a card reader (Windows stops the \"Smart Card\" service when no reader is present) \
              or start that service",
+            "Schließen Sie einen Kartenleser an (Windows beendet den Dienst „Smartcard“ ohne Kartenleser) \
+             oder starten Sie diesen Dienst",
         )
     } else if cfg!(target_os = "macos") {
-        ("débranchez et rebranchez le lecteur de cartes", "unplug the card reader and plug it in again")
+        (
+            "débranchez et rebranchez le lecteur de cartes",
+            "unplug the card reader and plug it in again",
+            "Trennen Sie den Kartenleser und schließen Sie ihn wieder an",
+        )
     } else {
         (
             "démarrez-le (sudo systemctl start pcscd.socket) ou installez le paquet pcscd",
             "start it (sudo systemctl start pcscd.socket) or install the pcscd package",
+            "Starten Sie ihn (sudo systemctl start pcscd.socket) oder installieren Sie das Paket pcscd",
         )
     }
 }
@@ -331,6 +358,22 @@ impl Drop for CardSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        let removed = CardError::CardRemoved { reader: "Lecteur 0".into(), operation: "transmit" };
+        assert_german(&removed);
+        assert!(removed.message(Lang::De).contains("„Lecteur 0“"));
+        assert_german(&CardError::ServiceUnavailable { operation: "establish" });
+        assert_german(&CardError::NoCard { reader: "Lecteur 0".into(), operation: "connect" });
+    }
 
     #[test]
     fn errors_have_stable_codes_and_say_what_to_do() {

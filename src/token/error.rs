@@ -90,7 +90,7 @@ impl Coded for TokenError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            TokenError::ModuleMissing { path } => lang.pick(
+            TokenError::ModuleMissing { path } => lang.pick3(
                 format!(
                     "Le module PKCS#11 {} est introuvable. Installez le logiciel de la carte (middleware) ou corrigez le chemin configuré.",
                     path.display()
@@ -99,8 +99,12 @@ impl Coded for TokenError {
                     "The PKCS#11 module {} was not found. Install the card's software (middleware) or fix the configured path.",
                     path.display()
                 ),
+                format!(
+                    "Das PKCS#11-Modul {} wurde nicht gefunden. Installieren Sie die Software der Karte (Middleware) oder korrigieren Sie den eingestellten Pfad.",
+                    path.display()
+                ),
             ),
-            TokenError::NotALibrary { path, detail } => lang.pick(
+            TokenError::NotALibrary { path, detail } => lang.pick3(
                 format!(
                     "Le fichier {} n'est pas une bibliothèque chargeable ({detail}). Indiquez le fichier du module PKCS#11 de la carte.",
                     path.display()
@@ -109,8 +113,12 @@ impl Coded for TokenError {
                     "The file {} is not a loadable library ({detail}). Point to the card's PKCS#11 module file.",
                     path.display()
                 ),
+                format!(
+                    "Die Datei {} ist keine ladbare Bibliothek ({detail}). Geben Sie die Datei des PKCS#11-Moduls der Karte an.",
+                    path.display()
+                ),
             ),
-            TokenError::NotPkcs11 { path } => lang.pick(
+            TokenError::NotPkcs11 { path } => lang.pick3(
                 format!(
                     "La bibliothèque {} n'est pas un module PKCS#11. Indiquez le module PKCS#11 fourni avec la carte.",
                     path.display()
@@ -119,8 +127,12 @@ impl Coded for TokenError {
                     "The library {} is not a PKCS#11 module. Point to the PKCS#11 module shipped with the card.",
                     path.display()
                 ),
+                format!(
+                    "Die Bibliothek {} ist kein PKCS#11-Modul. Geben Sie das mit der Karte gelieferte PKCS#11-Modul an.",
+                    path.display()
+                ),
             ),
-            TokenError::ModuleInit { path, detail } => lang.pick(
+            TokenError::ModuleInit { path, detail } => lang.pick3(
                 format!(
                     "Le module PKCS#11 {} n'a pas pu démarrer ({detail}). Vérifiez que son service tourne, réinstallez-le, ou contactez votre support.",
                     path.display()
@@ -129,67 +141,110 @@ impl Coded for TokenError {
                     "The PKCS#11 module {} failed to start ({detail}). Check that its service is running, reinstall it, or contact your support.",
                     path.display()
                 ),
+                format!(
+                    "Das PKCS#11-Modul {} konnte nicht starten ({detail}). Prüfen Sie, ob sein Dienst läuft, installieren Sie es neu oder wenden Sie sich an Ihren Support.",
+                    path.display()
+                ),
             ),
-            TokenError::Timeout { operation, seconds } => lang.pick(
+            TokenError::Timeout { operation, seconds } => lang.pick3(
                 format!(
                     "Le module de la carte n'a pas répondu en {seconds} s ({operation}). Retirez et réinsérez la carte puis réessayez ; si cela persiste, redémarrez l'ordinateur."
                 ),
                 format!(
                     "The card's module did not answer within {seconds} s ({operation}). Remove and reinsert the card, then try again; if it persists, restart the computer."
                 ),
+                format!(
+                    "Das Modul der Karte hat nicht innerhalb von {seconds} s geantwortet ({operation}). Entnehmen Sie die Karte, stecken Sie sie wieder ein und versuchen Sie es erneut; falls das Problem bleibt, starten Sie den Computer neu."
+                ),
             ),
-            TokenError::TokenNotFound { label } => lang.pick(
+            TokenError::TokenNotFound { label } => lang.pick3(
                 format!("Aucune carte ou jeton nommé « {label} » n'a été trouvé. Insérez la carte et vérifiez son nom avec « trousseau tokens »."),
                 format!("No card or token named \"{label}\" was found. Insert the card and check its name with \"trousseau tokens\"."),
+                format!("Keine Karte und kein Token mit dem Namen „{label}“ gefunden. Stecken Sie die Karte ein und prüfen Sie ihren Namen mit „trousseau tokens“."),
             ),
-            TokenError::Ambiguous { label, count } => lang.pick(
+            TokenError::Ambiguous { label, count } => lang.pick3(
                 format!("{count} cartes portent le nom « {label} ». Ne laissez que la carte voulue dans le lecteur."),
                 format!("{count} cards are named \"{label}\". Leave only the card you want in the reader."),
+                format!("{count} Karten tragen den Namen „{label}“. Lassen Sie nur die gewünschte Karte im Kartenleser."),
             ),
             TokenError::WrongPin { state } => {
                 let rest = state.message(lang);
-                lang.pick(format!("Code PIN incorrect. {rest}"), format!("Wrong PIN. {rest}"))
+                lang.pick3(format!("Code PIN incorrect. {rest}"), format!("Wrong PIN. {rest}"), format!("Falsche PIN. {rest}"))
             }
-            TokenError::PinLocked => lang.pick(
+            TokenError::PinLocked => lang.pick3(
                 "Le code PIN de la carte est bloqué : aucun essai n'a été fait. Débloquez-le avec le code PUK ou demandez une nouvelle carte à l'émetteur.",
                 "The card's PIN is locked: no attempt was made. Unblock it with the PUK or ask the issuer for a new card.",
+                "Die PIN der Karte ist gesperrt: Es wurde kein Versuch unternommen. Entsperren Sie sie mit der PUK oder fordern Sie beim Aussteller eine neue Karte an.",
             ),
-            TokenError::PinLockedNow => lang.pick(
+            TokenError::PinLockedNow => lang.pick3(
                 "Code PIN incorrect : c'était le dernier essai, la carte est maintenant bloquée. Débloquez-la avec le code PUK ou demandez une nouvelle carte à l'émetteur.",
                 "Wrong PIN: that was the last try, the card is now locked. Unblock it with the PUK or ask the issuer for a new card.",
+                "Falsche PIN: Das war der letzte Versuch, die Karte ist jetzt gesperrt. Entsperren Sie sie mit der PUK oder fordern Sie beim Aussteller eine neue Karte an.",
             ),
-            TokenError::PinExpired => lang.pick(
+            TokenError::PinExpired => lang.pick3(
                 "Le code PIN a expiré : changez-le avec l'outil de la carte, puis réessayez.",
                 "The PIN has expired: change it with the card's tool, then try again.",
+                "Die PIN ist abgelaufen: Ändern Sie sie mit dem Programm der Karte und versuchen Sie es dann erneut.",
             ),
-            TokenError::PinInvalid => lang.pick(
+            TokenError::PinInvalid => lang.pick3(
                 "Ce code PIN n'a pas une longueur ou des caractères acceptés par la carte. Vérifiez-le et réessayez.",
                 "This PIN has a length or characters the card does not accept. Check it and try again.",
+                "Diese PIN hat eine Länge oder Zeichen, die die Karte nicht akzeptiert. Prüfen Sie sie und versuchen Sie es erneut.",
             ),
-            TokenError::KeyNotFound { id } => lang.pick(
+            TokenError::KeyNotFound { id } => lang.pick3(
                 format!("Aucune clé d'identifiant {id} sur la carte. Listez les certificats avec « trousseau token certs »."),
                 format!("No key with id {id} on the card. List the certificates with \"trousseau token certs\"."),
+                format!("Kein Schlüssel mit der Kennung {id} auf der Karte. Listen Sie die Zertifikate mit „trousseau token certs“ auf."),
             ),
-            TokenError::Unsupported { what } => lang.pick(
+            TokenError::Unsupported { what } => lang.pick3(
                 format!("La carte ne permet pas cette opération ({what})."),
                 format!("The card does not support this operation ({what})."),
+                format!("Die Karte unterstützt diesen Vorgang nicht ({what})."),
             ),
-            TokenError::Removed { operation } => lang.pick(
+            TokenError::Removed { operation } => lang.pick3(
                 format!("La carte a été retirée pendant l'opération ({operation}). Réinsérez-la et recommencez."),
                 format!("The card was removed during the operation ({operation}). Reinsert it and start again."),
+                format!("Die Karte wurde während des Vorgangs entnommen ({operation}). Stecken Sie sie wieder ein und beginnen Sie von vorn."),
             ),
-            TokenError::SessionLost => lang.pick(
+            TokenError::SessionLost => lang.pick3(
                 "La connexion à la carte a été perdue après un blocage du module. Recommencez (le code PIN sera redemandé).",
                 "The connection to the card was lost after the module stopped answering. Start again (the PIN will be asked again).",
+                "Die Verbindung zur Karte ging verloren, nachdem das Modul nicht mehr antwortete. Beginnen Sie von vorn (die PIN wird erneut abgefragt).",
             ),
-            TokenError::Decrypt { detail } => lang.pick(
+            TokenError::Decrypt { detail } => lang.pick3(
                 format!("La carte n'a pas pu déchiffrer ces données ({detail}). Elles ne sont peut-être pas destinées à cette clé."),
                 format!("The card could not decrypt this data ({detail}). It may not be meant for this key."),
+                format!("Die Karte konnte diese Daten nicht entschlüsseln ({detail}). Sie sind möglicherweise nicht für diesen Schlüssel bestimmt."),
             ),
-            TokenError::Device { operation, detail } => lang.pick(
+            TokenError::Device { operation, detail } => lang.pick3(
                 format!("La carte a signalé une erreur ({operation} : {detail}). Retirez et réinsérez-la, puis réessayez."),
                 format!("The card reported an error ({operation}: {detail}). Remove and reinsert it, then try again."),
+                format!("Die Karte hat einen Fehler gemeldet ({operation}: {detail}). Entnehmen Sie sie, stecken Sie sie wieder ein und versuchen Sie es erneut."),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        assert_german(&TokenError::ModuleMissing { path: PathBuf::from("/usr/lib/missing.so") });
+        assert_german(&TokenError::PinLocked);
+        assert_german(&TokenError::PinLockedNow);
+        assert_german(&TokenError::Timeout { operation: "C_Login", seconds: 30 });
+        let wrong = TokenError::WrongPin { state: PinState::FinalTry };
+        assert_german(&wrong);
+        assert_eq!(wrong.message(Lang::De), "Falsche PIN. Letzter Versuch: Eine weitere falsche PIN sperrt die Karte.");
+        assert!(TokenError::ModuleMissing { path: PathBuf::from("/x.so") }.message(Lang::De).contains("/x.so"));
     }
 }

@@ -55,22 +55,29 @@ impl PinState {
     /// The retries-left wording for this state, in `lang`.
     pub fn message(self, lang: Lang) -> String {
         match self {
-            PinState::Ok => lang.pick("Code PIN : aucun essai erroné.", "PIN: no failed attempt."),
-            PinState::CountLow => lang.pick(
+            PinState::Ok => {
+                lang.pick3("Code PIN : aucun essai erroné.", "PIN: no failed attempt.", "PIN: kein Fehlversuch.")
+            }
+            PinState::CountLow => lang.pick3(
                 "Attention : un code PIN erroné a déjà été saisi, il reste peu d'essais avant le blocage.",
                 "Careful: a wrong PIN has already been entered, few tries are left before it locks.",
+                "Achtung: Es wurde bereits eine falsche PIN eingegeben, bis zur Sperrung bleiben nur wenige Versuche.",
             ),
-            PinState::FinalTry => lang.pick(
+            PinState::FinalTry => lang.pick3(
                 "Dernier essai : un code PIN erroné de plus bloquera la carte.",
                 "Last try: one more wrong PIN will lock the card.",
+                "Letzter Versuch: Eine weitere falsche PIN sperrt die Karte.",
             ),
-            PinState::Locked => lang.pick(
+            PinState::Locked => lang.pick3(
                 "Code PIN bloqué : débloquez-le avec le code PUK ou contactez l'émetteur de la carte.",
                 "PIN locked: unblock it with the PUK or contact the card's issuer.",
+                "PIN gesperrt: Entsperren Sie sie mit der PUK oder wenden Sie sich an den Aussteller der Karte.",
             ),
-            PinState::NotInitialized => {
-                lang.pick("Cette carte n'a pas encore de code PIN utilisateur.", "This card has no user PIN yet.")
-            }
+            PinState::NotInitialized => lang.pick3(
+                "Cette carte n'a pas encore de code PIN utilisateur.",
+                "This card has no user PIN yet.",
+                "Diese Karte hat noch keine Benutzer-PIN.",
+            ),
         }
     }
 
@@ -173,9 +180,11 @@ impl PinStatus {
         let mut message = state.message(lang);
         if to_be_changed {
             message.push(' ');
-            message.push_str(
-                &lang.pick("Le code PIN doit être changé avant utilisation.", "The PIN must be changed before use."),
-            );
+            message.push_str(&lang.pick3(
+                "Le code PIN doit être changé avant utilisation.",
+                "The PIN must be changed before use.",
+                "Die PIN muss vor der Verwendung geändert werden.",
+            ));
         }
         PinStatus { state, to_be_changed, protected_path: f & flags::PROTECTED_AUTHENTICATION_PATH != 0, message }
     }
