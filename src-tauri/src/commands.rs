@@ -8,9 +8,10 @@ use trousseau::api::{ApiError, TrayView};
 fn join_error(lang: trousseau::Lang) -> ApiError {
     ApiError {
         code: "desktop.task".into(),
-        message: lang.pick(
+        message: lang.pick3(
             "L'opération s'est interrompue de façon inattendue. Réessayez ; si cela se reproduit, redémarrez Trousseau.",
             "The operation stopped unexpectedly. Try again; if it happens again, restart Trousseau.",
+            "Der Vorgang wurde unerwartet unterbrochen. Versuchen Sie es erneut; wenn es wieder vorkommt, starten Sie Trousseau neu.",
         ),
     }
 }
@@ -66,14 +67,16 @@ pub fn shell_take_link(app: AppHandle) -> Option<String> {
 /// The settings changed: redraw the tray in the new language and apply "launch at login".
 #[tauri::command]
 pub fn shell_settings_changed(app: AppHandle) -> Result<(), ApiError> {
-    crate::apply_state(&app, None, None);
     let lang = crate::current_lang();
+    // Card names are said in the user's language (an unknown card, the eID): list them again in the new one.
+    crate::apply_state(&app, None, trousseau::api::cards_list((), lang).ok());
     let wanted = trousseau::api::load_settings().map(|s| s.autostart).unwrap_or(false);
     crate::set_autostart(&app, wanted).map_err(|detail| ApiError {
         code: "desktop.autostart".into(),
-        message: lang.pick(
+        message: lang.pick3(
             format!("Le lancement à l'ouverture de session n'a pas pu être modifié ({detail}). Réessayez, ou ajoutez Trousseau vous-même aux applications de démarrage."),
             format!("Launch at login could not be changed ({detail}). Try again, or add Trousseau to your startup applications yourself."),
+            format!("Der Start bei der Anmeldung konnte nicht geändert werden ({detail}). Versuchen Sie es erneut oder fügen Sie Trousseau selbst zu Ihren Autostart-Anwendungen hinzu."),
         ),
     })
 }

@@ -107,21 +107,23 @@ pub fn current_lines(app: &AppHandle) -> Option<(String, String)> {
 
 /// The notification for a portal connection change.
 pub fn portal_note(p: &PortalState, lang: Lang) -> (String, String) {
-    let name = p.name.clone().unwrap_or_else(|| "portail".into());
+    let name = p.name.clone().unwrap_or_else(|| lang.pick3("portail", "portal", "Portal"));
     if p.connected {
         (
-            lang.pick("Trousseau est connecté", "Trousseau is connected"),
-            lang.pick(
+            lang.pick3("Trousseau est connecté", "Trousseau is connected", "Trousseau ist verbunden"),
+            lang.pick3(
                 format!("Le portail {name} voit votre assistant : « Connecté »."),
                 format!("The portal {name} sees your assistant: “Connected”."),
+                format!("Das Portal {name} sieht Ihren Assistenten: „Verbunden“."),
             ),
         )
     } else {
         (
-            lang.pick("Trousseau est déconnecté", "Trousseau is disconnected"),
-            lang.pick(
+            lang.pick3("Trousseau est déconnecté", "Trousseau is disconnected", "Trousseau ist getrennt"),
+            lang.pick3(
                 format!("La liaison avec {name} est coupée ; Trousseau réessaie automatiquement. Vérifiez votre connexion Internet."),
                 format!("The link with {name} is down; Trousseau retries automatically. Check your Internet connection."),
+                format!("Die Verbindung zu {name} ist unterbrochen; Trousseau versucht es automatisch erneut. Prüfen Sie Ihre Internetverbindung."),
             ),
         )
     }
@@ -134,12 +136,20 @@ pub fn card_notes(before: &[ReaderState], after: &[ReaderState], lang: Lang) -> 
         let was = before.iter().find(|b| b.name == r.name).and_then(|b| b.card.as_ref());
         match (was, &r.card) {
             (None, Some(c)) => notes.push((
-                lang.pick("Carte insérée", "Card inserted"),
-                lang.pick(format!("{} dans {}", c.name, r.name), format!("{} in {}", c.name, r.name)),
+                lang.pick3("Carte insérée", "Card inserted", "Karte eingesteckt"),
+                lang.pick3(
+                    format!("{} dans {}", c.name, r.name),
+                    format!("{} in {}", c.name, r.name),
+                    format!("{} in {}", c.name, r.name),
+                ),
             )),
             (Some(c), None) => notes.push((
-                lang.pick("Carte retirée", "Card removed"),
-                lang.pick(format!("{} retirée de {}", c.name, r.name), format!("{} removed from {}", c.name, r.name)),
+                lang.pick3("Carte retirée", "Card removed", "Karte entfernt"),
+                lang.pick3(
+                    format!("{} retirée de {}", c.name, r.name),
+                    format!("{} removed from {}", c.name, r.name),
+                    format!("{} aus {} entfernt", c.name, r.name),
+                ),
             )),
             _ => {}
         }
@@ -152,5 +162,39 @@ pub fn notify(app: &AppHandle, title: &str, body: &str) {
     use tauri_plugin_notification::NotificationExt;
     if let Err(e) = app.notification().builder().title(title).body(body).show() {
         log::info!("notification not shown ({e}): {title}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trousseau::api::CardState;
+
+    #[test]
+    fn notifications_speak_the_users_language() {
+        let portal = PortalState { name: Some("PMP".into()), url: None, paired: true, connected: true };
+        assert_eq!(portal_note(&portal, Lang::De).0, "Trousseau ist verbunden");
+        assert_eq!(portal_note(&portal, Lang::De).1, "Das Portal PMP sieht Ihren Assistenten: „Verbunden“.");
+        assert_eq!(portal_note(&portal, Lang::Fr).0, "Trousseau est connecté");
+        let down = PortalState { connected: false, ..portal };
+        assert_eq!(portal_note(&down, Lang::De).0, "Trousseau ist getrennt");
+        assert_eq!(portal_note(&down, Lang::En).0, "Trousseau is disconnected");
+
+        let empty = vec![ReaderState { name: "Reader 0".into(), card: None }];
+        let card = CardState { atr: "3B".into(), family: "luxtrust".into(), name: "LuxTrust".into() };
+        let full = vec![ReaderState { name: "Reader 0".into(), card: Some(card) }];
+        assert_eq!(
+            card_notes(&empty, &full, Lang::De),
+            vec![("Karte eingesteckt".into(), "LuxTrust in Reader 0".into())]
+        );
+        assert_eq!(
+            card_notes(&full, &empty, Lang::De),
+            vec![("Karte entfernt".into(), "LuxTrust aus Reader 0 entfernt".into())]
+        );
+        assert_eq!(
+            card_notes(&full, &empty, Lang::Fr),
+            vec![("Carte retirée".into(), "LuxTrust retirée de Reader 0".into())]
+        );
+        assert!(card_notes(&full, &full, Lang::De).is_empty());
     }
 }
