@@ -42,11 +42,17 @@ impl ChannelEvent {
     /// "Connecté — PMP" / "Déconnecté", in the user's language.
     pub fn label(&self, lang: Lang) -> String {
         match self {
-            ChannelEvent::Connected { portal, .. } => {
-                lang.pick(format!("Connecté — {portal}"), format!("Connected — {portal}"))
-            }
-            ChannelEvent::Revoked => lang.pick("Déconnecté — association révoquée", "Disconnected — pairing revoked"),
-            _ => lang.pick("Déconnecté", "Disconnected"),
+            ChannelEvent::Connected { portal, .. } => lang.pick3(
+                format!("Connecté — {portal}"),
+                format!("Connected — {portal}"),
+                format!("Verbunden — {portal}"),
+            ),
+            ChannelEvent::Revoked => lang.pick3(
+                "Déconnecté — association révoquée",
+                "Disconnected — pairing revoked",
+                "Getrennt — Kopplung widerrufen",
+            ),
+            _ => lang.pick3("Déconnecté", "Disconnected", "Getrennt"),
         }
     }
 }

@@ -67,67 +67,82 @@ impl Coded for PortalError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            PortalError::Config { path, detail } => lang.pick(
+            PortalError::Config { path, detail } => lang.pick3(
                 format!("Le fichier de configuration des portails {path} est invalide ({detail}) : corrigez-le ou contactez votre administrateur."),
                 format!("The portal configuration file {path} is invalid ({detail}): fix it or contact your administrator."),
+                format!("Die Konfigurationsdatei der Portale {path} ist ungültig ({detail}): Korrigieren Sie sie oder wenden Sie sich an Ihren Administrator."),
             ),
-            PortalError::BadUrl { url } => lang.pick(
+            PortalError::BadUrl { url } => lang.pick3(
                 format!("« {url} » n'est pas une adresse de portail valide : indiquez une adresse commençant par https://."),
                 format!("\"{url}\" is not a valid portal address: give an address starting with https://."),
+                format!("„{url}“ ist keine gültige Portaladresse: Geben Sie eine Adresse an, die mit https:// beginnt."),
             ),
-            PortalError::InsecureUrl { url } => lang.pick(
+            PortalError::InsecureUrl { url } => lang.pick3(
                 format!("L'adresse {url} n'est pas chiffrée (http) : seuls les portails en https:// sont acceptés, sauf le bac à sable local (127.0.0.1)."),
                 format!("The address {url} is not encrypted (http): only https:// portals are accepted, except the local sandbox (127.0.0.1)."),
+                format!("Die Adresse {url} ist nicht verschlüsselt (http): Nur Portale mit https:// werden akzeptiert, außer der lokalen Sandbox (127.0.0.1)."),
             ),
-            PortalError::Unreachable { url, detail } => lang.pick(
+            PortalError::Unreachable { url, detail } => lang.pick3(
                 format!("Le portail {url} ne répond pas ({detail}) : vérifiez votre connexion réseau, puis réessayez."),
                 format!("The portal {url} does not answer ({detail}): check your network connection, then try again."),
+                format!("Das Portal {url} antwortet nicht ({detail}): Prüfen Sie Ihre Netzwerkverbindung und versuchen Sie es dann erneut."),
             ),
-            PortalError::NotPaired => lang.pick(
+            PortalError::NotPaired => lang.pick3(
                 "Cet assistant n'est associé à aucun portail : lancez « trousseau portal pair ADRESSE ».",
                 "This assistant is not paired with any portal: run \"trousseau portal pair ADDRESS\".",
+                "Dieser Assistent ist mit keinem Portal gekoppelt: Führen Sie „trousseau portal pair ADRESSE“ aus.",
             ),
-            PortalError::PairingDenied => lang.pick(
+            PortalError::PairingDenied => lang.pick3(
                 "L'association a été refusée sur le portail. Relancez-la si c'était une erreur.",
                 "The pairing was refused on the portal. Start it again if that was a mistake.",
+                "Die Kopplung wurde auf dem Portal abgelehnt. Starten Sie sie erneut, falls das ein Versehen war.",
             ),
-            PortalError::PairingExpired => lang.pick(
+            PortalError::PairingExpired => lang.pick3(
                 "Le code d'association a expiré (10 minutes) : relancez « trousseau portal pair ».",
                 "The pairing code expired (10 minutes): run \"trousseau portal pair\" again.",
+                "Der Kopplungscode ist abgelaufen (10 Minuten): Führen Sie „trousseau portal pair“ erneut aus.",
             ),
-            PortalError::TokenRejected => lang.pick(
+            PortalError::TokenRejected => lang.pick3(
                 "Le portail ne reconnaît plus cet assistant (association révoquée ou expirée) : associez-le de nouveau avec « trousseau portal pair ».",
                 "The portal no longer recognises this assistant (pairing revoked or expired): pair it again with \"trousseau portal pair\".",
+                "Das Portal erkennt diesen Assistenten nicht mehr (Kopplung widerrufen oder abgelaufen): Koppeln Sie ihn erneut mit „trousseau portal pair“.",
             ),
-            PortalError::Server { status, code, detail } => lang.pick(
+            PortalError::Server { status, code, detail } => lang.pick3(
                 format!("Le portail a refusé la demande ({status}, {code}) : {detail}"),
                 format!("The portal refused the request ({status}, {code}): {detail}"),
+                format!("Das Portal hat die Anfrage abgelehnt ({status}, {code}): {detail}"),
             ),
-            PortalError::Protocol { detail } => lang.pick(
+            PortalError::Protocol { detail } => lang.pick3(
                 format!("Réponse inattendue du portail ({detail}) : vérifiez l'adresse du portail ou mettez Trousseau à jour."),
                 format!("Unexpected answer from the portal ({detail}): check the portal address or update Trousseau."),
+                format!("Unerwartete Antwort des Portals ({detail}): Prüfen Sie die Adresse des Portals oder aktualisieren Sie Trousseau."),
             ),
-            PortalError::CertificateNotFound { sha256 } => lang.pick(
+            PortalError::CertificateNotFound { sha256 } => lang.pick3(
                 format!("Le certificat {} n'est plus sur ce poste (carte retirée ?) : insérez la carte ou choisissez un autre bi-clé.", short(sha256)),
                 format!("Certificate {} is no longer on this workstation (card removed?): insert the card or choose another bi-clé.", short(sha256)),
+                format!("Das Zertifikat {} ist nicht mehr auf diesem Arbeitsplatz (Karte entnommen?): Stecken Sie die Karte ein oder wählen Sie ein anderes Schlüsselpaar (bi-clé).", short(sha256)),
             ),
-            PortalError::Declined => lang.pick(
+            PortalError::Declined => lang.pick3(
                 "Opération refusée dans l'assistant : rien n'a été fait.",
                 "Operation declined in the assistant: nothing was done.",
+                "Vorgang im Assistenten abgelehnt: Es wurde nichts getan.",
             ),
-            PortalError::InvalidRequest { detail } => lang.pick(
+            PortalError::InvalidRequest { detail } => lang.pick3(
                 format!("Demande invalide ({detail}) : rien n'a été fait."),
                 format!("Invalid request ({detail}): nothing was done."),
+                format!("Ungültige Anfrage ({detail}): Es wurde nichts getan."),
             ),
-            PortalError::Generate { detail } => lang.pick(
+            PortalError::Generate { detail } => lang.pick3(
                 format!("La création du bi-clé a échoué ({detail}) : rien n'a été installé, réessayez."),
                 format!("Creating the bi-clé failed ({detail}): nothing was installed, try again."),
+                format!("Das Erzeugen des Schlüsselpaars (bi-clé) ist fehlgeschlagen ({detail}): Es wurde nichts installiert, versuchen Sie es erneut."),
             ),
             PortalError::Secrets(e) => e.message(lang),
             PortalError::Store(e) => e.message(lang),
-            PortalError::Io { path, source } => lang.pick(
+            PortalError::Io { path, source } => lang.pick3(
                 format!("Impossible d'écrire {path} ({source}) : vérifiez l'espace disque et les droits."),
                 format!("Cannot write {path} ({source}): check disk space and permissions."),
+                format!("{path} kann nicht geschrieben werden ({source}): Prüfen Sie den Speicherplatz und die Rechte."),
             ),
         }
     }
@@ -135,4 +150,26 @@ impl Coded for PortalError {
 
 fn short(sha256: &str) -> String {
     sha256.chars().take(16).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        let down = PortalError::Unreachable { url: "https://pmp.example".into(), detail: "timeout".into() };
+        assert_german(&down);
+        assert!(down.message(Lang::De).starts_with("Das Portal https://pmp.example antwortet nicht (timeout)"));
+        assert_german(&PortalError::NotPaired);
+        assert_german(&PortalError::TokenRejected);
+        assert_german(&PortalError::CertificateNotFound { sha256: "ab".repeat(32) });
+    }
 }

@@ -411,64 +411,100 @@ impl Coded for StoreError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            StoreError::BadFingerprint { given } => lang.pick(
+            StoreError::BadFingerprint { given } => lang.pick3(
                 format!("« {given} » n'est pas une empreinte SHA-256 (64 chiffres hexadécimaux). Copiez-la depuis « trousseau store list »."),
                 format!("\"{given}\" is not a SHA-256 fingerprint (64 hex digits). Copy it from \"trousseau store list\"."),
+                format!("„{given}“ ist kein SHA-256-Fingerabdruck (64 Hexadezimalziffern). Kopieren Sie ihn aus „trousseau store list“."),
             ),
-            StoreError::NotFound { sha256, store } => lang.pick(
+            StoreError::NotFound { sha256, store } => lang.pick3(
                 format!("Aucun certificat d'empreinte {sha256} dans le magasin {store}. Vérifiez l'empreinte avec « trousseau store list »."),
                 format!("No certificate with fingerprint {sha256} in the store {store}. Check it with \"trousseau store list\"."),
+                format!("Kein Zertifikat mit dem Fingerabdruck {sha256} im Zertifikatsspeicher {store}. Prüfen Sie den Fingerabdruck mit „trousseau store list“."),
             ),
-            StoreError::NoPrivateKey { sha256, store } => lang.pick(
+            StoreError::NoPrivateKey { sha256, store } => lang.pick3(
                 format!("Le certificat {sha256} n'a pas sa clé privée dans le magasin {store} : il ne peut pas être exporté en .p12. Exportez-le depuis l'ordinateur ou la carte qui détient la clé."),
                 format!("The certificate {sha256} has no private key in the store {store}, so it cannot be exported as a .p12. Export it from the computer or card that holds the key."),
+                format!("Der private Schlüssel des Zertifikats {sha256} liegt nicht im Zertifikatsspeicher {store}: Es kann nicht als .p12 exportiert werden. Exportieren Sie es von dem Computer oder der Karte, die den Schlüssel enthält."),
             ),
-            StoreError::Locked { store } => lang.pick(
+            StoreError::Locked { store } => lang.pick3(
                 format!("Le magasin de certificats {store} est protégé par un mot de passe principal : donnez-le (option --store-password-env VARIABLE en ligne de commande) ; rien n'a été modifié."),
                 format!("The certificate store {store} is protected by a primary password: give it (option --store-password-env VARIABLE on the command line); nothing was changed."),
+                format!("Der Zertifikatsspeicher {store} ist durch ein Hauptpasswort geschützt: Geben Sie es an (Option --store-password-env VARIABLE in der Befehlszeile); es wurde nichts geändert."),
             ),
-            StoreError::WrongStorePassword { store } => lang.pick(
+            StoreError::WrongStorePassword { store } => lang.pick3(
                 format!("Mot de passe principal incorrect pour le magasin de certificats {store} : c'est celui que demande Firefox au démarrage ou pour voir les mots de passe enregistrés. Réessayez ; rien n'a été modifié."),
                 format!("Wrong primary password for the certificate store {store}: it is the one Firefox asks for at start-up or to show saved passwords. Try again; nothing was changed."),
+                format!("Falsches Hauptpasswort für den Zertifikatsspeicher {store}: Es ist das Passwort, das Firefox beim Start oder zum Anzeigen gespeicherter Passwörter abfragt. Versuchen Sie es erneut; es wurde nichts geändert."),
             ),
-            StoreError::Open { store, detail } => lang.pick(
+            StoreError::Open { store, detail } => lang.pick3(
                 format!("Impossible d'ouvrir le magasin de certificats {store} ({detail}). Fermez les navigateurs qui l'utilisent et réessayez ; vérifiez les droits du dossier."),
                 format!("Cannot open the certificate store {store} ({detail}). Close the browsers using it and try again; check the folder's permissions."),
+                format!("Der Zertifikatsspeicher {store} kann nicht geöffnet werden ({detail}). Schließen Sie die Browser, die ihn verwenden, und versuchen Sie es erneut; prüfen Sie die Rechte des Ordners."),
             ),
-            StoreError::Backend { operation, store, detail } => lang.pick(
+            StoreError::Backend { operation, store, detail } => lang.pick3(
                 format!("Le magasin de certificats {store} a refusé l'opération « {operation} » ({detail}). Rien n'a été laissé à moitié fait ; réessayez, puis contactez votre support avec ce message."),
                 format!("The certificate store {store} refused the operation \"{operation}\" ({detail}). Nothing was left half done; try again, then contact your support with this message."),
+                format!("Der Zertifikatsspeicher {store} hat den Vorgang „{operation}“ abgelehnt ({detail}). Nichts wurde halb erledigt zurückgelassen; versuchen Sie es erneut und wenden Sie sich dann mit dieser Meldung an Ihren Support."),
             ),
-            StoreError::ToolMissing { tool } => lang.pick(
+            StoreError::ToolMissing { tool } => lang.pick3(
                 format!("L'outil NSS « {tool} » est absent : installez le paquet libnss3-tools (sudo apt install libnss3-tools) puis réessayez."),
                 format!("The NSS tool \"{tool}\" is missing: install the libnss3-tools package (sudo apt install libnss3-tools) and try again."),
+                format!("Das NSS-Programm „{tool}“ fehlt: Installieren Sie das Paket libnss3-tools (sudo apt install libnss3-tools) und versuchen Sie es dann erneut."),
             ),
-            StoreError::ModuleMissing { path } => lang.pick(
+            StoreError::ModuleMissing { path } => lang.pick3(
                 format!("La bibliothèque PKCS#11 {} est introuvable : installez le logiciel de votre carte (middleware) ou indiquez son chemin avec --module.", path.display()),
                 format!("The PKCS#11 library {} was not found: install your card's software (middleware) or give its path with --module.", path.display()),
+                format!("Die PKCS#11-Bibliothek {} wurde nicht gefunden: Installieren Sie die Software Ihrer Karte (Middleware) oder geben Sie ihren Pfad mit --module an.", path.display()),
             ),
-            StoreError::Unsupported { what } => lang.pick(
+            StoreError::Unsupported { what } => lang.pick3(
                 format!("« {what} » n'est pas nécessaire ni disponible avec le magasin de certificats de ce système."),
                 format!("\"{what}\" is neither needed nor available with this system's certificate store."),
+                format!("„{what}“ ist beim Zertifikatsspeicher dieses Systems weder nötig noch verfügbar."),
             ),
-            StoreError::NotExportable { sha256 } => lang.pick(
+            StoreError::NotExportable { sha256 } => lang.pick3(
                 format!("La clé privée du certificat {sha256} a été installée comme non exportable : elle ne peut pas être copiée dans un fichier .p12. Utilisez le fichier .p12 d'origine ou demandez un nouveau certificat."),
                 format!("The private key of certificate {sha256} was installed as non-exportable: it cannot be copied into a .p12 file. Use the original .p12 file or request a new certificate."),
+                format!("Der private Schlüssel des Zertifikats {sha256} wurde als nicht exportierbar installiert: Er kann nicht in eine .p12-Datei kopiert werden. Verwenden Sie die ursprüngliche .p12-Datei oder beantragen Sie ein neues Zertifikat."),
             ),
-            StoreError::OnToken { sha256 } => lang.pick(
+            StoreError::OnToken { sha256 } => lang.pick3(
                 format!("Le certificat {sha256} est sur une carte à puce : sa clé privée ne quitte jamais la carte (pas d'export .p12) et il ne peut pas être retiré d'ici. Pour ne plus le voir, retirez le module de la carte (« trousseau store register-module --remove »)."),
                 format!("The certificate {sha256} is on a smartcard: its private key never leaves the card (no .p12 export) and it cannot be removed from here. To stop seeing it, unregister the card's module (\"trousseau store register-module --remove\")."),
+                format!("Das Zertifikat {sha256} liegt auf einer Chipkarte: Sein privater Schlüssel verlässt die Karte nie (kein .p12-Export) und es kann hier nicht entfernt werden. Um es nicht mehr zu sehen, melden Sie das Modul der Karte ab („trousseau store register-module --remove“)."),
             ),
-            StoreError::NotCa { sha256 } => lang.pick(
+            StoreError::NotCa { sha256 } => lang.pick3(
                 format!("Le certificat {sha256} n'est pas celui d'une autorité de certification : il ne peut pas être installé comme autorité de confiance. Pour un certificat personnel, utilisez « trousseau p12 import »."),
                 format!("The certificate {sha256} is not a certification authority's: it cannot be installed as a trusted authority. For a personal certificate, use \"trousseau p12 import\"."),
+                format!("Das Zertifikat {sha256} gehört zu keiner Zertifizierungsstelle: Es kann nicht als vertrauenswürdige Zertifizierungsstelle installiert werden. Für ein persönliches Zertifikat verwenden Sie „trousseau p12 import“."),
             ),
-            StoreError::Io { path, source } => lang.pick(
+            StoreError::Io { path, source } => lang.pick3(
                 format!("Lecture ou écriture impossible : {} ({source}). Vérifiez le chemin et les droits.", path.display()),
                 format!("Cannot read or write {} ({source}). Check the path and permissions.", path.display()),
+                format!("Lesen oder Schreiben nicht möglich: {} ({source}). Prüfen Sie den Pfad und die Rechte.", path.display()),
             ),
             StoreError::Pkcs12(e) => e.message(lang),
             StoreError::Cert(e) => e.message(lang),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        let wrong = StoreError::WrongStorePassword { store: "NSS".into() };
+        assert_german(&wrong);
+        assert!(wrong.message(Lang::De).starts_with("Falsches Hauptpasswort für den Zertifikatsspeicher NSS"));
+        assert_german(&StoreError::Locked { store: "NSS".into() });
+        assert_german(&StoreError::ModuleMissing { path: PathBuf::from("/usr/lib/x.so") });
+        assert_german(&StoreError::OnToken { sha256: "ab".repeat(32) });
     }
 }
