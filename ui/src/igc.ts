@@ -42,45 +42,58 @@ const FQDN = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DEPARTEMENT = /^.+ \((\d{2}|2A|2B|\d{3})\)$/;
 
-/** Problems per field (French sentences with what to do); empty when the request can be built. */
+/** Problems per field (sentences with what to do, in `lang`); empty when the request can be built. */
 export function validate(offer: Offer, usage: Usage, v: Values, lang: "fr" | "en" | "de" = "fr", insi: IgcInsi | null = null): Partial<Record<FieldName, string>> {
-  const fr = lang === "fr";
+  // The sentence in the user's language: French, English, German.
+  const say = (fr: string, en: string, de: string) => (lang === "fr" ? fr : lang === "de" ? de : en);
   const errs: Partial<Record<FieldName, string>> = {};
   if (insi && !isService(offer)) {
     // Core rule "insi_offer".
-    errs.cn = fr ? `Le service INSi concerne les offres ORG et SERV, pas ${offer}.` : `The INSi service belongs to the ORG and SERV offers, not ${offer}.`;
+    errs.cn = say(`Le service INSi concerne les offres ORG et SERV, pas ${offer}.`, `The INSi service belongs to the ORG and SERV offers, not ${offer}.`, `Der INSi-Dienst gehört zu den Angeboten ORG und SERV, nicht zu ${offer}.`);
   }
   for (const f of fieldsFor(offer, usage, insi)) {
     const val = (v[f] ?? "").trim();
     if (!val) {
-      errs[f] = fr ? "Ce champ est obligatoire : remplissez-le." : "This field is required: fill it in.";
+      errs[f] = say("Ce champ est obligatoire : remplissez-le.", "This field is required: fill it in.", "Dies ist ein Pflichtfeld: Bitte füllen Sie es aus.");
       continue;
     }
     if (f === "cn" && isService(offer) && /^insi/i.test(val) && val !== "INSI-AUTO" && val !== "INSI-MANU") {
       // Core rule "insi_cn".
-      errs.cn = fr
-        ? "Pour l'INSi, le service applicatif doit être exactement INSI-AUTO ou INSI-MANU : choisissez « Service INSi » ci-dessus."
-        : "For INSi the application service must be exactly INSI-AUTO or INSI-MANU: choose “INSi service” above.";
+      errs.cn = say(
+        "Pour l'INSi, le service applicatif doit être exactement INSI-AUTO ou INSI-MANU : choisissez « Service INSi » ci-dessus.",
+        "For INSi the application service must be exactly INSI-AUTO or INSI-MANU: choose “INSi service” above.",
+        "Für INSi muss der Anwendungsdienst genau INSI-AUTO oder INSI-MANU heißen: Wählen Sie oben „INSi-Dienst“.",
+      );
     }
     if (f === "cn" && !isService(offer) && !/^[A-Za-z0-9/-]+$/.test(val)) {
       // Core rule "national_id".
-      errs.cn = fr
-        ? "L'identifiant national (RPPS/ADELI) s'écrit en chiffres et lettres, sans espace, par exemple 810012345678."
-        : "The national id (RPPS/ADELI) is written in digits and letters, without spaces, e.g. 810012345678.";
+      errs.cn = say(
+        "L'identifiant national (RPPS/ADELI) s'écrit en chiffres et lettres, sans espace, par exemple 810012345678.",
+        "The national id (RPPS/ADELI) is written in digits and letters, without spaces, e.g. 810012345678.",
+        "Die nationale Kennung (RPPS/ADELI) besteht aus Ziffern und Buchstaben ohne Leerzeichen, zum Beispiel 810012345678.",
+      );
     }
     if (f === "st" && !DEPARTEMENT.test(val)) {
-      errs.st = fr ? "Écrivez le département suivi de son numéro entre parenthèses, par exemple « Paris (75) »." : "Write the département followed by its number in brackets, e.g. “Paris (75)”.";
+      errs.st = say(
+        "Écrivez le département suivi de son numéro entre parenthèses, par exemple « Paris (75) ».",
+        "Write the département followed by its number in brackets, e.g. “Paris (75)”.",
+        "Geben Sie das Département mit seiner Nummer in Klammern an, zum Beispiel „Paris (75)“.",
+      );
     }
     if (f === "email" && !EMAIL.test(val)) {
-      errs.email = fr ? "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)." : "This e-mail address is not valid: check it (e.g. first.last@example.org).";
+      errs.email = say(
+        "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr).",
+        "This e-mail address is not valid: check it (e.g. first.last@example.org).",
+        "Diese E-Mail-Adresse ist ungültig: Bitte prüfen Sie sie (Beispiel: vorname.nachname@beispiel.de).",
+      );
     }
     if (f === "fqdns") {
       const names = val.split(/\s+/).filter(Boolean);
-      if (names.length < 1 || names.length > 5) errs.fqdns = fr ? "Indiquez de 1 à 5 noms de serveur, un par ligne." : "Give 1 to 5 server names, one per line.";
-      else if (!names.every((n) => FQDN.test(n))) errs.fqdns = fr ? "Un nom de serveur n'est pas valide (exemple : serveur.exemple.fr)." : "A server name is not valid (e.g. server.example.org).";
+      if (names.length < 1 || names.length > 5) errs.fqdns = say("Indiquez de 1 à 5 noms de serveur, un par ligne.", "Give 1 to 5 server names, one per line.", "Geben Sie 1 bis 5 Servernamen an, einen pro Zeile.");
+      else if (!names.every((n) => FQDN.test(n))) errs.fqdns = say("Un nom de serveur n'est pas valide (exemple : serveur.exemple.fr).", "A server name is not valid (e.g. server.example.org).", "Ein Servername ist ungültig (Beispiel: server.beispiel.de).");
     }
     if (/[,+=<>#;"\\]/.test(val) && f !== "fqdns" && f !== "email" && f !== "upn") {
-      errs[f] = fr ? "Évitez les caractères , + = < > # ; \" \\ dans ce champ." : "Avoid the characters , + = < > # ; \" \\ in this field.";
+      errs[f] = say("Évitez les caractères , + = < > # ; \" \\ dans ce champ.", "Avoid the characters , + = < > # ; \" \\ in this field.", "Vermeiden Sie die Zeichen , + = < > # ; \" \\ in diesem Feld.");
     }
   }
   return errs;

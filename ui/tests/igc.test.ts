@@ -60,4 +60,20 @@ describe("IGC-Santé request rules", () => {
     // An INSi choice left over from ORG is not sent for a person.
     expect(igcRequest("PS", "AUTH", { cn: "810001234567", upn: "j@h.fr" }, "INSI-MANU", "d.csr").insi).toBeNull();
   });
+
+  it("says what to fix in German to a German user, never in English", () => {
+    const base = { cn: "Portail", ou: "1", o: "Clinique", st: "Paris", fqdns: "pas un nom" };
+    const de = validate("SERV", "SSL_SERV", { ...base, o: "Cl,inique" }, "de");
+    expect(de.st).toBe("Geben Sie das Département mit seiner Nummer in Klammern an, zum Beispiel „Paris (75)“.");
+    expect(de.fqdns).toMatch(/Servername ist ungültig/);
+    expect(de.o).toMatch(/^Vermeiden Sie die Zeichen/);
+    expect(validate("PS", "AUTH", { cn: "81 00" }, "de").cn).toMatch(/^Die nationale Kennung/);
+    expect(validate("PS", "AUTH", { cn: "810001234567" }, "de").upn).toBe("Dies ist ein Pflichtfeld: Bitte füllen Sie es aus.");
+    expect(validate("PS", "AUTH", { cn: "810001234567" }, "de", "INSI-AUTO").cn).toMatch(/^Der INSi-Dienst gehört/);
+    expect(validate("ORG", "SIGN", { ...base, cn: "INSI-auto", email: "x" }, "de")).toMatchObject({
+      cn: expect.stringMatching(/genau INSI-AUTO oder INSI-MANU/),
+      email: expect.stringMatching(/E-Mail-Adresse ist ungültig/),
+    });
+    expect(validate("SERV", "SSL_SERV", { ...base, fqdns: "a.fr b.fr c.fr d.fr e.fr f.fr" }, "de").fqdns).toMatch(/1 bis 5 Servernamen/);
+  });
 });
