@@ -1368,7 +1368,7 @@ pub fn pending_list(_req: (), lang: Lang) -> Result<Vec<PendingSummary>, ApiErro
         .map(|m| {
             let what = match (&m.offer, &m.usage) {
                 (Some(o), Some(u)) => format!("IGC-Santé {o} — {u}"),
-                _ => lang.pick("Demande de certificat", "Certificate request"),
+                _ => lang.pick3("Demande de certificat", "Certificate request", "Zertifikatsanforderung"),
             };
             PendingSummary {
                 id: m.id.clone(),
