@@ -166,6 +166,9 @@ impl Subject {
             return Err(CsrError::subject(
                 format!("l'attribut {name} apparaît deux fois ; une demande ne peut en porter qu'un de chaque type"),
                 format!("the attribute {name} appears twice; a request can carry only one of each type"),
+                format!(
+                    "das Attribut {name} kommt zweimal vor; eine Anforderung kann nur eines von jedem Typ enthalten"
+                ),
             ));
         }
         let value = value.trim();
@@ -173,6 +176,7 @@ impl Subject {
             return Err(CsrError::subject(
                 format!("l'attribut {name} est vide"),
                 format!("the attribute {name} is empty"),
+                format!("das Attribut {name} ist leer"),
             ));
         }
         let max = kind.max_len();
@@ -180,12 +184,14 @@ impl Subject {
             return Err(CsrError::subject(
                 format!("l'attribut {name} dépasse {max} caractères"),
                 format!("the attribute {name} is longer than {max} characters"),
+                format!("das Attribut {name} ist länger als {max} Zeichen"),
             ));
         }
         if value.chars().any(char::is_control) {
             return Err(CsrError::subject(
                 format!("l'attribut {name} contient un caractère de contrôle"),
                 format!("the attribute {name} contains a control character"),
+                format!("das Attribut {name} enthält ein Steuerzeichen"),
             ));
         }
         let value = match kind {
@@ -194,6 +200,7 @@ impl Subject {
                     return Err(CsrError::subject(
                         format!("le pays (C) doit être un code de deux lettres (FR, LU…), pas « {value} »"),
                         format!("the country (C) must be a two-letter code (FR, LU…), not \"{value}\""),
+                        format!("das Land (C) muss ein Code aus zwei Buchstaben sein (FR, LU…), nicht „{value}“"),
                     ));
                 }
                 value.to_ascii_uppercase()
@@ -202,6 +209,7 @@ impl Subject {
                 return Err(CsrError::subject(
                     format!("l'attribut {name} ne peut contenir que des caractères ASCII"),
                     format!("the attribute {name} can only hold ASCII characters"),
+                    format!("das Attribut {name} darf nur ASCII-Zeichen enthalten"),
                 ))
             }
             _ => value.to_string(),
@@ -237,7 +245,11 @@ impl Subject {
     /// (`+`), repeated types, hex-encoded (`#…`) values, unknown types and malformed escapes.
     pub fn parse_rfc4514(s: &str) -> Result<Subject, CsrError> {
         if s.trim().is_empty() {
-            return Err(CsrError::subject("le sujet est vide".to_string(), "the subject is empty".to_string()));
+            return Err(CsrError::subject(
+                "le sujet est vide".to_string(),
+                "the subject is empty".to_string(),
+                "der Betreff (Subject) ist leer".to_string(),
+            ));
         }
         let mut rdns: Vec<(String, String)> = Vec::new();
         let mut cur_type = String::new();
@@ -256,6 +268,7 @@ impl Subject {
                 CsrError::subject(
                     "une valeur échappée (\\XX) n'est pas de l'UTF-8 valide".to_string(),
                     "an escaped value (\\XX) is not valid UTF-8".to_string(),
+                    "ein maskierter Wert (\\XX) ist kein gültiges UTF-8".to_string(),
                 )
             })?;
             rdns.push((t.trim().to_string(), value));
@@ -280,6 +293,10 @@ impl Subject {
                                     cur_type.trim()
                                 ),
                                 format!("the value of {} is hex-encoded (#…); give it as text", cur_type.trim()),
+                                format!(
+                                    "der Wert von {} ist hexadezimal kodiert (#…); geben Sie ihn als Text an",
+                                    cur_type.trim()
+                                ),
                             ));
                         }
                     }
@@ -287,6 +304,7 @@ impl Subject {
                         return Err(CsrError::subject(
                             format!("« {} » n'est pas de la forme TYPE=valeur", cur_type.trim()),
                             format!("\"{}\" is not of the form TYPE=value", cur_type.trim()),
+                            format!("„{}“ hat nicht die Form TYP=Wert", cur_type.trim()),
                         ))
                     }
                     _ => cur_type.push(c as char),
@@ -300,6 +318,7 @@ impl Subject {
                         return Err(CsrError::subject(
                             "le sujet se termine par une barre oblique inverse isolée".to_string(),
                             "the subject ends with a lone backslash".to_string(),
+                            "der Betreff (Subject) endet mit einem einzelnen Backslash".to_string(),
                         ));
                     };
                     if n.is_ascii_hexdigit() {
@@ -307,6 +326,7 @@ impl Subject {
                             CsrError::subject(
                                 "échappement hexadécimal incomplet (\\XX attendu)".to_string(),
                                 "incomplete hex escape (\\XX expected)".to_string(),
+                                "unvollständige Hexadezimal-Maskierung (\\XX erwartet)".to_string(),
                             )
                         })?;
                         let byte = u8::from_str_radix(&format!("{}{}", n as char, *h as char), 16).unwrap_or(b'?');
@@ -323,6 +343,7 @@ impl Subject {
                     return Err(CsrError::subject(
                         "un RDN à plusieurs valeurs (« + ») ne peut pas être construit : écrivez chaque attribut séparé par une virgule, ou échappez le + (\\+)".to_string(),
                         "a multi-valued RDN (\"+\") cannot be built: separate each attribute with a comma, or escape the + (\\+)".to_string(),
+                        "ein mehrwertiger RDN („+“) kann nicht erstellt werden: Trennen Sie jedes Attribut durch ein Komma oder maskieren Sie das + (\\+)".to_string(),
                     ))
                 }
                 b',' | b';' => {
@@ -338,6 +359,7 @@ impl Subject {
                     return Err(CsrError::subject(
                         "les guillemets ne sont pas acceptés dans le sujet : échappez les caractères spéciaux avec \\".to_string(),
                         "quotes are not accepted in the subject: escape special characters with \\".to_string(),
+                        "Anführungszeichen sind im Betreff (Subject) nicht erlaubt: Maskieren Sie Sonderzeichen mit \\".to_string(),
                     ))
                 }
                 _ => cur_val.push(c),
@@ -348,6 +370,7 @@ impl Subject {
             return Err(CsrError::subject(
                 format!("« {} » n'est pas de la forme TYPE=valeur", cur_type.trim()),
                 format!("\"{}\" is not of the form TYPE=value", cur_type.trim()),
+                format!("„{}“ hat nicht die Form TYP=Wert", cur_type.trim()),
             ));
         }
         finish(&mut cur_type, &mut cur_val, protected, &mut rdns)?;
@@ -357,6 +380,7 @@ impl Subject {
                 CsrError::subject(
                     format!("type d'attribut inconnu « {t} » (CN, O, OU, C, ST, L, SN, GN, title, serialNumber, emailAddress, DC, UID ou un OID)"),
                     format!("unknown attribute type \"{t}\" (CN, O, OU, C, ST, L, SN, GN, title, serialNumber, emailAddress, DC, UID or an OID)"),
+                    format!("unbekannter Attributtyp „{t}“ (CN, O, OU, C, ST, L, SN, GN, title, serialNumber, emailAddress, DC, UID oder eine OID)"),
                 )
             })?;
             subject.push(kind, &v)?;

@@ -95,10 +95,18 @@ impl Offer {
 
     pub fn label(self, lang: crate::Lang) -> String {
         match self {
-            Offer::PS => lang.pick("Professionnel de santé", "Health professional"),
-            Offer::PRO => lang.pick("Professionnel d'une structure", "Professional of an organisation"),
-            Offer::ORG => lang.pick("Organisation (personne morale)", "Organisation (legal entity)"),
-            Offer::SERV => lang.pick("Serveur applicatif", "Application server"),
+            Offer::PS => lang.pick3("Professionnel de santé", "Health professional", "Gesundheitsfachkraft"),
+            Offer::PRO => lang.pick3(
+                "Professionnel d'une structure",
+                "Professional of an organisation",
+                "Fachkraft einer Einrichtung",
+            ),
+            Offer::ORG => lang.pick3(
+                "Organisation (personne morale)",
+                "Organisation (legal entity)",
+                "Organisation (juristische Person)",
+            ),
+            Offer::SERV => lang.pick3("Serveur applicatif", "Application server", "Anwendungsserver"),
         }
     }
 }
@@ -131,12 +139,20 @@ impl Usage {
 
     pub fn label(self, lang: crate::Lang) -> String {
         match self {
-            Usage::AUTH => lang.pick("Authentification", "Authentication"),
-            Usage::AUTH_CLI => lang.pick("Authentification client", "Client authentication"),
-            Usage::SIGN => lang.pick("Signature", "Signature"),
-            Usage::CONF => lang.pick("Confidentialité (chiffrement)", "Confidentiality (encryption)"),
-            Usage::SMIME => lang.pick("Messagerie sécurisée (S/MIME)", "Secure e-mail (S/MIME)"),
-            Usage::SSL_SERV => lang.pick("Serveur SSL/TLS", "SSL/TLS server"),
+            Usage::AUTH => lang.pick3("Authentification", "Authentication", "Authentifizierung"),
+            Usage::AUTH_CLI => {
+                lang.pick3("Authentification client", "Client authentication", "Client-Authentifizierung")
+            }
+            Usage::SIGN => lang.pick3("Signature", "Signature", "Signatur"),
+            Usage::CONF => lang.pick3(
+                "Confidentialité (chiffrement)",
+                "Confidentiality (encryption)",
+                "Vertraulichkeit (Verschlüsselung)",
+            ),
+            Usage::SMIME => {
+                lang.pick3("Messagerie sécurisée (S/MIME)", "Secure e-mail (S/MIME)", "Sichere E-Mail (S/MIME)")
+            }
+            Usage::SSL_SERV => lang.pick3("Serveur SSL/TLS", "SSL/TLS server", "SSL/TLS-Server"),
         }
     }
 
@@ -182,8 +198,8 @@ pub struct Checked {
     pub sans: Vec<SanRequest>,
 }
 
-fn rule(rule: &'static str, fr: String, en: String) -> CsrError {
-    CsrError::Rule { rule, fr, en }
+fn rule(rule: &'static str, fr: String, en: String, de: String) -> CsrError {
+    CsrError::Rule { rule, fr, en, de }
 }
 
 fn is_department(st: &str) -> bool {
@@ -205,6 +221,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
             "offer",
             format!("offre IGC-Santé inconnue « {} » : choisissez PS, PRO, ORG ou SERV", input.offer),
             format!("unknown IGC-Santé offer \"{}\": choose PS, PRO, ORG or SERV", input.offer),
+            format!("unbekanntes IGC-Santé-Angebot „{}“: Wählen Sie PS, PRO, ORG oder SERV", input.offer),
         )
     })?;
     let usage = Usage::parse(&input.usage).ok_or_else(|| {
@@ -212,6 +229,10 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
             "usage",
             format!("usage IGC-Santé inconnu « {} » : AUTH, AUTH_CLI, SIGN, CONF, SMIME ou SSL_SERV", input.usage),
             format!("unknown IGC-Santé usage \"{}\": AUTH, AUTH_CLI, SIGN, CONF, SMIME or SSL_SERV", input.usage),
+            format!(
+                "unbekannte IGC-Santé-Verwendung „{}“: AUTH, AUTH_CLI, SIGN, CONF, SMIME oder SSL_SERV",
+                input.usage
+            ),
         )
     })?;
     if !offer.usages().contains(&usage) {
@@ -228,14 +249,20 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                 offer.as_str(),
                 usage.as_str()
             ),
+            format!(
+                "das Angebot {} bietet die Verwendung {} nicht an (mögliche Verwendungen: {allowed})",
+                offer.as_str(),
+                usage.as_str()
+            ),
         ));
     }
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let missing = |field: &str, what_fr: &str, what_en: &str| {
+    let missing = |field: &str, what_fr: &str, what_en: &str, what_de: &str| {
         rule(
             "required_field",
             format!("l'offre {} exige --{field} ({what_fr})", offer.as_str()),
             format!("the {} offer requires --{field} ({what_en})", offer.as_str()),
+            format!("das Angebot {} verlangt --{field} ({what_de})", offer.as_str()),
         )
     };
     let forbidden = |field: &str| {
@@ -243,6 +270,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
             "field_not_allowed",
             format!("l'offre {} ne prend pas --{field}", offer.as_str()),
             format!("the {} offer does not take --{field}", offer.as_str()),
+            format!("das Angebot {} akzeptiert --{field} nicht", offer.as_str()),
         )
     };
 
@@ -253,6 +281,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                 "insi_offer",
                 format!("le service INSi (--insi) concerne les offres ORG et SERV, pas {}", offer.as_str()),
                 format!("the INSi service (--insi) belongs to the ORG and SERV offers, not {}", offer.as_str()),
+                format!("der INSi-Dienst (--insi) gehört zu den Angeboten ORG und SERV, nicht zu {}", offer.as_str()),
             ));
         }
         let cn = given(&input.cn).ok_or_else(|| {
@@ -260,6 +289,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                 "cn",
                 "l'identifiant national du professionnel (RPPS/ADELI)",
                 "the professional's national id (RPPS/ADELI)",
+                "die nationale Kennung der Fachkraft (RPPS/ADELI)",
             )
         })?;
         if cn.chars().any(char::is_whitespace) || !cn.chars().all(|c| c.is_ascii_alphanumeric() || "/-".contains(c)) {
@@ -267,6 +297,9 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                 "national_id",
                 format!("le cn doit être l'identifiant national (chiffres et lettres, sans espace), pas « {cn} »"),
                 format!("the cn must be the national id (digits and letters, no space), not \"{cn}\""),
+                format!(
+                    "der cn muss die nationale Kennung sein (Ziffern und Buchstaben, ohne Leerzeichen), nicht „{cn}“"
+                ),
             ));
         }
         cn
@@ -279,11 +312,17 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                     "insi_cn",
                     format!("avec --insi le cn vaut exactement {} ; retirez --cn « {c} »", i.cn()),
                     format!("with --insi the cn is exactly {}; remove --cn \"{c}\"", i.cn()),
+                    format!("mit --insi lautet der cn genau {}; entfernen Sie --cn „{c}“", i.cn()),
                 ))
             }
             (None, Some(c)) => c,
             (None, None) => {
-                return Err(missing("cn", "le nom du service applicatif", "the application service name"));
+                return Err(missing(
+                    "cn",
+                    "le nom du service applicatif",
+                    "the application service name",
+                    "der Name des Anwendungsdienstes",
+                ));
             }
         };
         let upper = cn.to_ascii_uppercase();
@@ -292,6 +331,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                 "insi_cn",
                 format!("un certificat INSi a pour cn exactement INSI-AUTO ou INSI-MANU, pas « {cn} »"),
                 format!("an INSi certificate has the cn exactly INSI-AUTO or INSI-MANU, not \"{cn}\""),
+                format!("ein INSi-Zertifikat hat als cn genau INSI-AUTO oder INSI-MANU, nicht „{cn}“"),
             ));
         }
         cn
@@ -300,20 +340,29 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
     let mut subject = Subject::new();
     if offer.has_structure() {
         subject.push(AttrType::Country, "FR")?;
-        let st = given(&input.st).ok_or_else(|| missing("st", "« Département (NN) »", "\"Département (NN)\""))?;
+        let st = given(&input.st)
+            .ok_or_else(|| missing("st", "« Département (NN) »", "\"Département (NN)\"", "„Département (NN)“"))?;
         if !is_department(&st) {
             return Err(rule(
                 "department",
                 format!("--st doit être de la forme « Département (NN) », par exemple « Paris (75) » ou « Corse-du-Sud (2A) », pas « {st} »"),
                 format!("--st must read \"Département (NN)\", for example \"Paris (75)\" or \"Corse-du-Sud (2A)\", not \"{st}\""),
+                format!("--st muss die Form „Département (NN)“ haben, zum Beispiel „Paris (75)“ oder „Corse-du-Sud (2A)“, nicht „{st}“"),
             ));
         }
         subject.push(AttrType::State, &st)?;
-        let o = given(&input.o)
-            .ok_or_else(|| missing("o", "la raison sociale de la structure", "the organisation's legal name"))?;
+        let o = given(&input.o).ok_or_else(|| {
+            missing(
+                "o",
+                "la raison sociale de la structure",
+                "the organisation's legal name",
+                "der Firmenname der Einrichtung",
+            )
+        })?;
         subject.push(AttrType::Organization, &o)?;
-        let ou =
-            given(&input.ou).ok_or_else(|| missing("ou", "l'identifiant de la structure", "the organisation's id"))?;
+        let ou = given(&input.ou).ok_or_else(|| {
+            missing("ou", "l'identifiant de la structure", "the organisation's id", "die Kennung der Einrichtung")
+        })?;
         subject.push(AttrType::OrgUnit, &ou)?;
     } else {
         for (field, v) in [("st", &input.st), ("o", &input.o), ("ou", &input.ou)] {
@@ -323,11 +372,12 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
         }
     }
     if offer.is_person() {
-        let title = given(&input.title).ok_or_else(|| missing("title", "la profession", "the profession"))?;
+        let title =
+            given(&input.title).ok_or_else(|| missing("title", "la profession", "the profession", "der Beruf"))?;
         subject.push(AttrType::Title, &title)?;
-        let sn = given(&input.sn).ok_or_else(|| missing("sn", "le nom de famille", "the surname"))?;
+        let sn = given(&input.sn).ok_or_else(|| missing("sn", "le nom de famille", "the surname", "der Nachname"))?;
         subject.push(AttrType::Surname, &sn)?;
-        let gn = given(&input.gn).ok_or_else(|| missing("gn", "le prénom", "the given name"))?;
+        let gn = given(&input.gn).ok_or_else(|| missing("gn", "le prénom", "the given name", "der Vorname"))?;
         subject.push(AttrType::GivenName, &gn)?;
     } else {
         for (field, v) in [("title", &input.title), ("sn", &input.sn), ("gn", &input.gn)] {
@@ -348,6 +398,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
             "san_for_usage",
             format!("l'usage {} ne prend pas --{field}", usage.as_str()),
             format!("the {} usage does not take --{field}", usage.as_str()),
+            format!("die Verwendung {} akzeptiert --{field} nicht", usage.as_str()),
         )
     };
     if kind != Some("email") && !emails.is_empty() {
@@ -367,6 +418,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                     "san_email",
                     format!("l'usage {} exige une adresse électronique, une seule (--email)", usage.as_str()),
                     format!("the {} usage requires one e-mail address, exactly one (--email)", usage.as_str()),
+                    format!("die Verwendung {} verlangt genau eine E-Mail-Adresse (--email)", usage.as_str()),
                 ));
             }
             sans.push(SanRequest::email(&emails[0])?);
@@ -379,6 +431,8 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                         .to_string(),
                     "the AUTH usage requires a UPN (--upn), the logon name, for example jean.dupont@hopital.fr"
                         .to_string(),
+                    "die Verwendung AUTH verlangt einen UPN (--upn), den Anmeldenamen, zum Beispiel jean.dupont@hopital.fr"
+                        .to_string(),
                 )
             })?;
             sans.push(SanRequest::upn(&upn)?);
@@ -389,6 +443,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                     "san_fqdn_count",
                     format!("l'usage SSL_SERV exige de 1 à 5 noms de serveur (--fqdn), {} donné(s)", fqdns.len()),
                     format!("the SSL_SERV usage requires 1 to 5 server names (--fqdn), {} given", fqdns.len()),
+                    format!("die Verwendung SSL_SERV verlangt 1 bis 5 Servernamen (--fqdn), {} angegeben", fqdns.len()),
                 ));
             }
             for f in &fqdns {
@@ -397,6 +452,7 @@ pub fn check(input: &Input) -> Result<Checked, CsrError> {
                         "san_fqdn",
                         format!("IGC-Santé n'émet pas de certificat générique : « {f} » doit être un nom complet"),
                         format!("IGC-Santé issues no wildcard certificate: \"{f}\" must be a full name"),
+                        format!("IGC-Santé stellt keine Platzhalter-Zertifikate (Wildcard) aus: „{f}“ muss ein vollständiger Name sein"),
                     ));
                 }
                 sans.push(SanRequest::dns(f)?);
@@ -448,6 +504,32 @@ pub fn offers(lang: crate::Lang) -> Vec<OfferInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::{Coded, Lang};
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        let mut i = ps_auth();
+        i.sn = None;
+        let e = check(&i).unwrap_err();
+        assert_german(&e);
+        assert_eq!(
+            e.message(Lang::De),
+            "Anforderung abgelehnt (IGC-Santé-Regel „required_field“): das Angebot PS verlangt --sn (der Nachname). \
+             Es wurde nichts erstellt."
+        );
+        let mut i = ps_auth();
+        i.upn = None;
+        assert_german(&check(&i).unwrap_err());
+        assert_german(&Subject::parse_rfc4514("CN=a,CN=b").unwrap_err());
+        assert_eq!(Usage::SIGN.label(Lang::De), "Signatur");
+    }
 
     fn ps_auth() -> Input {
         Input {

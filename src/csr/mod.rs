@@ -30,13 +30,13 @@ pub const IGC_SANTE_WITHDRAWAL_DAYS: i64 = 10;
 pub enum CsrError {
     /// The request breaks a profile rule (named by `rule`); nothing was created.
     #[error("request refused by rule {rule}: {en}")]
-    Rule { rule: &'static str, fr: String, en: String },
+    Rule { rule: &'static str, fr: String, en: String, de: String },
     /// The subject cannot be built (syntax, repeated type, multi-valued RDN…); nothing was created.
     #[error("invalid subject: {en}")]
-    Subject { fr: String, en: String },
+    Subject { fr: String, en: String, de: String },
     /// A subject alternative name is malformed.
     #[error("invalid subject alternative name {value}: {en}")]
-    San { value: String, fr: String, en: String },
+    San { value: String, fr: String, en: String, de: String },
     /// The output file already exists (nothing is overwritten).
     #[error("{} already exists", path.display())]
     OutputExists { path: PathBuf },
@@ -57,8 +57,8 @@ pub enum CsrError {
 }
 
 impl CsrError {
-    pub(crate) fn subject(fr: String, en: String) -> CsrError {
-        CsrError::Subject { fr, en }
+    pub(crate) fn subject(fr: String, en: String, de: String) -> CsrError {
+        CsrError::Subject { fr, en, de }
     }
 }
 
@@ -79,37 +79,45 @@ impl Coded for CsrError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            CsrError::Rule { rule, fr, en } => lang.pick(
+            CsrError::Rule { rule, fr, en, de } => lang.pick3(
                 format!("Demande refusée (règle IGC-Santé « {rule} ») : {fr}. Rien n'a été créé."),
                 format!("Request refused (IGC-Santé rule \"{rule}\"): {en}. Nothing was created."),
+                format!("Anforderung abgelehnt (IGC-Santé-Regel „{rule}“): {de}. Es wurde nichts erstellt."),
             ),
-            CsrError::Subject { fr, en } => lang.pick(
+            CsrError::Subject { fr, en, de } => lang.pick3(
                 format!("Sujet invalide : {fr}. Rien n'a été créé."),
                 format!("Invalid subject: {en}. Nothing was created."),
+                format!("Ungültiger Betreff (Subject): {de}. Es wurde nichts erstellt."),
             ),
-            CsrError::San { value, fr, en } => lang.pick(
+            CsrError::San { value, fr, en, de } => lang.pick3(
                 format!("Nom alternatif « {value} » invalide : {fr}. Rien n'a été créé."),
                 format!("Invalid alternative name \"{value}\": {en}. Nothing was created."),
+                format!("Ungültiger alternativer Name „{value}“: {de}. Es wurde nichts erstellt."),
             ),
-            CsrError::OutputExists { path } => lang.pick(
+            CsrError::OutputExists { path } => lang.pick3(
                 format!("Le fichier {} existe déjà : choisissez un autre nom (Trousseau n'écrase pas un fichier). Rien n'a été créé.", path.display()),
                 format!("The file {} already exists: choose another name (Trousseau does not overwrite files). Nothing was created.", path.display()),
+                format!("Die Datei {} existiert bereits: Wählen Sie einen anderen Namen (Trousseau überschreibt keine Dateien). Es wurde nichts erstellt.", path.display()),
             ),
-            CsrError::OutputFolder { path } => lang.pick(
+            CsrError::OutputFolder { path } => lang.pick3(
                 format!("Le dossier de {} n'existe pas : créez-le ou choisissez un autre emplacement. Rien n'a été créé.", path.display()),
                 format!("The folder of {} does not exist: create it or choose another place. Nothing was created.", path.display()),
+                format!("Der Ordner von {} existiert nicht: Legen Sie ihn an oder wählen Sie einen anderen Ort. Es wurde nichts erstellt.", path.display()),
             ),
-            CsrError::Write { path, id, source } => lang.pick(
+            CsrError::Write { path, id, source } => lang.pick3(
                 format!("Impossible d'écrire la demande {} ({source}). La clé privée est en sécurité dans le coffre (demande {id}) : libérez de la place ou choisissez un autre dossier, puis `trousseau pending csr {id} --out FICHIER`.", path.display()),
                 format!("Cannot write the request {} ({source}). The private key is safe in the vault (request {id}): free some space or choose another folder, then `trousseau pending csr {id} --out FILE`.", path.display()),
+                format!("Die Anforderung {} kann nicht geschrieben werden ({source}). Der private Schlüssel ist im Tresor sicher (Anforderung {id}): Schaffen Sie Platz oder wählen Sie einen anderen Ordner, dann `trousseau pending csr {id} --out DATEI`.", path.display()),
             ),
-            CsrError::Signing { detail } => lang.pick(
+            CsrError::Signing { detail } => lang.pick3(
                 format!("La signature de la demande a échoué ({detail}). Réessayez ; si la clé est sur une carte, vérifiez qu'elle est insérée."),
                 format!("Signing the request failed ({detail}). Try again; if the key is on a card, check it is inserted."),
+                format!("Das Signieren der Anforderung ist fehlgeschlagen ({detail}). Versuchen Sie es erneut; wenn der Schlüssel auf einer Karte liegt, prüfen Sie, ob sie eingesteckt ist."),
             ),
-            CsrError::Algorithm { detail } => lang.pick(
+            CsrError::Algorithm { detail } => lang.pick3(
                 format!("Cette clé ne convient pas à la demande : {detail}. IGC-Santé exige RSA 2048 signé en sha256WithRSAEncryption."),
                 format!("This key does not suit the request: {detail}. IGC-Santé requires RSA 2048 signed with sha256WithRSAEncryption."),
+                format!("Dieser Schlüssel eignet sich nicht für die Anforderung: {detail}. IGC-Santé verlangt RSA 2048, signiert mit sha256WithRSAEncryption."),
             ),
             CsrError::Vault(e) => e.message(lang),
         }
@@ -125,8 +133,8 @@ pub enum SanRequest {
     Upn(String),
 }
 
-fn san_err(value: &str, fr: &str, en: &str) -> CsrError {
-    CsrError::San { value: value.to_string(), fr: fr.to_string(), en: en.to_string() }
+fn san_err(value: &str, fr: &str, en: &str, de: &str) -> CsrError {
+    CsrError::San { value: value.to_string(), fr: fr.to_string(), en: en.to_string(), de: de.to_string() }
 }
 
 fn valid_hostname(h: &str, allow_wildcard: bool) -> bool {
@@ -161,6 +169,7 @@ impl SanRequest {
                 v,
                 "adresse électronique attendue (nom@domaine.fr)",
                 "an e-mail address is expected (name@domain.fr)",
+                "E-Mail-Adresse erwartet (name@domain.de)",
             ));
         }
         Ok(SanRequest::Email(v.to_string()))
@@ -174,6 +183,7 @@ impl SanRequest {
                 &v,
                 "nom de serveur complet attendu (serveur.domaine.fr : lettres, chiffres, tirets)",
                 "a fully qualified server name is expected (server.domain.fr: letters, digits, hyphens)",
+                "vollständiger Servername erwartet (server.domain.de: Buchstaben, Ziffern, Bindestriche)",
             ));
         }
         Ok(SanRequest::Dns(v.trim_end_matches('.').to_string()))
@@ -185,7 +195,12 @@ impl SanRequest {
         let ok = !v.contains(char::is_whitespace)
             && v.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
         if !ok {
-            return Err(san_err(v, "UPN attendu (identifiant@domaine)", "a UPN is expected (logon@domain)"));
+            return Err(san_err(
+                v,
+                "UPN attendu (identifiant@domaine)",
+                "a UPN is expected (logon@domain)",
+                "UPN erwartet (anmeldename@domain)",
+            ));
         }
         Ok(SanRequest::Upn(v.to_string()))
     }
@@ -280,6 +295,7 @@ impl RequestSpec {
                             return Err(CsrError::subject(
                                 format!("la valeur « {} » ne peut pas être encodée", a.value),
                                 format!("the value \"{}\" cannot be encoded", a.value),
+                                format!("der Wert „{}“ kann nicht kodiert werden", a.value),
                             ))
                         }
                     }
@@ -291,6 +307,7 @@ impl RequestSpec {
                             return Err(CsrError::subject(
                                 format!("la valeur « {} » doit être en ASCII", a.value),
                                 format!("the value \"{}\" must be ASCII", a.value),
+                                format!("der Wert „{}“ muss ASCII sein", a.value),
                             ))
                         }
                     }
@@ -317,6 +334,7 @@ impl RequestSpec {
                 value: e.to_string(),
                 fr: "encodage impossible".into(),
                 en: "cannot be encoded".into(),
+                de: "kann nicht kodiert werden".into(),
             })?;
         Ok(params)
     }
