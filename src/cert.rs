@@ -109,37 +109,45 @@ impl Coded for CertError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            CertError::Io { path, source } => lang.pick(
+            CertError::Io { path, source } => lang.pick3(
                 format!("Impossible de lire le fichier {} ({source}) : vérifiez le chemin et les droits d'accès.", path.display()),
                 format!("Cannot read the file {} ({source}): check the path and the permissions.", path.display()),
+                format!("Die Datei {} kann nicht gelesen werden ({source}): Prüfen Sie den Pfad und die Zugriffsrechte.", path.display()),
             ),
-            CertError::TooLarge { size, max } => lang.pick(
+            CertError::TooLarge { size, max } => lang.pick3(
                 format!("Le fichier est trop gros pour être un certificat ({size} octets, au plus {max}) : choisissez le bon fichier."),
                 format!("The file is too large to be a certificate ({size} bytes, at most {max}): choose the right file."),
+                format!("Die Datei ist zu groß für ein Zertifikat ({size} Bytes, höchstens {max}): Wählen Sie die richtige Datei."),
             ),
-            CertError::Empty => lang.pick(
+            CertError::Empty => lang.pick3(
                 "Le fichier est vide : le téléchargement a peut-être échoué, téléchargez le certificat à nouveau.",
                 "The file is empty: the download may have failed, download the certificate again.",
+                "Die Datei ist leer: Der Download ist möglicherweise fehlgeschlagen, laden Sie das Zertifikat erneut herunter.",
             ),
-            CertError::NotCertificate => lang.pick(
+            CertError::NotCertificate => lang.pick3(
                 "Ce fichier ne contient pas de certificat lisible (PEM, DER ou PKCS#7 .p7b/.p7c attendu) : choisissez le fichier du certificat.",
                 "This file holds no readable certificate (PEM, DER or PKCS#7 .p7b/.p7c expected): choose the certificate file.",
+                "Diese Datei enthält kein lesbares Zertifikat (PEM, DER oder PKCS#7 .p7b/.p7c erwartet): Wählen Sie die Zertifikatsdatei.",
             ),
-            CertError::Malformed { detail } => lang.pick(
+            CertError::Malformed { detail } => lang.pick3(
                 format!("Le certificat est endommagé ou tronqué ({detail}) : téléchargez-le à nouveau."),
                 format!("The certificate is damaged or truncated ({detail}): download it again."),
+                format!("Das Zertifikat ist beschädigt oder abgeschnitten ({detail}): Laden Sie es erneut herunter."),
             ),
-            CertError::Pkcs7Malformed { detail } => lang.pick(
+            CertError::Pkcs7Malformed { detail } => lang.pick3(
                 format!("Le fichier PKCS#7 (.p7b/.p7c) est endommagé ou tronqué ({detail}) : téléchargez-le à nouveau."),
                 format!("The PKCS#7 file (.p7b/.p7c) is damaged or truncated ({detail}): download it again."),
+                format!("Die PKCS#7-Datei (.p7b/.p7c) ist beschädigt oder abgeschnitten ({detail}): Laden Sie sie erneut herunter."),
             ),
-            CertError::IsPkcs12 => lang.pick(
+            CertError::IsPkcs12 => lang.pick3(
                 "Ce fichier est un magasin PKCS#12 (.p12/.pfx, certificat et clé protégés par mot de passe), pas un simple certificat : ouvrez-le comme fichier .p12 (trousseau p12 inspect).",
                 "This file is a PKCS#12 store (.p12/.pfx, certificate and key protected by a password), not a plain certificate: open it as a .p12 file (trousseau p12 inspect).",
+                "Diese Datei ist ein PKCS#12-Speicher (.p12/.pfx, Zertifikat und Schlüssel durch ein Passwort geschützt), kein einfaches Zertifikat: Öffnen Sie sie als .p12-Datei (trousseau p12 inspect).",
             ),
-            CertError::Pkcs7Empty => lang.pick(
+            CertError::Pkcs7Empty => lang.pick3(
                 "Le fichier PKCS#7 ne contient aucun certificat : vérifiez que vous avez téléchargé le bon fichier.",
                 "The PKCS#7 file contains no certificate: check that you downloaded the right file.",
+                "Die PKCS#7-Datei enthält kein Zertifikat: Prüfen Sie, ob Sie die richtige Datei heruntergeladen haben.",
             ),
         }
     }
@@ -1099,6 +1107,20 @@ pub mod rfc3339_z {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        assert_german(&CertError::NotCertificate);
+        assert_german(&CertError::IsPkcs12);
+        assert_german(&CertError::TooLarge { size: 20_000_000, max: 1_000_000 });
+    }
 
     #[test]
     fn serials_as_openssl_prints_them() {

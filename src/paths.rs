@@ -22,16 +22,18 @@ impl crate::i18n::Coded for PathsError {
     }
     fn message(&self, lang: crate::i18n::Lang) -> String {
         match self {
-            PathsError::NoHome => lang.pick(
+            PathsError::NoHome => lang.pick3(
                 "Impossible de trouver votre dossier personnel. Définissez TROUSSEAU_HOME ou contactez votre support.",
                 "Your home directory could not be found. Set TROUSSEAU_HOME or contact your support.",
+                "Ihr persönlicher Ordner wurde nicht gefunden. Setzen Sie TROUSSEAU_HOME oder wenden Sie sich an Ihren Support.",
             ),
-            PathsError::Create { path, source } => lang.pick(
+            PathsError::Create { path, source } => lang.pick3(
                 format!(
                     "Impossible de créer le dossier {} ({source}). Vérifiez l'espace disque et les droits.",
                     path.display()
                 ),
                 format!("Cannot create the folder {} ({source}). Check disk space and permissions.", path.display()),
+                format!("Der Ordner {} kann nicht erstellt werden ({source}). Prüfen Sie den Speicherplatz und die Rechte.", path.display()),
             ),
         }
     }

@@ -39,17 +39,20 @@ impl Coded for SecretsError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            SecretsError::Unavailable { detail } => lang.pick(
+            SecretsError::Unavailable { detail } => lang.pick3(
                 format!("Trousseau a besoin d'un trousseau de clés système (Secret Service : gnome-keyring, KWallet) et aucun ne répond. Ouvrez une session de bureau ou démarrez gnome-keyring, puis réessayez. ({detail})"),
                 format!("trousseau needs a Secret Service (gnome-keyring, KWallet) and none answers. Log into a desktop session or start gnome-keyring, then try again. ({detail})"),
+                format!("Trousseau benötigt einen Schlüsselbund des Systems (Secret Service: gnome-keyring, KWallet), und keiner antwortet. Melden Sie sich an einer Desktop-Sitzung an oder starten Sie gnome-keyring und versuchen Sie es dann erneut. ({detail})"),
             ),
-            SecretsError::Locked { detail } => lang.pick(
+            SecretsError::Locked { detail } => lang.pick3(
                 format!("Le trousseau de clés système (Secret Service) est verrouillé ou l'accès a été refusé : déverrouillez-le (mot de passe de session) puis réessayez. ({detail})"),
                 format!("The system keyring (Secret Service) is locked or access was refused: unlock it (session password) and try again. ({detail})"),
+                format!("Der Schlüsselbund des Systems (Secret Service) ist gesperrt oder der Zugriff wurde verweigert: Entsperren Sie ihn (Sitzungspasswort) und versuchen Sie es erneut. ({detail})"),
             ),
-            SecretsError::Failed { operation, account, detail } => lang.pick(
+            SecretsError::Failed { operation, account, detail } => lang.pick3(
                 format!("Le trousseau de clés système (Secret Service) a échoué ({operation}, {account}) : {detail}. Réessayez ; si cela persiste, redémarrez votre session."),
                 format!("The system keyring (Secret Service) failed ({operation}, {account}): {detail}. Try again; if it persists, restart your session."),
+                format!("Der Schlüsselbund des Systems (Secret Service) ist fehlgeschlagen ({operation}, {account}): {detail}. Versuchen Sie es erneut; falls das Problem bleibt, starten Sie Ihre Sitzung neu."),
             ),
         }
     }

@@ -199,25 +199,30 @@ impl Coded for VaultError {
         match self {
             VaultError::Paths(e) => e.message(lang),
             VaultError::Secrets(e) => e.message(lang),
-            VaultError::Io { operation, path, source } => lang.pick(
+            VaultError::Io { operation, path, source } => lang.pick3(
                 format!("Le coffre des clés en attente n'a pas pu {operation} {} ({source}). Vérifiez l'espace disque et les droits du dossier ; rien n'a été perdu.", path.display()),
                 format!("The pending-key vault could not {} {} ({source}). Check disk space and folder permissions; nothing was lost.", operation_en(operation), path.display()),
+                format!("Der Tresor der ausstehenden Schlüssel konnte {} nicht {} ({source}). Prüfen Sie den Speicherplatz und die Rechte des Ordners; es ging nichts verloren.", path.display(), operation_de(operation)),
             ),
-            VaultError::KeyMissing { account, entries } => lang.pick(
+            VaultError::KeyMissing { account, entries } => lang.pick3(
                 format!("La clé du coffre ({account}) a disparu du trousseau de clés système alors que {entries} clé(s) privée(s) attendent leur certificat. Trousseau n'en crée pas de nouvelle, ce qui rendrait ces clés illisibles : restaurez le trousseau de clés de votre session (ou sa sauvegarde), ou contactez votre support."),
                 format!("The vault key ({account}) is missing from the system keyring while {entries} private key(s) await their certificate. Trousseau does not create a new one, which would make those keys unreadable: restore your session keyring (or its backup), or contact your support."),
+                format!("Der Schlüssel des Tresors ({account}) fehlt im Schlüsselbund des Systems, während {entries} private(r) Schlüssel auf ihr Zertifikat warten. Trousseau erstellt keinen neuen, denn dadurch würden diese Schlüssel unlesbar: Stellen Sie den Schlüsselbund Ihrer Sitzung (oder seine Sicherung) wieder her oder wenden Sie sich an Ihren Support."),
             ),
-            VaultError::KeyMismatch { account } => lang.pick(
+            VaultError::KeyMismatch { account } => lang.pick3(
                 format!("La clé du coffre trouvée dans le trousseau de clés système ({account}) n'ouvre pas ce coffre : le trousseau a été remplacé. Restaurez le trousseau de clés d'origine ; aucune clé en attente n'a été modifiée."),
                 format!("The vault key found in the system keyring ({account}) does not open this vault: the keyring was replaced. Restore the original keyring; no pending key was changed."),
+                format!("Der im Schlüsselbund des Systems gefundene Schlüssel des Tresors ({account}) öffnet diesen Tresor nicht: Der Schlüsselbund wurde ersetzt. Stellen Sie den ursprünglichen Schlüsselbund wieder her; kein ausstehender Schlüssel wurde geändert."),
             ),
-            VaultError::Damaged { file, reason } => lang.pick(
+            VaultError::Damaged { file, reason } => lang.pick3(
                 format!("La clé en attente {} est endommagée ou a été modifiée ({reason}) : elle n'est pas utilisée. Gardez le fichier pour votre support ; si le certificat n'a pas encore été émis, refaites une demande.", file.display()),
                 format!("The pending key {} is damaged or was modified ({reason}): it is not used. Keep the file for your support; if the certificate was not issued yet, make a new request.", file.display()),
+                format!("Der ausstehende Schlüssel {} ist beschädigt oder wurde verändert ({reason}): Er wird nicht verwendet. Bewahren Sie die Datei für Ihren Support auf; falls das Zertifikat noch nicht ausgestellt wurde, stellen Sie eine neue Anforderung.", file.display()),
             ),
-            VaultError::NotFound { id } => lang.pick(
+            VaultError::NotFound { id } => lang.pick3(
                 format!("Aucune demande en attente ne porte l'identifiant {id} : voyez `trousseau pending list`."),
                 format!("No pending request has the id {id}: see `trousseau pending list`."),
+                format!("Keine ausstehende Anforderung hat die Kennung {id}: Siehe `trousseau pending list`."),
             ),
         }
     }
@@ -234,6 +239,20 @@ fn operation_en(op: &str) -> &str {
         "verrouiller" => "lock",
         "supprimer" => "delete",
         "synchroniser" => "sync",
+        other => other,
+    }
+}
+
+fn operation_de(op: &str) -> &str {
+    match op {
+        "lire" => "lesen",
+        "écrire" => "schreiben",
+        "créer" => "erstellen",
+        "protéger" => "schützen",
+        "ouvrir" => "öffnen",
+        "verrouiller" => "sperren",
+        "supprimer" => "löschen",
+        "synchroniser" => "synchronisieren",
         other => other,
     }
 }
@@ -632,6 +651,28 @@ pub fn peek_default() -> Result<Vec<PendingMeta>, VaultError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// German text exists, differs from English and has no unfilled `{placeholder}`.
+    fn assert_german(e: &dyn Coded) {
+        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+        assert_ne!(de, en, "{}: German is the English text", e.code());
+        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+    }
+
+    #[test]
+    fn german_messages() {
+        let io = VaultError::Io {
+            operation: "écrire",
+            path: PathBuf::from("/tmp/coffre/k.json"),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_german(&io);
+        assert!(io.message(Lang::De).contains("konnte /tmp/coffre/k.json nicht schreiben (disk full)"));
+        assert_german(&VaultError::KeyMissing { account: "vault".into(), entries: 2 });
+        assert_german(&VaultError::NotFound { id: "abc".into() });
+        assert_german(&VaultError::Secrets(crate::secrets::SecretsError::Locked { detail: "dbus".into() }));
+        assert_german(&VaultError::Paths(crate::paths::PathsError::NoHome));
+    }
 
     fn vault(dir: &Path) -> Vault {
         fs::create_dir_all(dir).unwrap();

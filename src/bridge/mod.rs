@@ -38,13 +38,15 @@ impl Coded for BridgeError {
     }
     fn message(&self, lang: Lang) -> String {
         match self {
-            BridgeError::Bind { port, source } => lang.pick(
+            BridgeError::Bind { port, source } => lang.pick3(
                 format!("Le pont local ne peut pas écouter sur 127.0.0.1:{port} ({source}) : un autre programme utilise ce port ; changez « bridge.port » dans la configuration."),
                 format!("The local bridge cannot listen on 127.0.0.1:{port} ({source}): another program uses this port; change \"bridge.port\" in the configuration."),
+                format!("Die lokale Brücke kann nicht auf 127.0.0.1:{port} lauschen ({source}): Ein anderes Programm verwendet diesen Port; ändern Sie „bridge.port“ in der Konfiguration."),
             ),
-            BridgeError::BadOrigin { origin } => lang.pick(
+            BridgeError::BadOrigin { origin } => lang.pick3(
                 format!("Origine « {origin} » refusée dans la configuration du pont : indiquez une origine exacte (https://hôte[:port]), sans « * »."),
                 format!("Origin \"{origin}\" refused in the bridge configuration: give an exact origin (https://host[:port]), no \"*\"."),
+                format!("Ursprung „{origin}“ in der Konfiguration der Brücke abgelehnt: Geben Sie einen genauen Ursprung an (https://host[:port]), ohne „*“."),
             ),
         }
     }

@@ -62,7 +62,7 @@ impl Coded for ReuniteError {
                     .join(", ");
                 let reqs = if pending.is_empty() {
                     lang.pick3("aucune demande en attente".to_string(), "no pending request".to_string(),
-                        "keine wartende Anforderung".to_string())
+                        "keine ausstehende Anforderung".to_string())
                 } else {
                     pending.iter().map(|(id, s)| format!("{id} « {s} »")).collect::<Vec<_>>().join(", ")
                 };
@@ -78,23 +78,23 @@ impl Coded for ReuniteError {
                 lang.pick3(
                     format!("Aucune clé en attente ne correspond à ce certificat. Certificat(s) du fichier : {certs} ; demandes en attente comparées : {reqs}{dmg}. Vérifiez que le certificat a été demandé depuis cet ordinateur et cette session, avec `trousseau pending list`."),
                     format!("No pending key matches this certificate. Certificate(s) in the file: {certs}; pending requests compared: {reqs}{dmg}. Check that the certificate was requested from this computer and session, with `trousseau pending list`."),
-                    format!("Kein wartender Schlüssel passt zu diesem Zertifikat. Zertifikat(e) in der Datei: {certs}; verglichene wartende Anforderungen: {reqs}{dmg}. Prüfen Sie mit `trousseau pending list`, ob das Zertifikat von diesem Computer und in dieser Sitzung beantragt wurde."),
+                    format!("Kein ausstehender Schlüssel passt zu diesem Zertifikat. Zertifikat(e) in der Datei: {certs}; verglichene ausstehende Anforderungen: {reqs}{dmg}. Prüfen Sie mit `trousseau pending list`, ob das Zertifikat von diesem Computer und in dieser Sitzung beantragt wurde."),
                 )
             }
             ReuniteError::OutputExists { path } => lang.pick3(
                 format!("Le fichier {} existe déjà et ne contient pas ce certificat avec sa clé : choisissez un autre nom. La clé en attente est conservée.", path.display()),
                 format!("The file {} already exists and does not hold this certificate with its key: choose another name. The pending key is kept.", path.display()),
-                format!("Die Datei {} existiert bereits und enthält nicht dieses Zertifikat mit seinem Schlüssel: Wählen Sie einen anderen Namen. Der wartende Schlüssel bleibt erhalten.", path.display()),
+                format!("Die Datei {} existiert bereits und enthält nicht dieses Zertifikat mit seinem Schlüssel: Wählen Sie einen anderen Namen. Der ausstehende Schlüssel bleibt erhalten.", path.display()),
             ),
             ReuniteError::Write { path, source } => lang.pick3(
                 format!("Impossible d'écrire {} ({source}). Libérez de la place ou choisissez un autre dossier ; la clé en attente est conservée.", path.display()),
                 format!("Cannot write {} ({source}). Free some space or choose another folder; the pending key is kept.", path.display()),
-                format!("{} kann nicht geschrieben werden ({source}). Schaffen Sie Platz oder wählen Sie einen anderen Ordner; der wartende Schlüssel bleibt erhalten.", path.display()),
+                format!("{} kann nicht geschrieben werden ({source}). Schaffen Sie Platz oder wählen Sie einen anderen Ordner; der ausstehende Schlüssel bleibt erhalten.", path.display()),
             ),
             ReuniteError::Verify { path, detail } => lang.pick3(
                 format!("Le fichier {} relu ne correspond pas à ce qui a été écrit ({detail}) : la clé en attente est conservée. Réessayez vers un autre emplacement.", path.display()),
                 format!("The file {} read back does not match what was written ({detail}): the pending key is kept. Try again to another place.", path.display()),
-                format!("Die zurückgelesene Datei {} entspricht nicht dem Geschriebenen ({detail}): Der wartende Schlüssel bleibt erhalten. Versuchen Sie es erneut an einem anderen Ort.", path.display()),
+                format!("Die zurückgelesene Datei {} entspricht nicht dem Geschriebenen ({detail}): Der ausstehende Schlüssel bleibt erhalten. Versuchen Sie es erneut an einem anderen Ort.", path.display()),
             ),
             ReuniteError::Pkcs12(e) => e.message(lang),
             ReuniteError::Vault(e) => e.message(lang),
@@ -211,6 +211,6 @@ mod tests {
         };
         assert_german(&e);
         let de = e.message(Lang::De);
-        assert!(de.contains("keine wartende Anforderung (2 beschädigte Anforderung(en)"), "{de}");
+        assert!(de.contains("keine ausstehende Anforderung (2 beschädigte Anforderung(en)"), "{de}");
     }
 }
