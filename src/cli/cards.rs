@@ -27,18 +27,19 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
 /// The human listing.
 fn describe(readers: &[ReaderState], lang: Lang) -> String {
     if readers.is_empty() {
-        return lang.pick(
+        return lang.pick3(
             "Aucun lecteur de cartes n'est branché : branchez votre lecteur.\n",
             "No card reader is connected: plug in your reader.\n",
+            "Kein Kartenleser angeschlossen: schließen Sie Ihren Kartenleser an.\n",
         );
     }
     let mut out = String::new();
     for r in readers {
-        out.push_str(&format!("{} : {}\n", lang.pick("Lecteur", "Reader"), r.reader));
+        out.push_str(&format!("{} : {}\n", lang.pick3("Lecteur", "Reader", "Kartenleser"), r.reader));
         match &r.card {
-            None => out.push_str(&lang.pick("  aucune carte\n", "  no card\n")),
+            None => out.push_str(&lang.pick3("  aucune carte\n", "  no card\n", "  keine Karte\n")),
             Some(c) => {
-                out.push_str(&format!("  {} : {} ({})\n", lang.pick("Carte", "Card"), c.name, c.family));
+                out.push_str(&format!("  {} : {} ({})\n", lang.pick3("Carte", "Card", "Karte"), c.name, c.family));
                 out.push_str(&format!("  ATR   : {}\n", if c.atr.is_empty() { "—" } else { &c.atr }));
             }
         }
@@ -49,10 +50,10 @@ fn describe(readers: &[ReaderState], lang: Lang) -> String {
 /// One event as a human line.
 fn describe_event(e: &CardEvent, lang: Lang) -> String {
     let what = match e.kind {
-        CardEventKind::ReaderAdded => lang.pick("lecteur branché", "reader connected"),
-        CardEventKind::ReaderRemoved => lang.pick("lecteur débranché", "reader disconnected"),
-        CardEventKind::CardInserted => lang.pick("carte insérée", "card inserted"),
-        CardEventKind::CardRemoved => lang.pick("carte retirée", "card removed"),
+        CardEventKind::ReaderAdded => lang.pick3("lecteur branché", "reader connected", "Kartenleser angeschlossen"),
+        CardEventKind::ReaderRemoved => lang.pick3("lecteur débranché", "reader disconnected", "Kartenleser getrennt"),
+        CardEventKind::CardInserted => lang.pick3("carte insérée", "card inserted", "Karte eingesteckt"),
+        CardEventKind::CardRemoved => lang.pick3("carte retirée", "card removed", "Karte entfernt"),
     };
     match (&e.name, &e.atr) {
         (Some(name), Some(atr)) => format!("{what} — {} — {name} (ATR {atr})", e.reader),
@@ -77,4 +78,25 @@ fn watch(ctx: &Ctx) -> Result<(), CliError> {
     }
     monitor.stop();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::assert_german;
+
+    #[test]
+    fn no_reader_and_card_removed_in_german() {
+        assert_german(&describe(&[], Lang::De), &describe(&[], Lang::En));
+        assert!(describe(&[], Lang::De).contains("Kartenleser"));
+        let removed = CardEvent {
+            kind: CardEventKind::CardRemoved,
+            reader: "Lecteur 0".into(),
+            atr: None,
+            family: None,
+            name: None,
+        };
+        assert_eq!(describe_event(&removed, Lang::De), "Karte entfernt — Lecteur 0");
+        assert_german(&describe_event(&removed, Lang::De), &describe_event(&removed, Lang::En));
+    }
 }

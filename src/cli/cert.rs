@@ -40,37 +40,58 @@ pub fn describe(c: &Certificate, lang: Lang) -> String {
         let t = c.not_after;
         match lang {
             Lang::Fr => format!("{:02}/{:02}/{:04}", t.day(), u8::from(t.month()), t.year()),
+            Lang::De => format!("{:02}.{:02}.{:04}", t.day(), u8::from(t.month()), t.year()),
             _ => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
         }
     };
     let expiry = if c.not_before > now {
-        lang.pick(
+        lang.pick3(
             format!("pas encore valide (à partir du {})", cert::rfc3339_z::format(&c.not_before)),
             format!("not yet valid (from {})", cert::rfc3339_z::format(&c.not_before)),
+            format!("noch nicht gültig (ab {})", cert::rfc3339_z::format(&c.not_before)),
         )
     } else if days < 0 {
-        lang.pick(format!("expiré depuis {} jours ({date})", -days), format!("expired {} days ago ({date})", -days))
+        lang.pick3(
+            format!("expiré depuis {} jours ({date})", -days),
+            format!("expired {} days ago ({date})", -days),
+            format!("seit {} Tagen abgelaufen ({date})", -days),
+        )
     } else {
-        lang.pick(format!("expire dans {days} jours ({date})"), format!("expires in {days} days ({date})"))
+        lang.pick3(
+            format!("expire dans {days} jours ({date})"),
+            format!("expires in {days} days ({date})"),
+            format!("läuft in {days} Tagen ab ({date})"),
+        )
     };
     let mut out = String::new();
     out.push_str(&format!(
         "{} — {}\n",
         c.display_name(),
-        lang.pick(format!("émis par {}", c.issuer_display_name()), format!("issued by {}", c.issuer_display_name()))
+        lang.pick3(
+            format!("émis par {}", c.issuer_display_name()),
+            format!("issued by {}", c.issuer_display_name()),
+            format!("ausgestellt von {}", c.issuer_display_name())
+        )
     ));
     out.push_str(&format!("  {expiry}\n"));
     let usages = usages_text(c, lang);
     if !usages.is_empty() {
-        out.push_str(&format!("  {} : {}\n", lang.pick("Usages", "Usages"), usages.join(", ")));
+        out.push_str(&format!("  {} : {}\n", lang.pick3("Usages", "Usages", "Verwendungszwecke"), usages.join(", ")));
     }
     out.push_str(&format!(
         "  {} : {}\n",
-        lang.pick("Bi-clé de chiffrement", "Encryption bi-clé"),
-        if c.encryption_capable { lang.pick("utilisable", "usable") } else { lang.pick("non", "no") }
+        lang.pick3("Bi-clé de chiffrement", "Encryption bi-clé", "Verschlüsselungs-Schlüsselpaar (bi-clé)"),
+        if c.encryption_capable {
+            lang.pick3("utilisable", "usable", "verwendbar")
+        } else {
+            lang.pick3("non", "no", "nein")
+        }
     ));
     if c.is_ca {
-        out.push_str(&format!("  {}\n", lang.pick("Autorité de certification", "Certification authority")));
+        out.push_str(&format!(
+            "  {}\n",
+            lang.pick3("Autorité de certification", "Certification authority", "Zertifizierungsstelle")
+        ));
     }
     for s in &c.san {
         out.push_str(&format!("  {} : {}\n", s.kind, s.value));
@@ -79,10 +100,18 @@ pub fn describe(c: &Certificate, lang: Lang) -> String {
         Some(b) => format!("{} {b}", c.key.algorithm.to_uppercase()),
         None => c.key.algorithm.to_uppercase(),
     };
-    out.push_str(&format!("  {} : {key}\n", lang.pick("Clé", "Key")));
-    out.push_str(&format!("  {} : {}\n", lang.pick("Sujet", "Subject"), cert::unescape_rfc4514_utf8(&c.subject)));
-    out.push_str(&format!("  {} : {}\n", lang.pick("Émetteur", "Issuer"), cert::unescape_rfc4514_utf8(&c.issuer)));
-    out.push_str(&format!("  {} : {}\n", lang.pick("Numéro de série", "Serial number"), c.serial));
+    out.push_str(&format!("  {} : {key}\n", lang.pick3("Clé", "Key", "Schlüssel")));
+    out.push_str(&format!(
+        "  {} : {}\n",
+        lang.pick3("Sujet", "Subject", "Antragsteller"),
+        cert::unescape_rfc4514_utf8(&c.subject)
+    ));
+    out.push_str(&format!(
+        "  {} : {}\n",
+        lang.pick3("Émetteur", "Issuer", "Aussteller"),
+        cert::unescape_rfc4514_utf8(&c.issuer)
+    ));
+    out.push_str(&format!("  {} : {}\n", lang.pick3("Numéro de série", "Serial number", "Seriennummer"), c.serial));
     out.push_str(&format!("  SHA-256 : {}\n", c.sha256));
     out
 }
@@ -92,23 +121,44 @@ fn usages_text(c: &Certificate, lang: Lang) -> Vec<String> {
         .key_usage
         .iter()
         .map(|u| match u.as_str() {
-            "digitalSignature" => lang.pick("signature numérique", "digital signature"),
-            "nonRepudiation" => lang.pick("signature qualifiée (non-répudiation)", "non-repudiation"),
-            "keyEncipherment" => lang.pick("chiffrement de clé", "key encipherment"),
-            "dataEncipherment" => lang.pick("chiffrement de données", "data encipherment"),
-            "keyAgreement" => lang.pick("accord de clé", "key agreement"),
-            "keyCertSign" => lang.pick("signature de certificats", "certificate signing"),
-            "cRLSign" => lang.pick("signature de listes de révocation", "CRL signing"),
+            "digitalSignature" => lang.pick3("signature numérique", "digital signature", "digitale Signatur"),
+            "nonRepudiation" => {
+                lang.pick3("signature qualifiée (non-répudiation)", "non-repudiation", "Nichtabstreitbarkeit")
+            }
+            "keyEncipherment" => lang.pick3("chiffrement de clé", "key encipherment", "Schlüsselverschlüsselung"),
+            "dataEncipherment" => lang.pick3("chiffrement de données", "data encipherment", "Datenverschlüsselung"),
+            "keyAgreement" => lang.pick3("accord de clé", "key agreement", "Schlüsselvereinbarung"),
+            "keyCertSign" => lang.pick3("signature de certificats", "certificate signing", "Zertifikatsignatur"),
+            "cRLSign" => lang.pick3("signature de listes de révocation", "CRL signing", "Signatur von Sperrlisten"),
             other => other.to_string(),
         })
         .collect();
     out.extend(c.ext_key_usage.iter().map(|u| match u.as_str() {
-        "serverAuth" => lang.pick("authentification de serveur", "server authentication"),
-        "clientAuth" => lang.pick("authentification", "client authentication"),
-        "emailProtection" => lang.pick("messagerie sécurisée", "e-mail protection"),
-        "codeSigning" => lang.pick("signature de code", "code signing"),
-        "msSmartcardLogin" => lang.pick("connexion par carte à puce", "smartcard logon"),
+        "serverAuth" => lang.pick3("authentification de serveur", "server authentication", "Serverauthentifizierung"),
+        "clientAuth" => lang.pick3("authentification", "client authentication", "Clientauthentifizierung"),
+        "emailProtection" => lang.pick3("messagerie sécurisée", "e-mail protection", "E-Mail-Schutz"),
+        "codeSigning" => lang.pick3("signature de code", "code signing", "Codesignatur"),
+        "msSmartcardLogin" => lang.pick3("connexion par carte à puce", "smartcard logon", "Chipkarten-Anmeldung"),
         other => other.to_string(),
     }));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::assert_german;
+
+    #[test]
+    fn certificate_described_in_german() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fixture-leaf.pem");
+        let c = &cert::read_file(&path).expect("fixture certificate")[0];
+        let (de, en) = (describe(c, Lang::De), describe(c, Lang::En));
+        assert_german(&de, &en);
+        assert!(de.contains("ausgestellt von"), "{de}");
+        assert!(de.contains("Seriennummer"), "{de}");
+        let t = c.not_after;
+        let day = format!("{:02}.{:02}.{:04}", t.day(), u8::from(t.month()), t.year());
+        assert!(de.contains(&day), "German date {day} in: {de}");
+    }
 }

@@ -95,8 +95,8 @@ pub struct NewArgs {
 }
 
 #[cfg(feature = "software-keys")]
-fn usage_error(ctx: &Ctx, fr: String, en: String) -> CliError {
-    CliError::new("csr.arguments", ctx.lang.pick(fr, en))
+fn usage_error(ctx: &Ctx, fr: String, en: String, de: String) -> CliError {
+    CliError::new("csr.arguments", ctx.lang.pick3(fr, en, de))
 }
 
 /// Checks the arguments and builds the request description (creates nothing).
@@ -111,6 +111,7 @@ pub fn spec_from_args(a: &NewArgs, ctx: &Ctx) -> Result<trousseau::csr::RequestS
                     ctx,
                     "le profil generic demande --subject \"CN=…,O=…,C=LU\"".into(),
                     "the generic profile needs --subject \"CN=…,O=…,C=LU\"".into(),
+                    "das Profil generic benötigt --subject \"CN=…,O=…,C=LU\"".into(),
                 )
             })?;
             let igc_only: [(&str, bool); 10] = [
@@ -134,6 +135,9 @@ pub fn spec_from_args(a: &NewArgs, ctx: &Ctx) -> Result<trousseau::csr::RequestS
                     format!(
                         "--{name} belongs to the igc-sante profile; with --subject, put the whole subject in --subject"
                     ),
+                    format!(
+                        "--{name} gehört zum Profil igc-sante; mit --subject geben Sie den gesamten Antragsteller in --subject an"
+                    ),
                 ));
             }
             let mut sans = Vec::new();
@@ -154,6 +158,7 @@ pub fn spec_from_args(a: &NewArgs, ctx: &Ctx) -> Result<trousseau::csr::RequestS
                     ctx,
                     "--subject appartient au profil generic ; le profil igc-sante se décrit avec --offer, --usage, --cn…".into(),
                     "--subject belongs to the generic profile; the igc-sante profile is described with --offer, --usage, --cn…".into(),
+                    "--subject gehört zum Profil generic; das Profil igc-sante wird mit --offer, --usage, --cn… beschrieben".into(),
                 ));
             }
             let (Some(offer), Some(usage)) = (&a.offer, &a.usage) else {
@@ -161,6 +166,7 @@ pub fn spec_from_args(a: &NewArgs, ctx: &Ctx) -> Result<trousseau::csr::RequestS
                     ctx,
                     "le profil igc-sante demande --offer (PS, PRO, ORG, SERV) et --usage (AUTH, AUTH_CLI, SIGN, CONF, SMIME, SSL_SERV) ; pour un autre sujet, utilisez --subject".into(),
                     "the igc-sante profile needs --offer (PS, PRO, ORG, SERV) and --usage (AUTH, AUTH_CLI, SIGN, CONF, SMIME, SSL_SERV); for any other subject use --subject".into(),
+                    "das Profil igc-sante benötigt --offer (PS, PRO, ORG, SERV) und --usage (AUTH, AUTH_CLI, SIGN, CONF, SMIME, SSL_SERV); für jeden anderen Antragsteller verwenden Sie --subject".into(),
                 ));
             };
             let input = igc_sante::Input {
@@ -218,20 +224,22 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             } else {
                 println!(
                     "{}",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!("Demande créée : {}", made.out.display()),
-                        format!("Request created: {}", made.out.display())
+                        format!("Request created: {}", made.out.display()),
+                        format!("Zertifikatsanforderung erstellt: {}", made.out.display())
                     )
                 );
-                println!("  {} {}", ctx.lang.pick("Sujet :", "Subject:"), made.subject);
-                println!("  {} {}", ctx.lang.pick("Identifiant :", "Id:"), made.id);
+                println!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), made.subject);
+                println!("  {} {}", ctx.lang.pick3("Identifiant :", "Id:", "Kennung:"), made.id);
                 if let Some(d) = made.deadline {
                     let day = format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
                     println!(
                         "  {}",
-                        ctx.lang.pick(
+                        ctx.lang.pick3(
                             format!("Retirez le certificat avant le {day} ; la clé privée attend dans le coffre de Trousseau."),
                             format!("Withdraw the certificate before {day}; the private key waits in Trousseau's vault."),
+                            format!("Rufen Sie das Zertifikat vor dem {day} ab; der private Schlüssel wartet im Tresor von Trousseau."),
                         )
                     );
                 }
@@ -245,9 +253,41 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
 pub fn run(_cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     Err(CliError::new(
         "csr.unavailable",
-        ctx.lang.pick(
+        ctx.lang.pick3(
             "Cette version de Trousseau a été construite sans génération de clés (fonction software-keys).",
             "This build of Trousseau has no key generation (feature software-keys).",
+            "Diese Version von Trousseau wurde ohne Schlüsselerzeugung erstellt (Funktion software-keys).",
         ),
     ))
+}
+
+#[cfg(all(test, feature = "software-keys"))]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::{assert_german, de_en};
+    use clap::Parser;
+
+    fn new_args(args: &[&str]) -> NewArgs {
+        let argv = ["trousseau", "csr", "new"].iter().chain(args).copied();
+        match crate::cli::Cli::try_parse_from(argv).expect("arguments parse").command {
+            crate::cli::Command::Csr(Cmd::New(a)) => *a,
+            other => panic!("not csr new: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn request_argument_errors_in_german() {
+        for args in [
+            &["--profile", "generic", "--out", "x.csr"][..],
+            &["--out", "x.csr"][..],
+            &["--subject", "CN=A", "--offer", "PS", "--out", "x.csr"][..],
+            &["--profile", "igc-sante", "--subject", "CN=A", "--out", "x.csr"][..],
+        ] {
+            let a = new_args(args);
+            let (de, en) = de_en(|ctx| spec_from_args(&a, ctx).err());
+            assert_eq!(de.code, "csr.arguments");
+            assert_german(&de.message, &en.message);
+            assert!(de.message.contains("Profil"), "{}", de.message);
+        }
+    }
 }

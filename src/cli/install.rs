@@ -58,9 +58,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     if a.p12_out.is_none() && !a.into_store {
         return Err(CliError::new(
             "install.no_destination",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 "Indiquez où installer le certificat : --p12-out FICHIER.p12 et/ou --into-store",
                 "Say where to install the certificate: --p12-out FILE.p12 and/or --into-store",
+                "Geben Sie an, wo das Zertifikat installiert werden soll: --p12-out DATEI.p12 und/oder --into-store",
             ),
         ));
     }
@@ -72,7 +73,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
 
     let mut done: Vec<Done> = Vec::new();
     if let Some(out) = &a.p12_out {
-        let pw = a.password.read_new(ctx, "Mot de passe du fichier .p12", "Password for the .p12 file")?;
+        let pw = a.password.read_new(
+            ctx,
+            ["Mot de passe du fichier .p12", "Password for the .p12 file", "Passwort für die .p12-Datei"],
+        )?;
         let cn = leaf_cert.subject_cn.clone().unwrap_or_default();
         password::check(Policy::IgcSante, &pw, &[cn.as_str()])?;
         let enc = if a.legacy { Encryption::Legacy } else { Encryption::Modern };
@@ -115,7 +119,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     } else {
         println!(
             "{}",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 format!(
                     "Certificat « {} » réuni avec sa clé privée (demande {}).",
                     leaf_cert.display_name(),
@@ -126,10 +130,19 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
                     leaf_cert.display_name(),
                     result.id
                 ),
+                format!(
+                    "Zertifikat „{}“ mit seinem privaten Schlüssel zusammengeführt (Anforderung {}).",
+                    leaf_cert.display_name(),
+                    result.id
+                ),
             )
         );
         for d in &result.destinations {
-            println!("  {} {}", ctx.lang.pick("Écrit et vérifié :", "Written and verified:"), d.path.display());
+            println!(
+                "  {} {}",
+                ctx.lang.pick3("Écrit et vérifié :", "Written and verified:", "Geschrieben und geprüft:"),
+                d.path.display()
+            );
         }
         Ok(())
     }
@@ -139,9 +152,33 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
 pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
     Err(CliError::new(
         "install.unavailable",
-        ctx.lang.pick(
+        ctx.lang.pick3(
             "Cette version de Trousseau a été construite sans la fonction software-keys.",
             "This build of Trousseau has no software-keys feature.",
+            "Diese Version von Trousseau wurde ohne die Funktion software-keys erstellt.",
         ),
     ))
+}
+
+#[cfg(all(test, feature = "software-keys"))]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::{assert_german, de_en};
+
+    #[test]
+    fn no_destination_in_german() {
+        let (de, en) = de_en(|ctx| {
+            let a = Args {
+                file: PathBuf::from("absent.pem"),
+                p12_out: None,
+                legacy: false,
+                into_store: false,
+                password: PasswordArgs::default(),
+            };
+            run(a, ctx).err()
+        });
+        assert_eq!(de.code, "install.no_destination");
+        assert_german(&de.message, &en.message);
+        assert!(de.message.contains("--p12-out DATEI.p12"), "{}", de.message);
+    }
 }

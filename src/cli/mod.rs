@@ -121,31 +121,26 @@ pub struct PasswordArgs {
 }
 
 impl PasswordArgs {
-    /// Reads an existing password (one prompt).
-    pub fn read(&self, ctx: &Ctx, prompt_fr: &str, prompt_en: &str) -> Result<Zeroizing<String>, CliError> {
-        self.obtain(ctx, prompt_fr, prompt_en, false)
+    /// Reads an existing password (one prompt). `prompt` is the question in French, English and German.
+    pub fn read(&self, ctx: &Ctx, prompt: [&str; 3]) -> Result<Zeroizing<String>, CliError> {
+        self.obtain(ctx, prompt, false)
     }
 
     /// Reads a new password (prompted twice when interactive).
-    pub fn read_new(&self, ctx: &Ctx, prompt_fr: &str, prompt_en: &str) -> Result<Zeroizing<String>, CliError> {
-        self.obtain(ctx, prompt_fr, prompt_en, true)
+    pub fn read_new(&self, ctx: &Ctx, prompt: [&str; 3]) -> Result<Zeroizing<String>, CliError> {
+        self.obtain(ctx, prompt, true)
     }
 
-    fn obtain(
-        &self,
-        ctx: &Ctx,
-        prompt_fr: &str,
-        prompt_en: &str,
-        confirm: bool,
-    ) -> Result<Zeroizing<String>, CliError> {
+    fn obtain(&self, ctx: &Ctx, prompt: [&str; 3], confirm: bool) -> Result<Zeroizing<String>, CliError> {
         if let Some(var) = &self.password_env {
             return match std::env::var(var) {
                 Ok(v) => Ok(Zeroizing::new(v)),
                 Err(_) => Err(CliError::new(
                     "cli.password_env_missing",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!("La variable d'environnement {var} n'existe pas : définissez-la avec le mot de passe."),
                         format!("The environment variable {var} is not set: set it to the password."),
+                        format!("Die Umgebungsvariable {var} ist nicht gesetzt: setzen Sie sie auf das Passwort."),
                     ),
                 )),
             };
@@ -155,18 +150,20 @@ impl PasswordArgs {
             std::io::stdin().lock().read_to_end(&mut buf).map_err(|e| {
                 CliError::new(
                     "cli.stdin",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!("Lecture de l'entrée standard impossible : {e}"),
                         format!("Cannot read standard input: {e}"),
+                        format!("Die Standardeingabe kann nicht gelesen werden: {e}"),
                     ),
                 )
             })?;
             let text = std::str::from_utf8(&buf).map_err(|_| {
                 CliError::new(
                     "cli.password_utf8",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         "Le mot de passe reçu n'est pas du texte UTF-8.",
                         "The password received is not UTF-8 text.",
+                        "Das empfangene Passwort ist kein UTF-8-Text.",
                     ),
                 )
             })?;
@@ -176,35 +173,128 @@ impl PasswordArgs {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::new(
                 "cli.no_terminal",
-                ctx.lang.pick(
+                ctx.lang.pick3(
                     "Aucun terminal pour demander le mot de passe : utilisez --password-stdin ou --password-env VARIABLE.",
                     "No terminal to ask for the password: use --password-stdin or --password-env VARIABLE.",
+                    "Kein Terminal für die Passwortabfrage: verwenden Sie --password-stdin oder --password-env VARIABLE.",
                 ),
             ));
         }
-        let prompt = ctx.lang.pick(prompt_fr, prompt_en);
+        let [prompt_fr, prompt_en, prompt_de] = prompt;
+        let prompt = ctx.lang.pick3(prompt_fr, prompt_en, prompt_de);
         let first = Zeroizing::new(rpassword::prompt_password(format!("{prompt} : ")).map_err(|e| {
             CliError::new(
                 "cli.prompt",
-                ctx.lang.pick(format!("Saisie impossible : {e}"), format!("Cannot read the input: {e}")),
+                ctx.lang.pick3(
+                    format!("Saisie impossible : {e}"),
+                    format!("Cannot read the input: {e}"),
+                    format!("Die Eingabe kann nicht gelesen werden: {e}"),
+                ),
             )
         })?);
         if confirm {
             let again = Zeroizing::new(
-                rpassword::prompt_password(ctx.lang.pick("Confirmez : ", "Confirm: ")).map_err(|e| {
-                    CliError::new(
-                        "cli.prompt",
-                        ctx.lang.pick(format!("Saisie impossible : {e}"), format!("Cannot read the input: {e}")),
-                    )
-                })?,
+                rpassword::prompt_password(ctx.lang.pick3("Confirmez : ", "Confirm: ", "Bestätigung: ")).map_err(
+                    |e| {
+                        CliError::new(
+                            "cli.prompt",
+                            ctx.lang.pick3(
+                                format!("Saisie impossible : {e}"),
+                                format!("Cannot read the input: {e}"),
+                                format!("Die Eingabe kann nicht gelesen werden: {e}"),
+                            ),
+                        )
+                    },
+                )?,
             );
             if *first != *again {
                 return Err(CliError::new(
                     "cli.password_mismatch",
-                    ctx.lang.pick("Les deux saisies diffèrent : recommencez.", "The two entries differ: try again."),
+                    ctx.lang.pick3(
+                        "Les deux saisies diffèrent : recommencez.",
+                        "The two entries differ: try again.",
+                        "Die beiden Eingaben stimmen nicht überein: versuchen Sie es erneut.",
+                    ),
                 ));
             }
         }
         Ok(first)
+    }
+}
+
+/// Checks shared by the CLI's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Ctx;
+    use trousseau::Lang;
+
+    pub fn ctx(lang: Lang) -> Ctx {
+        Ctx { json: false, lang }
+    }
+
+    /// German text that is really German: not the English sentence, not empty, no format placeholder left.
+    pub fn assert_german(de: &str, en: &str) {
+        assert!(!de.trim().is_empty(), "empty German text (English: {en})");
+        assert_ne!(de, en, "the German text is the English one");
+        assert!(!de.contains('{') && !de.contains('}'), "format placeholder left in the German text: {de}");
+    }
+
+    /// The same error in German and in English (code and message), for `f` run in each language.
+    pub fn de_en(f: impl Fn(&Ctx) -> Option<super::CliError>) -> (trousseau::ErrorReport, trousseau::ErrorReport) {
+        let de = f(&ctx(Lang::De)).expect("an error in German").0;
+        let en = f(&ctx(Lang::En)).expect("an error in English").0;
+        assert_eq!(de.code, en.code, "the code does not depend on the language");
+        (de, en)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{assert_german, de_en};
+    use super::*;
+
+    #[test]
+    fn missing_password_variable_is_said_in_german() {
+        const VAR: &str = "TROUSSEAU_TEST_NO_SUCH_VARIABLE_5E1";
+        let args = PasswordArgs { password_stdin: false, password_env: Some(VAR.into()) };
+        let (de, en) = de_en(|ctx| args.read(ctx, ["Mot de passe", "Password", "Passwort"]).err());
+        assert_eq!(de.code, "cli.password_env_missing");
+        assert_german(&de.message, &en.message);
+        assert!(de.message.contains(VAR), "the German sentence names the variable: {}", de.message);
+        assert!(de.message.contains("Umgebungsvariable"), "{}", de.message);
+    }
+
+    /// The guard: every sentence of the command line has its German text (a two-language call gives German users
+    /// English). A new file in src/cli must be added to the list below.
+    #[test]
+    fn cli_sentences_have_german() {
+        let files: [(&str, &str); 11] = [
+            ("cards.rs", include_str!("cards.rs")),
+            ("cert.rs", include_str!("cert.rs")),
+            ("csr.rs", include_str!("csr.rs")),
+            ("install.rs", include_str!("install.rs")),
+            ("mod.rs", include_str!("mod.rs")),
+            ("p12.rs", include_str!("p12.rs")),
+            ("pending.rs", include_str!("pending.rs")),
+            ("portal.rs", include_str!("portal.rs")),
+            ("status.rs", include_str!("status.rs")),
+            ("store.rs", include_str!("store.rs")),
+            ("tokens.rs", include_str!("tokens.rs")),
+        ];
+        // Built in two halves so that this file does not contain the text it looks for.
+        let two_languages = concat!(".pi", "ck(");
+        for (name, text) in files {
+            assert!(
+                !text.contains(two_languages),
+                "src/cli/{name} still has a French/English-only sentence ({two_languages}…): use pick3 with German"
+            );
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+        for entry in std::fs::read_dir(&dir).expect("src/cli is readable") {
+            let name = entry.expect("directory entry").file_name().to_string_lossy().into_owned();
+            if name.ends_with(".rs") {
+                assert!(files.iter().any(|(n, _)| *n == name), "src/cli/{name} is not checked by this test: add it");
+            }
+        }
     }
 }

@@ -29,7 +29,8 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             // Refuse a missing, wrong or damaged file before asking for its password.
             let bytes = pkcs12::read_bytes(&file)?;
             pkcs12::probe(&bytes)?;
-            let pw = password.read(ctx, "Mot de passe du fichier .p12", "Password of the .p12 file")?;
+            let pw = password
+                .read(ctx, ["Mot de passe du fichier .p12", "Password of the .p12 file", "Passwort der .p12-Datei"])?;
             let contents = pkcs12::read(&bytes, &pw)?;
             if ctx.json {
                 ctx.print_json(&Inspection { certificates: &contents.certificates, private_keys: contents.keys.len() })
@@ -37,7 +38,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                 let lang = ctx.lang;
                 println!(
                     "{}",
-                    lang.pick(
+                    lang.pick3(
                         format!(
                             "{} certificat(s), {} clé(s) privée(s)",
                             contents.certificates.len(),
@@ -48,13 +49,25 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                             contents.certificates.len(),
                             contents.keys.len()
                         ),
+                        format!(
+                            "{} Zertifikat(e), {} private(r) Schlüssel",
+                            contents.certificates.len(),
+                            contents.keys.len()
+                        ),
                     )
                 );
                 for (i, c) in contents.certificates.iter().enumerate() {
                     println!();
                     let with_key = contents.keys.iter().any(|k| k.certificate == Some(i));
                     if with_key {
-                        println!("{}", lang.pick("[avec sa clé privée]", "[with its private key]"));
+                        println!(
+                            "{}",
+                            lang.pick3(
+                                "[avec sa clé privée]",
+                                "[with its private key]",
+                                "[mit seinem privaten Schlüssel]"
+                            )
+                        );
                     }
                     print!("{}", super::cert::describe(c, lang));
                 }

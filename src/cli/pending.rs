@@ -86,7 +86,14 @@ fn day(t: OffsetDateTime) -> String {
 
 fn print_text(items: &[PendingItem], ctx: &Ctx) {
     if items.is_empty() {
-        println!("{}", ctx.lang.pick("Aucune demande en attente.", "No pending request."));
+        println!(
+            "{}",
+            ctx.lang.pick3(
+                "Aucune demande en attente.",
+                "No pending request.",
+                "Keine ausstehende Zertifikatsanforderung."
+            )
+        );
         return;
     }
     for i in items {
@@ -96,14 +103,15 @@ fn print_text(items: &[PendingItem], ctx: &Ctx) {
         }
         let mut line = format!("{}  {}", i.id, i.subject.as_deref().unwrap_or(""));
         if let (Some(d), Some(left)) = (i.deadline, i.days_left) {
-            line.push_str(&ctx.lang.pick(
+            line.push_str(&ctx.lang.pick3(
                 format!("  — à retirer avant le {} ({left} j)", day(d)),
                 format!("  — withdraw before {} ({left} d)", day(d)),
+                format!("  — vor dem {} abrufen ({left} T.)", day(d)),
             ));
         }
         println!("{line}");
         if let Some(p) = &i.csr_path {
-            println!("    {} {}", ctx.lang.pick("CSR :", "CSR:"), p.display());
+            println!("    {} {}", ctx.lang.pick3("CSR :", "CSR:", "CSR-Datei:"), p.display());
         }
     }
 }
@@ -131,7 +139,11 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             } else {
                 println!(
                     "{}",
-                    ctx.lang.pick(format!("CSR écrite : {}", out.display()), format!("CSR written: {}", out.display()))
+                    ctx.lang.pick3(
+                        format!("CSR écrite : {}", out.display()),
+                        format!("CSR written: {}", out.display()),
+                        format!("CSR geschrieben: {}", out.display())
+                    )
                 );
                 Ok(())
             }
@@ -143,22 +155,42 @@ fn write_csr(out: &std::path::Path, pem: &str, ctx: &Ctx) -> Result<(), CliError
     if out.exists() {
         return Err(CliError::new(
             "csr.output_exists",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 format!("Le fichier {} existe déjà : choisissez un autre nom.", out.display()),
                 format!("The file {} already exists: choose another name.", out.display()),
+                format!("Die Datei {} existiert bereits: wählen Sie einen anderen Namen.", out.display()),
             ),
         ));
     }
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| {
         CliError::new(
             "csr.write",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 format!("Impossible d'écrire {} : {e}", out.display()),
                 format!("Cannot write {}: {e}", out.display()),
+                format!("{} kann nicht geschrieben werden: {e}", out.display()),
             ),
         )
     })?;
     std::io::Write::write_all(&mut f, pem.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| CliError::new("csr.write", format!("{}: {e}", out.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::{assert_german, de_en};
+
+    #[test]
+    fn existing_csr_file_in_german_and_untouched() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let out = dir.path().join("demande.csr");
+        std::fs::write(&out, "keep me").expect("write");
+        let (de, en) = de_en(|ctx| write_csr(&out, "-----BEGIN CERTIFICATE REQUEST-----", ctx).err());
+        assert_eq!(de.code, "csr.output_exists");
+        assert_german(&de.message, &en.message);
+        assert!(de.message.contains("existiert bereits"), "{}", de.message);
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "keep me");
+    }
 }

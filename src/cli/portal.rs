@@ -99,18 +99,21 @@ impl Confirm for TerminalConfirm {
         let Some(mut tty) = tty else {
             eprintln!(
                 "{}",
-                self.lang.pick(
+                self.lang.pick3(
                     "Demande refusée : aucun terminal pour la confirmer (utilisez la fenêtre de Trousseau).",
-                    "Request declined: no terminal to confirm it (use the Trousseau window)."
+                    "Request declined: no terminal to confirm it (use the Trousseau window).",
+                    "Anfrage abgelehnt: kein Terminal zur Bestätigung (verwenden Sie das Fenster von Trousseau)."
                 )
             );
             return false;
         };
-        let _ = write!(tty, "{} [o/N] ", request.question(self.lang));
+        // French and English answer "o" (oui), German "j" (ja); "y"/"yes" are accepted in every language.
+        let choices = if self.lang == Lang::De { "[j/N]" } else { "[o/N]" };
+        let _ = write!(tty, "{} {choices} ", request.question(self.lang));
         let _ = tty.flush();
         let mut line = String::new();
         let _ = std::io::BufReader::new(tty).read_line(&mut line);
-        matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "y" | "yes")
+        matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "j" | "ja" | "y" | "yes")
     }
 }
 
@@ -143,9 +146,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             } else {
                 println!(
                     "{}",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!("Association avec « {name} » supprimée."),
-                        format!("Pairing with \"{name}\" removed.")
+                        format!("Pairing with \"{name}\" removed."),
+                        format!("Kopplung mit „{name}“ aufgehoben.")
                     )
                 );
             }
@@ -162,7 +166,11 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                 if cfg.managed {
                     println!(
                         "{}",
-                        ctx.lang.pick("(liste gérée par votre administrateur)", "(list managed by your administrator)")
+                        ctx.lang.pick3(
+                            "(liste gérée par votre administrateur)",
+                            "(list managed by your administrator)",
+                            "(Liste von Ihrem Administrator verwaltet)"
+                        )
                     );
                 }
                 Ok(())
@@ -191,9 +199,10 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
             let _ = writeln!(
                 out,
                 "{}",
-                ctx.lang.pick(
+                ctx.lang.pick3(
                     format!("Code d'association : {}\nOuvrez {} dans votre navigateur, connectez-vous et vérifiez que le portail affiche le même code, le nom « {} » et votre adresse.\nEn attente de votre confirmation (10 minutes au plus)…", auth.user_code, link, device_name),
                     format!("Pairing code: {}\nOpen {} in your browser, log in and check that the portal shows the same code, the name \"{}\" and your address.\nWaiting for your confirmation (10 minutes at most)…", auth.user_code, link, device_name),
+                    format!("Kopplungscode: {}\nÖffnen Sie {} in Ihrem Browser, melden Sie sich an und prüfen Sie, dass das Portal denselben Code, den Namen „{}“ und Ihre Adresse anzeigt.\nWarten auf Ihre Bestätigung (höchstens 10 Minuten)…", auth.user_code, link, device_name),
                 )
             );
         }
@@ -203,7 +212,7 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
         if ctx.json {
             let _ = writeln!(out, "{}", json!({"paired": true, "portal": session.portal_name(), "url": session.base_url()}));
         } else {
-            let _ = writeln!(out, "{}", ctx.lang.pick(format!("Assistant associé à « {name} »."), format!("Assistant paired with \"{name}\".")));
+            let _ = writeln!(out, "{}", ctx.lang.pick3(format!("Assistant associé à « {name} »."), format!("Assistant paired with \"{name}\"."), format!("Assistent mit „{name}“ gekoppelt.")));
         }
         Ok::<(), PortalError>(())
     })?;
@@ -218,9 +227,10 @@ fn status(ctx: &Ctx) -> Result<(), CliError> {
         }
         println!(
             "{}",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 "Aucun portail associé (trousseau portal pair ADRESSE).",
-                "No portal paired (trousseau portal pair ADDRESS)."
+                "No portal paired (trousseau portal pair ADDRESS).",
+                "Kein Portal gekoppelt (trousseau portal pair ADRESSE)."
             )
         );
         return Ok(());
@@ -253,7 +263,7 @@ fn status(ctx: &Ctx) -> Result<(), CliError> {
         }));
     }
     println!("{} — {}", p.name, p.url);
-    println!("{} {}", ctx.lang.pick("Agent :", "Agent:"), p.agent.unwrap_or_default());
+    println!("{} {}", ctx.lang.pick3("Agent :", "Agent:", "Sachbearbeiter:"), p.agent.unwrap_or_default());
     let state = if connected {
         ChannelEvent::Connected { portal: p.name.clone(), agent: String::new() }
     } else {
@@ -284,10 +294,10 @@ fn run_channel(yes: bool, ctx: &Ctx) -> Result<(), CliError> {
     let confirm: Arc<dyn Confirm> = if yes {
         eprintln!(
             "{}",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 "ATTENTION : --yes confirme automatiquement toute demande du portail, y compris la création de bi-clés. Réservé aux scripts et démonstrations.",
-                "WARNING: --yes confirms every portal request automatically, including creating bi-clés. For scripts and demos only."
-            )
+                "WARNING: --yes confirms every portal request automatically, including creating bi-clés. For scripts and demos only.",
+                "ACHTUNG: --yes bestätigt jede Anfrage des Portals automatisch, auch das Erstellen von Schlüsselpaaren (bi-clés). Nur für Skripte und Vorführungen.")
         );
         Arc::new(AlwaysConfirm)
     } else {
@@ -358,15 +368,17 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                     let here = present.contains(&b.sha256);
                     let mut warnings = Vec::new();
                     if expired {
-                        warnings.push(ctx.lang.pick(
+                        warnings.push(ctx.lang.pick3(
                             "Ce bi-clé a expiré : ajoutez-en un nouveau. Les marchés chiffrés avec lui s'ouvrent encore avec l'ancienne carte : gardez-la.",
                             "This bi-clé expired: add a new one. Tenders encrypted with it still open with the old card: keep it.",
+                            "Dieses Schlüsselpaar (bi-clé) ist abgelaufen: fügen Sie ein neues hinzu. Damit verschlüsselte Angebote lassen sich weiterhin mit der alten Karte öffnen: bewahren Sie sie auf.",
                         ));
                     }
                     if !here {
-                        warnings.push(ctx.lang.pick(
+                        warnings.push(ctx.lang.pick3(
                             "Ce bi-clé n'est pas sur ce poste (carte absente ?) : les marchés chiffrés avec lui s'ouvrent avec la carte qui le porte.",
                             "This bi-clé is not on this workstation (card absent?): tenders encrypted with it open with the card that holds it.",
+                            "Dieses Schlüsselpaar (bi-clé) ist nicht auf diesem Arbeitsplatz (Karte nicht eingesteckt?): damit verschlüsselte Angebote lassen sich mit der Karte öffnen, die es enthält.",
                         ));
                     }
                     let mut v = serde_json::to_value(b).unwrap_or_default();
@@ -387,9 +399,9 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                     "{:>4}  {:<9} {:<24} CN={}  {}  [{}]",
                     r["id"],
                     if r["kind"] == "backup" {
-                        ctx.lang.pick("secours", "backup")
+                        ctx.lang.pick3("secours", "backup", "Ersatz")
                     } else {
-                        ctx.lang.pick("personnel", "personal")
+                        ctx.lang.pick3("personnel", "personal", "persönlich")
                     },
                     r["designation"].as_str().unwrap_or(""),
                     r["cn"].as_str().unwrap_or(""),
@@ -413,9 +425,10 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
             if kinds.is_empty() {
                 return Err(CliError::new(
                     "portal.no_kind",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         "Indiquez --personal, --backup ou les deux : chaque type est enregistré séparément.",
                         "Give --personal, --backup or both: each kind is registered separately.",
+                        "Geben Sie --personal, --backup oder beides an: jede Art wird getrennt registriert.",
                     ),
                 ));
             }
@@ -443,7 +456,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
             for r in &rows {
                 println!(
                     "{}",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!(
                             "Bi-clé {} « {} » enregistré (n° {}) : confirmez-le sur le portail.",
                             if r.kind == BicleKind::Backup { "de secours" } else { "personnel" },
@@ -453,6 +466,12 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                         format!(
                             "{} bi-clé \"{}\" registered (#{}): confirm it on the portal.",
                             if r.kind == BicleKind::Backup { "Backup" } else { "Personal" },
+                            r.designation,
+                            r.id
+                        ),
+                        format!(
+                            "{}Schlüsselpaar (bi-clé) „{}“ registriert (Nr. {}): bestätigen Sie es auf dem Portal.",
+                            if r.kind == BicleKind::Backup { "Ersatz-" } else { "Persönliches " },
                             r.designation,
                             r.id
                         ),
@@ -469,11 +488,18 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
             println!(
                 "{}",
                 if status == "supprime" {
-                    ctx.lang.pick(format!("Bi-clé {id} retiré."), format!("Bi-clé {id} withdrawn."))
+                    ctx.lang.pick3(
+                        format!("Bi-clé {id} retiré."),
+                        format!("Bi-clé {id} withdrawn."),
+                        format!("Schlüsselpaar (bi-clé) {id} entfernt."),
+                    )
                 } else {
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!("Suppression du bi-clé {id} demandée : confirmez-la sur le portail."),
                         format!("Removal of bi-clé {id} requested: confirm it on the portal."),
+                        format!(
+                            "Entfernen des Schlüsselpaars (bi-clé) {id} angefordert: bestätigen Sie es auf dem Portal."
+                        ),
                     )
                 }
             );

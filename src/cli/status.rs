@@ -28,63 +28,89 @@ fn date(rfc3339: &str, lang: Lang) -> String {
 fn days(n: i32, lang: Lang) -> String {
     match (n, lang) {
         (n, Lang::Fr) if n < 0 => format!("expiré depuis {} jour(s)", -n),
+        (n, Lang::De) if n < 0 => format!("seit {} Tag(en) abgelaufen", -n),
         (n, _) if n < 0 => format!("expired {} day(s) ago", -n),
         (0, Lang::Fr) => "expire aujourd'hui".into(),
+        (0, Lang::De) => "läuft heute ab".into(),
         (0, _) => "expires today".into(),
         (n, Lang::Fr) => format!("expire dans {n} jour(s)"),
+        (n, Lang::De) => format!("läuft in {n} Tag(en) ab"),
         (n, _) => format!("expires in {n} day(s)"),
     }
 }
 
 fn render(s: &trousseau::status::Status, lang: Lang) -> String {
-    let t = |fr: &str, en: &str| lang.pick(fr, en);
+    let t = |fr: &str, en: &str, de: &str| lang.pick3(fr, en, de);
     let mut out = String::new();
     let mut line = |l: String| {
         out.push_str(&l);
         out.push('\n');
     };
-    let portal_name = s.portal.name.clone().unwrap_or_else(|| t("aucun portail configuré", "no portal configured"));
+    let portal_name = s
+        .portal
+        .name
+        .clone()
+        .unwrap_or_else(|| t("aucun portail configuré", "no portal configured", "kein Portal konfiguriert"));
     line(match (s.portal.paired, s.portal.connected) {
-        (true, true) => format!("{} : ● {} — {portal_name}", t("Portail", "Portal"), t("Connecté", "Connected")),
+        (true, true) => format!(
+            "{} : ● {} — {portal_name}",
+            t("Portail", "Portal", "Portal"),
+            t("Connecté", "Connected", "Verbunden")
+        ),
         (true, false) => format!(
             "{} : ○ {} — {portal_name} ({})",
-            t("Portail", "Portal"),
-            t("Déconnecté", "Disconnected"),
-            t("lancez « trousseau portal run » ou l'application", "start « trousseau portal run » or the app")
+            t("Portail", "Portal", "Portal"),
+            t("Déconnecté", "Disconnected", "Getrennt"),
+            t(
+                "lancez « trousseau portal run » ou l'application",
+                "start « trousseau portal run » or the app",
+                "starten Sie „trousseau portal run“ oder die Anwendung"
+            )
         ),
         _ => format!(
             "{} : ○ {} — {portal_name} ({})",
-            t("Portail", "Portal"),
-            t("non associé", "not paired"),
-            t("associez-le avec « trousseau portal pair URL »", "pair it with « trousseau portal pair URL »")
+            t("Portail", "Portal", "Portal"),
+            t("non associé", "not paired", "nicht gekoppelt"),
+            t(
+                "associez-le avec « trousseau portal pair URL »",
+                "pair it with « trousseau portal pair URL »",
+                "koppeln Sie es mit „trousseau portal pair URL“"
+            )
         ),
     });
-    line(format!("{} :", t("Lecteurs de cartes", "Card readers")));
+    line(format!("{} :", t("Lecteurs de cartes", "Card readers", "Kartenleser")));
     if s.readers.is_empty() {
         line(format!(
             "  {}",
-            t("aucun lecteur détecté — branchez votre lecteur", "no reader found — plug in your reader")
+            t(
+                "aucun lecteur détecté — branchez votre lecteur",
+                "no reader found — plug in your reader",
+                "kein Kartenleser gefunden — schließen Sie Ihren Kartenleser an"
+            )
         ));
     }
     for r in &s.readers {
         match &r.card {
             Some(c) => line(format!("  {} : {} ({})", r.name, c.name, c.atr)),
-            None => line(format!("  {} : {}", r.name, t("pas de carte", "no card"))),
+            None => line(format!("  {} : {}", r.name, t("pas de carte", "no card", "keine Karte"))),
         }
     }
-    line(format!("{} :", t("Jetons PKCS#11", "PKCS#11 tokens")));
+    line(format!("{} :", t("Jetons PKCS#11", "PKCS#11 tokens", "PKCS#11-Token")));
     if s.tokens.is_empty() {
-        line(format!("  {}", t("aucun", "none")));
+        line(format!("  {}", t("aucun", "none", "keine")));
     }
     for tk in &s.tokens {
         line(format!("  {} ({} {}) — {}", tk.label, tk.manufacturer, tk.model, tk.pin_message));
     }
     match s.store_certificates {
-        Some(n) => line(format!("{} : {n}", t("Certificats dans le magasin", "Certificates in the store"))),
+        Some(n) => line(format!(
+            "{} : {n}",
+            t("Certificats dans le magasin", "Certificates in the store", "Zertifikate im Zertifikatsspeicher")
+        )),
         None => line(format!(
             "{} : {}",
-            t("Certificats dans le magasin", "Certificates in the store"),
-            t("illisible", "unreadable")
+            t("Certificats dans le magasin", "Certificates in the store", "Zertifikate im Zertifikatsspeicher"),
+            t("illisible", "unreadable", "unlesbar")
         )),
     }
     for c in &s.expiring {
@@ -96,14 +122,18 @@ fn render(s: &trousseau::status::Status, lang: Lang) -> String {
             date(&c.not_after, lang)
         ));
     }
-    line(format!("{} : {}", t("Demandes en attente", "Pending requests"), s.pending.len()));
+    line(format!(
+        "{} : {}",
+        t("Demandes en attente", "Pending requests", "Ausstehende Zertifikatsanforderungen"),
+        s.pending.len()
+    ));
     for p in &s.pending {
         let deadline = match (&p.deadline, p.days_left) {
             (Some(d), Some(n)) => format!(
                 " — {} {} ({})",
-                t("à retirer avant le", "withdraw before"),
+                t("à retirer avant le", "withdraw before", "abzurufen vor dem"),
                 date(d, lang),
-                lang.pick(format!("{n} jour(s)"), format!("{n} day(s)"))
+                lang.pick3(format!("{n} jour(s)"), format!("{n} day(s)"), format!("{n} Tag(e)"))
             ),
             _ => String::new(),
         };
@@ -126,5 +156,8 @@ mod tests {
         assert_eq!(date("2026-12-31T10:00:00Z", Lang::En), "2026-12-31");
         assert_eq!(days(12, Lang::Fr), "expire dans 12 jour(s)");
         assert_eq!(days(-3, Lang::En), "expired 3 day(s) ago");
+        assert_eq!(days(-3, Lang::De), "seit 3 Tag(en) abgelaufen");
+        assert_eq!(days(0, Lang::De), "läuft heute ab");
+        assert_eq!(days(12, Lang::De), "läuft in 12 Tag(en) ab");
     }
 }

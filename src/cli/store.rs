@@ -30,9 +30,10 @@ impl Target {
             let pw = zeroize::Zeroizing::new(std::env::var(var).map_err(|_| {
                 CliError::new(
                     "cli.password_env_missing",
-                    ctx.lang.pick(
+                    ctx.lang.pick3(
                         format!("La variable d'environnement {var} n'existe pas : définissez-la avec le mot de passe principal."),
                         format!("The environment variable {var} is not set: set it to the primary password."),
+                        format!("Die Umgebungsvariable {var} ist nicht gesetzt: setzen Sie sie auf das Hauptpasswort."),
                     ),
                 )
             })?);
@@ -50,9 +51,10 @@ fn open_firefox(wanted: &str, ctx: &Ctx) -> Result<Box<dyn CertStore>, CliError>
         Some(p) => Ok(store::open_nss(&p.path)?),
         None => Err(CliError::new(
             "store.profile_not_found",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 format!("Aucun profil Firefox « {wanted} » avec des certificats : voyez la liste avec « trousseau store profiles »."),
                 format!("No Firefox profile \"{wanted}\" with certificates: see the list with \"trousseau store profiles\"."),
+                format!("Kein Firefox-Profil „{wanted}“ mit Zertifikaten: die Liste zeigt „trousseau store profiles“."),
             ),
         )),
     }
@@ -62,9 +64,10 @@ fn open_firefox(wanted: &str, ctx: &Ctx) -> Result<Box<dyn CertStore>, CliError>
 fn open_firefox(_wanted: &str, ctx: &Ctx) -> Result<Box<dyn CertStore>, CliError> {
     Err(CliError::new(
         "store.unsupported",
-        ctx.lang.pick(
+        ctx.lang.pick3(
             "Sur ce système, Firefox utilise le magasin de certificats du système : --firefox est inutile.",
             "On this system Firefox uses the system certificate store: --firefox is not needed.",
+            "Auf diesem System verwendet Firefox den Zertifikatsspeicher des Systems: --firefox ist nicht nötig.",
         ),
     ))
 }
@@ -173,7 +176,7 @@ fn list(target: &Target, with_key: bool, encryption_capable: bool, ctx: &Ctx) ->
         return ctx.print_json(&certs);
     }
     if certs.is_empty() {
-        println!("{}", ctx.lang.pick("Aucun certificat.", "No certificate."));
+        println!("{}", ctx.lang.pick3("Aucun certificat.", "No certificate.", "Kein Zertifikat."));
         return Ok(());
     }
     println!("{}", st.location());
@@ -190,27 +193,32 @@ fn print_cert(c: &StoredCertificate, now: time::OffsetDateTime, ctx: &Ctx) {
     let issuer = cert.issuer_cn.clone().unwrap_or_else(|| cert.issuer.clone());
     let days = (cert.not_after - now).whole_days();
     let expiry = if days < 0 {
-        ctx.lang.pick("expiré".to_string(), "expired".to_string())
+        ctx.lang.pick3("expiré".to_string(), "expired".to_string(), "abgelaufen".to_string())
     } else {
         let d = cert.not_after.date();
-        ctx.lang.pick(
+        ctx.lang.pick3(
             format!("expire le {:02}/{:02}/{} (dans {days} j)", d.day(), u8::from(d.month()), d.year()),
             format!("expires {}-{:02}-{:02} (in {days} days)", d.year(), u8::from(d.month()), d.day()),
+            format!("läuft am {:02}.{:02}.{} ab (in {days} Tagen)", d.day(), u8::from(d.month()), d.year()),
         )
     };
     let mut marks = Vec::new();
     if c.has_private_key {
         marks.push(if c.on_token {
-            ctx.lang.pick("clé sur carte à puce", "key on smartcard")
+            ctx.lang.pick3("clé sur carte à puce", "key on smartcard", "Schlüssel auf Chipkarte")
         } else {
-            ctx.lang.pick("clé privée", "private key")
+            ctx.lang.pick3("clé privée", "private key", "privater Schlüssel")
         });
     }
     if cert.encryption_capable && c.has_private_key {
-        marks.push(ctx.lang.pick("chiffrement", "encryption"));
+        marks.push(ctx.lang.pick3("chiffrement", "encryption", "Verschlüsselung"));
     }
     if c.trusted {
-        marks.push(ctx.lang.pick("autorité de confiance", "trusted authority"));
+        marks.push(ctx.lang.pick3(
+            "autorité de confiance",
+            "trusted authority",
+            "vertrauenswürdige Zertifizierungsstelle",
+        ));
     }
     println!(
         "- {name} — {issuer} — {expiry}{}",
@@ -241,7 +249,8 @@ fn export(
             store::StoreError::NoPrivateKey { sha256: found.certificate.sha256.clone(), store: st.location() }.into()
         );
     }
-    let pw = password.read_new(ctx, "Mot de passe du fichier .p12", "Password for the .p12 file")?;
+    let pw = password
+        .read_new(ctx, ["Mot de passe du fichier .p12", "Password for the .p12 file", "Passwort für die .p12-Datei"])?;
     let cert = &found.certificate;
     let inputs: Vec<&str> = cert.subject_cn.iter().map(String::as_str).collect();
     let strength = match policy {
@@ -271,9 +280,10 @@ fn export(
     }
     println!(
         "{}",
-        ctx.lang.pick(
+        ctx.lang.pick3(
             format!("Exporté dans {} : le certificat, sa clé privée et {} certificat(s) de la chaîne (solidité du mot de passe : {}/4).", out.display(), written.saturating_sub(1), strength.score),
             format!("Exported to {}: the certificate, its private key and {} chain certificate(s) (password strength: {}/4).", out.display(), written.saturating_sub(1), strength.score),
+            format!("Exportiert nach {}: das Zertifikat, sein privater Schlüssel und {} Zertifikat(e) der Kette (Passwortstärke: {}/4).", out.display(), written.saturating_sub(1), strength.score),
         )
     );
     Ok(())
@@ -287,9 +297,10 @@ fn remove(target: &Target, sha256: &str, ctx: &Ctx) -> Result<(), CliError> {
     }
     println!(
         "{}",
-        ctx.lang.pick(
+        ctx.lang.pick3(
             format!("Certificat retiré de {} : {}", st.location(), removed.certificate.subject),
             format!("Certificate removed from {}: {}", st.location(), removed.certificate.subject),
+            format!("Zertifikat aus {} entfernt: {}", st.location(), removed.certificate.subject),
         )
     );
     Ok(())
@@ -331,9 +342,10 @@ fn register(
     if modules.is_empty() && !(remove && name.is_some()) {
         return Err(CliError::new(
             "store.no_module",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 "Aucun logiciel de carte (module PKCS#11) trouvé sur cet ordinateur : installez celui de votre carte (LuxTrust, CPS…) ou indiquez-le avec --module CHEMIN.",
                 "No card software (PKCS#11 module) found on this computer: install your card's (LuxTrust, CPS…) or give it with --module PATH.",
+                "Keine Kartensoftware (PKCS#11-Modul) auf diesem Computer gefunden: installieren Sie die Ihrer Karte (LuxTrust, CPS…) oder geben Sie sie mit --module PFAD an.",
             ),
         ));
     }
@@ -366,21 +378,25 @@ fn register(
     }
     for d in &done {
         let text = match (d.registered, d.changed) {
-            (true, true) => ctx.lang.pick(
+            (true, true) => ctx.lang.pick3(
                 format!("Module « {} » ({}) enregistré dans {} : redémarrez le navigateur pour voir les certificats de la carte.", d.name, d.library.display(), st.location()),
                 format!("Module \"{}\" ({}) registered in {}: restart the browser to see the card's certificates.", d.name, d.library.display(), st.location()),
+                format!("Modul „{}“ ({}) in {} registriert: starten Sie den Browser neu, um die Zertifikate der Karte zu sehen.", d.name, d.library.display(), st.location()),
             ),
-            (true, false) => ctx.lang.pick(
+            (true, false) => ctx.lang.pick3(
                 format!("Module « {} » déjà enregistré dans {}.", d.name, st.location()),
                 format!("Module \"{}\" already registered in {}.", d.name, st.location()),
+                format!("Modul „{}“ ist in {} bereits registriert.", d.name, st.location()),
             ),
-            (false, true) => ctx.lang.pick(
+            (false, true) => ctx.lang.pick3(
                 format!("Module « {} » retiré de {}.", d.name, st.location()),
                 format!("Module \"{}\" removed from {}.", d.name, st.location()),
+                format!("Modul „{}“ aus {} entfernt.", d.name, st.location()),
             ),
-            (false, false) => ctx.lang.pick(
+            (false, false) => ctx.lang.pick3(
                 format!("Module « {} » n'était pas enregistré dans {}.", d.name, st.location()),
                 format!("Module \"{}\" was not registered in {}.", d.name, st.location()),
+                format!("Modul „{}“ war in {} nicht registriert.", d.name, st.location()),
             ),
         };
         println!("{text}");
@@ -419,7 +435,14 @@ fn profiles(ctx: &Ctx) -> Result<(), CliError> {
         println!("- {} ({}){}", p.name, p.path.display(), if p.default { " *" } else { "" });
     }
     if found.is_empty() {
-        println!("{}", ctx.lang.pick("Aucun profil Firefox trouvé.", "No Firefox profile found."));
+        println!(
+            "{}",
+            ctx.lang.pick3(
+                "Aucun profil Firefox trouvé.",
+                "No Firefox profile found.",
+                "Kein Firefox-Profil gefunden."
+            )
+        );
     }
     Ok(())
 }
@@ -428,22 +451,33 @@ fn print_report(r: &ImportReport, ctx: &Ctx) {
     if r.already_present {
         println!(
             "{}",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 format!("Déjà présent dans {} : rien n'a été ajouté (SHA-256 {}).", r.store, r.sha256),
                 format!("Already in {}: nothing was added (SHA-256 {}).", r.store, r.sha256),
+                format!("Bereits in {} vorhanden: nichts wurde hinzugefügt (SHA-256 {}).", r.store, r.sha256),
             )
         );
         return;
     }
-    println!("{}", ctx.lang.pick(format!("Installé dans {} :", r.store), format!("Installed in {}:", r.store)));
+    println!(
+        "{}",
+        ctx.lang.pick3(
+            format!("Installé dans {} :", r.store),
+            format!("Installed in {}:", r.store),
+            format!("Installiert in {}:", r.store)
+        )
+    );
     for i in &r.items {
         let what = match i.kind {
-            "private_key" => ctx.lang.pick("clé privée", "private key"),
-            "certificate" => ctx.lang.pick("certificat", "certificate"),
-            _ => ctx.lang.pick("autorité", "authority"),
+            "private_key" => ctx.lang.pick3("clé privée", "private key", "privater Schlüssel"),
+            "certificate" => ctx.lang.pick3("certificat", "certificate", "Zertifikat"),
+            _ => ctx.lang.pick3("autorité", "authority", "Zertifizierungsstelle"),
         };
-        let state =
-            if i.already_present { ctx.lang.pick(" (déjà présent)", " (already there)") } else { String::new() };
+        let state = if i.already_present {
+            ctx.lang.pick3(" (déjà présent)", " (already there)", " (bereits vorhanden)")
+        } else {
+            String::new()
+        };
         println!("- {what} : {}{state}", i.subject);
     }
 }
@@ -462,7 +496,9 @@ pub struct P12ImportArgs {
 pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     // The file must be readable before a password is asked for.
     let bytes = std::fs::read(&a.file).map_err(|source| store::StoreError::Io { path: a.file.clone(), source })?;
-    let pw = a.password.read(ctx, "Mot de passe du fichier .p12", "Password of the .p12 file")?;
+    let pw = a
+        .password
+        .read(ctx, ["Mot de passe du fichier .p12", "Password of the .p12 file", "Passwort der .p12-Datei"])?;
     // The store loads on a thread (read-only, it creates nothing) while the file is decrypted and checked; nothing
     // is written before the whole file has been checked, so a bad file or password changes nothing.
     let target = a.target.clone();
@@ -479,7 +515,11 @@ pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     let mut st = joined.map_err(|_| {
         CliError::new(
             "store.open",
-            ctx.lang.pick("Ouverture du magasin interrompue.", "Opening the store was interrupted."),
+            ctx.lang.pick3(
+                "Ouverture du magasin interrompue.",
+                "Opening the store was interrupted.",
+                "Das Öffnen des Zertifikatsspeichers wurde unterbrochen.",
+            ),
         )
     })??;
     let report = st.install_identity(&identity)?;
@@ -488,4 +528,18 @@ pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     }
     print_report(&report, ctx);
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::{assert_german, de_en};
+
+    #[test]
+    fn unknown_firefox_profile_in_german() {
+        let (de, en) = de_en(|ctx| open_firefox("trousseau-no-such-profile-9d2", ctx).err());
+        assert_eq!(de.code, "store.profile_not_found");
+        assert_german(&de.message, &en.message);
+        assert!(de.message.contains("„trousseau-no-such-profile-9d2“"), "{}", de.message);
+    }
 }

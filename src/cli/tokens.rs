@@ -65,9 +65,10 @@ impl PinArgs {
         if t.pin.protected_path && !self.given() {
             eprintln!(
                 "{}",
-                ctx.lang.pick(
+                ctx.lang.pick3(
                     format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
                     format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
+                    format!("Geben Sie die PIN von „{}“ auf der Tastatur des Kartenlesers ein.", t.label),
                 )
             );
             return Ok(token::login_protected(t)?);
@@ -81,14 +82,16 @@ impl PinArgs {
         if !self.given() && !std::io::stdin().is_terminal() {
             return Err(CliError::new(
                 "cli.no_terminal",
-                ctx.lang.pick(
+                ctx.lang.pick3(
                     "Aucun terminal pour demander le code PIN : utilisez --pin-stdin ou --pin-env VARIABLE.",
                     "No terminal to ask for the PIN: use --pin-stdin or --pin-env VARIABLE.",
+                    "Kein Terminal für die PIN-Abfrage: verwenden Sie --pin-stdin oder --pin-env VARIABLE.",
                 ),
             ));
         }
         let pw = PasswordArgs { password_stdin: self.pin_stdin, password_env: self.pin_env.clone() };
-        let text = pw.read(ctx, &format!("Code PIN de « {label} »"), &format!("PIN of \"{label}\""))?;
+        let prompt = [format!("Code PIN de « {label} »"), format!("PIN of \"{label}\""), format!("PIN von „{label}“")];
+        let text = pw.read(ctx, [&prompt[0], &prompt[1], &prompt[2]])?;
         Ok(Pin::new(text))
     }
 }
@@ -117,22 +120,25 @@ pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
         });
     }
     let l = ctx.lang;
-    println!("{}", l.pick("Modules PKCS#11 :", "PKCS#11 modules:"));
+    println!("{}", l.pick3("Modules PKCS#11 :", "PKCS#11 modules:", "PKCS#11-Module:"));
     if discovery.modules.is_empty() {
-        println!("  {}", l.pick("(aucun)", "(none)"));
+        println!("  {}", l.pick3("(aucun)", "(none)", "(keine)"));
     }
     for m in &discovery.modules {
         println!("  {} ({} {}) — {}", m.manufacturer, m.description, m.library_version, m.path.display());
     }
     if !problems.is_empty() {
-        println!("{}", l.pick("Modules inutilisables :", "Unusable modules:"));
+        println!("{}", l.pick3("Modules inutilisables :", "Unusable modules:", "Nicht verwendbare Module:"));
         for p in &problems {
             println!("  {} : {} ({})", p.path.display(), p.error.message(l), p.error.code());
         }
     }
-    println!("{}", l.pick("Cartes et jetons :", "Cards and tokens:"));
+    println!("{}", l.pick3("Cartes et jetons :", "Cards and tokens:", "Karten und Token:"));
     if list.tokens.is_empty() {
-        println!("  {}", l.pick("(aucun : insérez une carte)", "(none: insert a card)"));
+        println!(
+            "  {}",
+            l.pick3("(aucun : insérez une carte)", "(none: insert a card)", "(keine: stecken Sie eine Karte ein)")
+        );
     }
     for t in &list.tokens {
         println!("  « {} » — {} {} n° {} ({})", t.label, t.manufacturer, t.model, t.serial, t.slot_description);
@@ -176,7 +182,14 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&all);
             }
             if all.is_empty() {
-                println!("{}", ctx.lang.pick("Aucun certificat sur la carte.", "No certificate on the card."));
+                println!(
+                    "{}",
+                    ctx.lang.pick3(
+                        "Aucun certificat sur la carte.",
+                        "No certificate on the card.",
+                        "Kein Zertifikat auf der Karte."
+                    )
+                );
             }
             for c in &all {
                 let name = c.certificate.subject_cn.clone().unwrap_or_else(|| c.certificate.subject.clone());
@@ -186,12 +199,16 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                     "    id {} · {:?} · {} {} · {}",
                     c.key_id,
                     c.role,
-                    ctx.lang.pick("expire le", "expires"),
+                    ctx.lang.pick3("expire le", "expires", "läuft ab am"),
                     trousseau::cert::rfc3339_z::format(&c.certificate.not_after),
                     if c.has_private_key {
-                        ctx.lang.pick("clé privée sur la carte", "private key on the card")
+                        ctx.lang.pick3(
+                            "clé privée sur la carte",
+                            "private key on the card",
+                            "privater Schlüssel auf der Karte",
+                        )
                     } else {
-                        ctx.lang.pick("sans clé privée", "no private key")
+                        ctx.lang.pick3("sans clé privée", "no private key", "ohne privaten Schlüssel")
                     }
                 );
             }
@@ -205,7 +222,14 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&keys);
             }
             if keys.is_empty() {
-                println!("{}", ctx.lang.pick("Aucune clé privée sur la carte.", "No private key on the card."));
+                println!(
+                    "{}",
+                    ctx.lang.pick3(
+                        "Aucune clé privée sur la carte.",
+                        "No private key on the card.",
+                        "Kein privater Schlüssel auf der Karte."
+                    )
+                );
             }
             for k in &keys {
                 let bits = k.bits.map(|b| format!(" {b} bits")).unwrap_or_default();
@@ -228,9 +252,10 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
             }
             println!(
                 "{}",
-                ctx.lang.pick(
+                ctx.lang.pick3(
                     format!("Code PIN correct pour « {} ».", t.label),
-                    format!("PIN correct for \"{}\".", t.label)
+                    format!("PIN correct for \"{}\".", t.label),
+                    format!("PIN für „{}“ korrekt.", t.label)
                 )
             );
             Ok(())
@@ -256,9 +281,10 @@ pub fn csr_on_token(
         Some(h) => Some(hex::decode(h.trim().trim_start_matches("0x").replace(':', "")).map_err(|_| {
             CliError::new(
                 "csr.arguments",
-                ctx.lang.pick(
+                ctx.lang.pick3(
                     format!("--key-id attend un identifiant hexadécimal (par ex. 01 ou a1b2), pas « {h} »."),
                     format!("--key-id expects a hexadecimal id (e.g. 01 or a1b2), not \"{h}\"."),
+                    format!("--key-id erwartet eine hexadezimale Kennung (z. B. 01 oder a1b2), nicht „{h}“."),
                 ),
             )
         })?),
@@ -267,9 +293,10 @@ pub fn csr_on_token(
     if id.is_none() && !generate {
         return Err(CliError::new(
             "csr.arguments",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 "Avec --token, indiquez la clé de la carte (--key-id, voir « trousseau token keys ») ou créez-en une avec --generate-on-token.",
                 "With --token, name the card's key (--key-id, see \"trousseau token keys\") or create one with --generate-on-token.",
+                "Geben Sie mit --token den Schlüssel der Karte an (--key-id, siehe „trousseau token keys“) oder erstellen Sie einen mit --generate-on-token.",
             ),
         ));
     }
@@ -290,7 +317,7 @@ pub fn csr_on_token(
     csr::write_public_file(&abs, pem.as_bytes()).map_err(|e| {
         CliError::new(
             "csr.write",
-            ctx.lang.pick(
+            ctx.lang.pick3(
                 format!(
                     "Impossible d'écrire {} ({e}). La clé reste sur la carte (id {}) : recommencez avec --key-id.",
                     abs.display(),
@@ -298,6 +325,11 @@ pub fn csr_on_token(
                 ),
                 format!(
                     "Cannot write {} ({e}). The key stays on the card (id {}): start again with --key-id.",
+                    abs.display(),
+                    hex::encode(&id)
+                ),
+                format!(
+                    "{} kann nicht geschrieben werden ({e}). Der Schlüssel bleibt auf der Karte (Kennung {}): beginnen Sie erneut mit --key-id.",
                     abs.display(),
                     hex::encode(&id)
                 ),
@@ -328,18 +360,54 @@ pub fn csr_on_token(
     }
     println!(
         "{}",
-        ctx.lang.pick(format!("Demande créée : {}", abs.display()), format!("Request created: {}", abs.display()))
+        ctx.lang.pick3(
+            format!("Demande créée : {}", abs.display()),
+            format!("Request created: {}", abs.display()),
+            format!("Zertifikatsanforderung erstellt: {}", abs.display())
+        )
     );
-    println!("  {} {}", ctx.lang.pick("Sujet :", "Subject:"), o.subject);
+    println!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), o.subject);
     println!(
         "  {}",
-        ctx.lang.pick(
+        ctx.lang.pick3(
             format!(
                 "Signée sur la carte « {} » avec la clé {} ; la clé privée ne quitte pas la carte.",
                 t.label, o.key_id
             ),
             format!("Signed on the card \"{}\" with key {}; the private key never leaves the card.", t.label, o.key_id),
+            format!(
+                "Auf der Karte „{}“ mit dem Schlüssel {} signiert; der private Schlüssel verlässt die Karte nie.",
+                t.label, o.key_id
+            ),
         )
     );
     Ok(())
+}
+
+#[cfg(all(test, feature = "software-keys"))]
+mod tests {
+    use super::*;
+    use crate::cli::test_support::{assert_german, de_en};
+
+    #[test]
+    fn card_key_argument_errors_in_german() {
+        let spec = trousseau::csr::RequestSpec::generic("CN=Test", Vec::new()).expect("subject");
+        let out = std::path::Path::new("never-written.csr");
+        let pin = PinArgs::default();
+        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", Some("zz"), false, &pin, &spec, out).err());
+        assert_eq!(de.code, "csr.arguments");
+        assert_german(&de.message, &en.message);
+        assert!(de.message.contains("„zz“"), "{}", de.message);
+        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", None, false, &pin, &spec, out).err());
+        assert_german(&de.message, &en.message);
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn missing_pin_variable_in_german() {
+        let pin = PinArgs { pin_stdin: false, pin_env: Some("TROUSSEAU_TEST_NO_SUCH_PIN_VAR_3C8".into()) };
+        let (de, en) = de_en(|ctx| pin.read(ctx, "Carte").err());
+        assert_eq!(de.code, "cli.password_env_missing");
+        assert_german(&de.message, &en.message);
+    }
 }
