@@ -26,9 +26,10 @@ impl ApiError {
     pub fn unavailable(area: &str, lang: Lang) -> Self {
         ApiError {
             code: "api.unavailable".into(),
-            message: lang.pick(
+            message: lang.pick3(
                 format!("Cette fonction ({area}) sera bientôt disponible dans Trousseau. Utilisez en attendant la ligne de commande « trousseau » si elle la propose."),
                 format!("This feature ({area}) is coming soon in Trousseau. Meanwhile, use the « trousseau » command line if it offers it."),
+                format!("Diese Funktion ({area}) ist bald in Trousseau verfügbar. Verwenden Sie bis dahin die Befehlszeile „trousseau“, falls sie sie anbietet."),
             ),
         }
     }
@@ -37,9 +38,10 @@ impl ApiError {
     pub fn bad_request(what: &str, lang: Lang) -> Self {
         ApiError {
             code: "api.bad_request".into(),
-            message: lang.pick(
+            message: lang.pick3(
                 format!("La demande est incomplète ({what}). Fermez et rouvrez la fenêtre ; si cela se reproduit, contactez votre support."),
                 format!("The request is incomplete ({what}). Close and reopen the window; if it happens again, contact your support."),
+                format!("Die Anfrage ist unvollständig ({what}). Schließen Sie das Fenster und öffnen Sie es erneut; falls das wieder vorkommt, wenden Sie sich an Ihren Support."),
             ),
         }
     }
@@ -301,17 +303,20 @@ impl Coded for SettingsError {
     }
     fn message(&self, lang: Lang) -> String {
         match self {
-            SettingsError::Io { path, source } => lang.pick(
+            SettingsError::Io { path, source } => lang.pick3(
                 format!("Impossible de lire ou d'enregistrer les paramètres ({}) : {source}. Vérifiez l'espace disque et les droits du dossier.", path.display()),
                 format!("Cannot read or save the settings ({}): {source}. Check disk space and the folder's permissions.", path.display()),
+                format!("Die Einstellungen können nicht gelesen oder gespeichert werden ({}): {source}. Prüfen Sie den Speicherplatz und die Rechte des Ordners.", path.display()),
             ),
-            SettingsError::Parse { path, .. } => lang.pick(
+            SettingsError::Parse { path, .. } => lang.pick3(
                 format!("Le fichier de paramètres {} est abîmé. Supprimez-le : Trousseau repartira avec les réglages par défaut.", path.display()),
                 format!("The settings file {} is damaged. Delete it: Trousseau will start again with default settings.", path.display()),
+                format!("Die Einstellungsdatei {} ist beschädigt. Löschen Sie sie: Trousseau startet dann mit den Standardeinstellungen.", path.display()),
             ),
-            SettingsError::Invalid(what) => lang.pick(
+            SettingsError::Invalid(what) => lang.pick3(
                 format!("Réglage refusé : {what}. Corrigez-le puis enregistrez à nouveau."),
                 format!("Setting refused: {what}. Correct it and save again."),
+                format!("Einstellung abgelehnt: {what}. Korrigieren Sie sie und speichern Sie erneut."),
             ),
         }
     }
@@ -527,9 +532,10 @@ static PAIRING: std::sync::Mutex<Option<(crate::portal::DeviceAuthorization, Str
 fn block_on<F: std::future::Future>(lang: Lang, f: F) -> Result<F::Output, ApiError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| ApiError {
         code: "desktop.runtime".into(),
-        message: lang.pick(
+        message: lang.pick3(
             format!("Trousseau n'a pas pu démarrer une tâche réseau ({e}). Redémarrez Trousseau."),
             format!("Trousseau could not start a network task ({e}). Restart Trousseau."),
+            format!("Trousseau konnte keine Netzwerkaufgabe starten ({e}). Starten Sie Trousseau neu."),
         ),
     })?;
     Ok(rt.block_on(f))
@@ -899,9 +905,10 @@ pub fn portal_bicle_candidates(_req: (), lang: Lang) -> Result<Vec<BicleCandidat
 fn not_a_bicle(lang: Lang) -> ApiError {
     ApiError {
         code: "desktop.not_a_bicle".into(),
-        message: lang.pick(
+        message: lang.pick3(
             "Ce certificat ne peut pas servir de bi-clé de chiffrement : il faut un certificat (du magasin ou d'une carte) avec sa clé privée et l'usage « chiffrement de clé ». Choisissez-en un autre ou générez un nouveau bi-clé.",
             "This certificate cannot serve as an encryption bi-clé: it needs a certificate (from the store or a card) with its private key and the “key encipherment” usage. Choose another one or generate a new bi-clé.",
+            "Dieses Zertifikat kann nicht als Schlüsselpaar (bi-clé) zur Verschlüsselung dienen: Es braucht ein Zertifikat (aus dem Zertifikatsspeicher oder von einer Karte) mit seinem privaten Schlüssel und der Verwendung „Schlüsselverschlüsselung“. Wählen Sie ein anderes oder erzeugen Sie ein neues Schlüsselpaar.",
         ),
     }
 }
@@ -943,9 +950,10 @@ pub fn portal_bicle_add(req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiE
                 let date = c.not_after.date();
                 return Err(ApiError {
                     code: "desktop.bicle_expired".into(),
-                    message: lang.pick(
+                    message: lang.pick3(
                         format!("Ce certificat a expiré le {:02}/{:02}/{} : il ne pourrait pas déchiffrer les nouvelles offres. Choisissez un certificat valide ou générez un nouveau bi-clé.", date.day(), u8::from(date.month()), date.year()),
                         format!("This certificate expired on {date}: it could not decrypt new bids. Choose a valid certificate or generate a new bi-clé."),
+                        format!("Dieses Zertifikat ist am {:02}.{:02}.{} abgelaufen: Es könnte neue Angebote nicht entschlüsseln. Wählen Sie ein gültiges Zertifikat oder erzeugen Sie ein neues Schlüsselpaar (bi-clé).", date.day(), u8::from(date.month()), date.year()),
                     ),
                 });
             }
@@ -1271,12 +1279,16 @@ fn install_result(r: crate::store::ImportReport) -> InstallResult {
 pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError> {
     let bytes = std::fs::read(&req.path).map_err(|e| ApiError {
         code: "desktop.read_file".into(),
-        message: lang.pick(
+        message: lang.pick3(
             format!(
                 "Impossible de lire {} ({e}). Vérifiez que le fichier existe et que vous pouvez l'ouvrir.",
                 req.path.display()
             ),
             format!("Cannot read {} ({e}). Check that the file exists and that you can open it.", req.path.display()),
+            format!(
+                "{} kann nicht gelesen werden ({e}). Prüfen Sie, ob die Datei existiert und ob Sie sie öffnen können.",
+                req.path.display()
+            ),
         ),
     })?;
     let identity =
@@ -1292,9 +1304,10 @@ pub fn ca_install(req: FileRequest, lang: Lang) -> Result<InstallResult, ApiErro
     if cas.is_empty() {
         return Err(ApiError {
             code: "desktop.not_a_ca".into(),
-            message: lang.pick(
+            message: lang.pick3(
                 "Ce fichier ne contient aucun certificat d'autorité (AC). Demandez à votre fournisseur le certificat de l'AC, souvent nommé « AC racine » ou « chaîne ».",
                 "This file holds no certificate authority (CA) certificate. Ask your provider for the CA certificate, often called “root CA” or “chain”.",
+                "Diese Datei enthält kein Zertifikat einer Zertifizierungsstelle (CA). Fordern Sie bei Ihrem Anbieter das CA-Zertifikat an, oft „Stamm-CA“ oder „Zertifikatskette“ genannt.",
             ),
         });
     }
@@ -1581,6 +1594,19 @@ pub fn typescript_bindings() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn german_error_sentences() {
+        let pairs = [
+            (not_a_bicle(Lang::En).message, not_a_bicle(Lang::De).message),
+            (ApiError::unavailable("x", Lang::En).message, ApiError::unavailable("x", Lang::De).message),
+            (SettingsError::Invalid("lang").message(Lang::En), SettingsError::Invalid("lang").message(Lang::De)),
+        ];
+        for (en, de) in pairs {
+            assert_ne!(en, de);
+            assert!(!de.contains('{') && !de.contains('}'), "{de}");
+        }
+    }
 
     #[test]
     fn bindings_name_every_command() {
