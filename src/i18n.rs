@@ -95,6 +95,39 @@ mod tests {
         assert_eq!(Lang::De.pick("carte", "card"), "card");
     }
 
+    /// Every sentence of these modules has German: none may go back to the two-language `pick`.
+    #[test]
+    fn core_sentences_use_pick3() {
+        let files = [
+            ("token/error.rs", include_str!("token/error.rs")),
+            ("token/mod.rs", include_str!("token/mod.rs")),
+            ("pkcs12.rs", include_str!("pkcs12.rs")),
+            ("portal/error.rs", include_str!("portal/error.rs")),
+            ("portal/channel.rs", include_str!("portal/channel.rs")),
+            ("portal/relay.rs", include_str!("portal/relay.rs")),
+            ("api.rs", include_str!("api.rs")),
+            ("store/mod.rs", include_str!("store/mod.rs")),
+            ("csr/igc_sante.rs", include_str!("csr/igc_sante.rs")),
+            ("csr/mod.rs", include_str!("csr/mod.rs")),
+            ("csr/dn.rs", include_str!("csr/dn.rs")),
+            ("csr/reunite.rs", include_str!("csr/reunite.rs")),
+            ("password.rs", include_str!("password.rs")),
+            ("cert.rs", include_str!("cert.rs")),
+            ("card/mod.rs", include_str!("card/mod.rs")),
+            ("vault.rs", include_str!("vault.rs")),
+            ("secrets.rs", include_str!("secrets.rs")),
+            ("paths.rs", include_str!("paths.rs")),
+            ("bridge/mod.rs", include_str!("bridge/mod.rs")),
+            ("src-tauri/src/tray.rs", include_str!("../src-tauri/src/tray.rs")),
+            ("src-tauri/src/commands.rs", include_str!("../src-tauri/src/commands.rs")),
+            ("src-tauri/src/reminders.rs", include_str!("../src-tauri/src/reminders.rs")),
+        ];
+        let needle = concat!(".pi", "ck(");
+        for (name, text) in files {
+            assert!(!text.contains(needle), "{name} still calls Lang::pick: give the sentence German with pick3");
+        }
+    }
+
     #[test]
     fn parses_posix_locales() {
         assert_eq!(Lang::parse("fr_LU.UTF-8"), Some(Lang::Fr));
