@@ -138,7 +138,7 @@ impl Coded for PasswordError {
                 lang.pick3(
                     format!("Le mot de passe ne respecte pas les règles {} : il lui manque {list}. Choisissez-en un autre.", policy.name()),
                     format!("The password does not follow the {} rules: it needs {list}. Choose another one.", policy.name()),
-                    format!("Das Passwort entspricht nicht den Regeln {}: Es fehlt {list}. Wählen Sie ein anderes.", policy.name()),
+                    format!("Das Passwort entspricht nicht den Regeln {}: Es muss {list} enthalten. Wählen Sie ein anderes.", policy.name()),
                 )
             }
             PasswordError::TooWeak { score } => lang.pick3(

@@ -52,7 +52,7 @@ impl Coded for SecretsError {
             SecretsError::Failed { operation, account, detail } => lang.pick3(
                 format!("Le trousseau de clés système (Secret Service) a échoué ({operation}, {account}) : {detail}. Réessayez ; si cela persiste, redémarrez votre session."),
                 format!("The system keyring (Secret Service) failed ({operation}, {account}): {detail}. Try again; if it persists, restart your session."),
-                format!("Der Schlüsselbund des Systems (Secret Service) ist fehlgeschlagen ({operation}, {account}): {detail}. Versuchen Sie es erneut; falls das Problem bleibt, starten Sie Ihre Sitzung neu."),
+                format!("Der Schlüsselbund des Systems (Secret Service) meldet einen Fehler ({operation}, {account}): {detail}. Versuchen Sie es erneut; falls das Problem bleibt, starten Sie Ihre Sitzung neu."),
             ),
         }
     }

@@ -248,7 +248,7 @@ impl Subject {
             return Err(CsrError::subject(
                 "le sujet est vide".to_string(),
                 "the subject is empty".to_string(),
-                "der Betreff (Subject) ist leer".to_string(),
+                "der Antragsteller (Subject) ist leer".to_string(),
             ));
         }
         let mut rdns: Vec<(String, String)> = Vec::new();
@@ -318,7 +318,7 @@ impl Subject {
                         return Err(CsrError::subject(
                             "le sujet se termine par une barre oblique inverse isolée".to_string(),
                             "the subject ends with a lone backslash".to_string(),
-                            "der Betreff (Subject) endet mit einem einzelnen Backslash".to_string(),
+                            "der Antragsteller (Subject) endet mit einem einzelnen Backslash".to_string(),
                         ));
                     };
                     if n.is_ascii_hexdigit() {
@@ -359,7 +359,7 @@ impl Subject {
                     return Err(CsrError::subject(
                         "les guillemets ne sont pas acceptés dans le sujet : échappez les caractères spéciaux avec \\".to_string(),
                         "quotes are not accepted in the subject: escape special characters with \\".to_string(),
-                        "Anführungszeichen sind im Betreff (Subject) nicht erlaubt: Maskieren Sie Sonderzeichen mit \\".to_string(),
+                        "Anführungszeichen sind im Antragsteller (Subject) nicht erlaubt: Maskieren Sie Sonderzeichen mit \\".to_string(),
                     ))
                 }
                 _ => cur_val.push(c),

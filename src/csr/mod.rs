@@ -87,7 +87,7 @@ impl Coded for CsrError {
             CsrError::Subject { fr, en, de } => lang.pick3(
                 format!("Sujet invalide : {fr}. Rien n'a été créé."),
                 format!("Invalid subject: {en}. Nothing was created."),
-                format!("Ungültiger Betreff (Subject): {de}. Es wurde nichts erstellt."),
+                format!("Ungültiger Antragsteller (Subject): {de}. Es wurde nichts erstellt."),
             ),
             CsrError::San { value, fr, en, de } => lang.pick3(
                 format!("Nom alternatif « {value} » invalide : {fr}. Rien n'a été créé."),
