@@ -50,12 +50,17 @@ pub fn show_window(app: &AppHandle) {
             let _ = std::thread::Builder::new()
                 .name("trousseau-reminders-now".into())
                 .spawn(move || reminders::check_now(&handle));
-            w.on_window_event(|event| {
+            let handle = app.clone();
+            w.on_window_event(move |event| {
                 if let tauri::WindowEvent::Destroyed = event {
-                    // Let WebKit finish tearing the webview down, then give the memory back.
-                    let _ = std::thread::Builder::new().name("trousseau-release".into()).spawn(|| {
+                    // Let WebKit finish tearing the webview down, then give the memory back (unless the window was
+                    // reopened meanwhile: its new network process must live).
+                    let handle = handle.clone();
+                    let _ = std::thread::Builder::new().name("trousseau-release".into()).spawn(move || {
                         std::thread::sleep(std::time::Duration::from_secs(2));
-                        memory::release_after_window_closed();
+                        if handle.get_webview_window(MAIN_WINDOW).is_none() {
+                            memory::release_after_window_closed();
+                        }
                     });
                 }
             });
@@ -133,7 +138,7 @@ fn start_card_monitor(app: &AppHandle) {
                 for _event in events.iter() {
                     // Drain what arrived together (a reader appears with its card) before reading the state once.
                     while events.try_recv().is_ok() {}
-                    apply_state(&handle, None, trousseau::api::cards_list((), Lang::Fr).ok());
+                    apply_state(&handle, None, trousseau::api::cards_list((), current_lang()).ok());
                 }
             });
             if let Err(e) = spawned {
@@ -218,8 +223,12 @@ pub fn run() {
             #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
             {
                 use tauri_plugin_deep_link::DeepLinkExt;
-                // Registers the trousseau:// scheme for this user (the .deb also declares it).
-                let _ = app.deep_link().register_all();
+                // Registers the trousseau:// scheme for this user (the .deb also declares it). On Linux that runs
+                // update-desktop-database and xdg-mime (~0.1-0.2 s): off the path to the first paint.
+                let handle = app.handle().clone();
+                let _ = std::thread::Builder::new().name("trousseau-scheme".into()).spawn(move || {
+                    let _ = handle.deep_link().register_all();
+                });
             }
             {
                 use tauri_plugin_deep_link::DeepLinkExt;

@@ -493,7 +493,8 @@ try {
     // Close as the user does (the window's close request), not through WebDriver, which would end the session.
     await wd.exec("window.__TAURI_INTERNALS__.invoke('plugin:window|close', { label: 'main' }); return true").catch(() => {});
     await until(() => webProcesses(pid).length === 0, "web process gone after close", 15000);
-    await sleep(1000);
+    // Past the memory release (2 s after the close, src-tauri/src/memory.rs): the window must reopen after it.
+    await sleep(3000);
     assert(fs.existsSync(`/proc/${pid}`), "app still running in the tray");
     // A second launch hands over to the running instance (single-instance) and exits.
     const second = spawn(binary, [], { stdio: "ignore", env: process.env });
