@@ -53,20 +53,25 @@ pub fn show_window(app: &AppHandle) {
             let handle = app.clone();
             w.on_window_event(move |event| {
                 if let tauri::WindowEvent::Destroyed = event {
-                    // Let WebKit finish tearing the webview down, then give the memory back (unless the window was
-                    // reopened meanwhile: its new network process must live).
-                    let handle = handle.clone();
-                    let _ = std::thread::Builder::new().name("trousseau-release".into()).spawn(move || {
-                        std::thread::sleep(std::time::Duration::from_secs(2));
-                        if handle.get_webview_window(MAIN_WINDOW).is_none() {
-                            memory::release_after_window_closed();
-                        }
-                    });
+                    // Let WebKit finish tearing the webview down, then give the memory back.
+                    release_memory_later(&handle, std::time::Duration::from_secs(2));
                 }
             });
         }
         Err(e) => log::error!("cannot open the window: {e}"),
     }
+}
+
+/// Gives memory back (memory.rs) after `delay`, unless the window is open by then (its new WebKit network process
+/// must live, and its pages are in use).
+fn release_memory_later(app: &AppHandle, delay: std::time::Duration) {
+    let handle = app.clone();
+    let _ = std::thread::Builder::new().name("trousseau-release".into()).spawn(move || {
+        std::thread::sleep(delay);
+        if handle.get_webview_window(MAIN_WINDOW).is_none() {
+            memory::release_after_window_closed();
+        }
+    });
 }
 
 /// Shows the window on the page for a `trousseau://…` link (pairing from the portal page).
@@ -243,6 +248,9 @@ pub fn run() {
                 open_deep_link(app.handle(), url);
             } else if !start_in_tray {
                 show_window(app.handle());
+            } else {
+                // Started in the tray (autostart): once the start-up work is done, keep only what the tray uses.
+                release_memory_later(app.handle(), std::time::Duration::from_secs(10));
             }
             Ok(())
         })

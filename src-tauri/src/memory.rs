@@ -13,7 +13,7 @@
 //!   ever lost. (Android compacts cached apps the same way; `MADV_PAGEOUT` would also evict them from the cache, but
 //!   the kernel ignores it for files the user may not write, such as system libraries.)
 
-/// Called a moment after the main window was destroyed (not if it has been reopened since).
+/// Called a moment after the main window was destroyed, or after a start in the tray (not while a window is open).
 pub fn release_after_window_closed() {
     #[cfg(target_os = "linux")]
     {
