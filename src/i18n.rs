@@ -70,6 +70,15 @@ pub trait Coded: std::error::Error {
     fn message(&self, lang: Lang) -> String;
 }
 
+/// Test support: the German sentence of `e` exists, differs from the English one and has no unfilled
+/// `{placeholder}`.
+#[cfg(test)]
+pub(crate) fn assert_german(e: &dyn Coded) {
+    let (en, de) = (e.message(Lang::En), e.message(Lang::De));
+    assert_ne!(de, en, "{}: German is the English text", e.code());
+    assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
+}
+
 /// A coded error flattened for transport (CLI JSON, Tauri command result, bridge reply).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ErrorReport {

@@ -504,14 +504,8 @@ pub fn offers(lang: crate::Lang) -> Vec<OfferInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::assert_german;
     use crate::i18n::{Coded, Lang};
-
-    /// German text exists, differs from English and has no unfilled `{placeholder}`.
-    fn assert_german(e: &dyn Coded) {
-        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
-        assert_ne!(de, en, "{}: German is the English text", e.code());
-        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
-    }
 
     #[test]
     fn german_messages() {

@@ -490,13 +490,7 @@ impl Coded for StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// German text exists, differs from English and has no unfilled `{placeholder}`.
-    fn assert_german(e: &dyn Coded) {
-        let (en, de) = (e.message(Lang::En), e.message(Lang::De));
-        assert_ne!(de, en, "{}: German is the English text", e.code());
-        assert!(!de.contains('{') && !de.contains('}'), "{}: unfilled placeholder in {de:?}", e.code());
-    }
+    use crate::i18n::assert_german;
 
     #[test]
     fn german_messages() {
