@@ -11,28 +11,13 @@
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import { printComparison, treeBreakdown } from "./smaps.mjs";
+import { printComparison, tree, treeBreakdown } from "./smaps.mjs";
 
 const [trousseau, blank, nArg, idleArg] = process.argv.slice(2);
 const N = Number(nArg ?? 10);
 const IDLE = Number(idleArg ?? 30);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function children(pid) {
-  const out = [];
-  for (const d of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch {}
-  }
-  return out;
-}
-function tree(pid) {
-  return [pid, ...children(pid).flatMap(tree)];
-}
 function pssKb(pid) {
   try {
     const m = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+) kB/m);
