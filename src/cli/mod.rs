@@ -182,7 +182,7 @@ impl PasswordArgs {
         }
         let [prompt_fr, prompt_en, prompt_de] = prompt;
         let prompt = ctx.lang.pick3(prompt_fr, prompt_en, prompt_de);
-        let first = Zeroizing::new(rpassword::prompt_password(format!("{prompt} : ")).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             CliError::new(
                 "cli.prompt",
                 ctx.lang.pick3(
@@ -191,21 +191,12 @@ impl PasswordArgs {
                     format!("Die Eingabe kann nicht gelesen werden: {e}"),
                 ),
             )
-        })?);
+        };
+        let first = Zeroizing::new(rpassword::prompt_password(format!("{prompt} : ")).map_err(unreadable)?);
         if confirm {
             let again = Zeroizing::new(
-                rpassword::prompt_password(ctx.lang.pick3("Confirmez : ", "Confirm: ", "Bestätigung: ")).map_err(
-                    |e| {
-                        CliError::new(
-                            "cli.prompt",
-                            ctx.lang.pick3(
-                                format!("Saisie impossible : {e}"),
-                                format!("Cannot read the input: {e}"),
-                                format!("Die Eingabe kann nicht gelesen werden: {e}"),
-                            ),
-                        )
-                    },
-                )?,
+                rpassword::prompt_password(ctx.lang.pick3("Confirmez : ", "Confirm: ", "Bestätigung: "))
+                    .map_err(unreadable)?,
             );
             if *first != *again {
                 return Err(CliError::new(
