@@ -946,17 +946,6 @@ pub fn portal_bicle_add(req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiE
         let sha256 = crate::store::normalize_fingerprint(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
         match workstation.certificate(&sha256) {
             Ok(c) if !c.encryption_capable => return Err(not_a_bicle(lang)),
-            Ok(c) if c.not_after <= time::OffsetDateTime::now_utc() => {
-                let date = c.not_after.date();
-                return Err(ApiError {
-                    code: "desktop.bicle_expired".into(),
-                    message: lang.pick3(
-                        format!("Ce certificat a expiré le {:02}/{:02}/{} : il ne pourrait pas déchiffrer les nouvelles offres. Choisissez un certificat valide ou générez un nouveau bi-clé.", date.day(), u8::from(date.month()), date.year()),
-                        format!("This certificate expired on {date}: it could not decrypt new bids. Choose a valid certificate or generate a new bi-clé."),
-                        format!("Dieses Zertifikat ist am {:02}.{:02}.{} abgelaufen: Es könnte neue Angebote nicht entschlüsseln. Wählen Sie ein gültiges Zertifikat oder erzeugen Sie ein neues Schlüsselpaar (bi-clé).", date.day(), u8::from(date.month()), date.year()),
-                    ),
-                });
-            }
             Ok(c) => c,
             Err(crate::portal::PortalError::CertificateNotFound { .. }) if on_workstation(&sha256, lang) => {
                 return Err(not_a_bicle(lang))

@@ -432,6 +432,13 @@ impl Session {
         if kinds.is_empty() {
             return Err(PortalError::InvalidRequest { detail: "--personal and/or --backup".into() });
         }
+        // An expired key pair could not decrypt new bids: refused before anything is sent (window and CLI alike).
+        if cert.not_after <= time::OffsetDateTime::now_utc() {
+            return Err(PortalError::CertificateExpired {
+                sha256: cert.sha256.clone(),
+                not_after: cert.not_after.date(),
+            });
+        }
         let url = format!("{}/api/v1/bicles", self.base);
         let key = {
             let mut b = [0u8; 16];

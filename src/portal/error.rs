@@ -28,6 +28,8 @@ pub enum PortalError {
     Protocol { detail: String },
     #[error("certificate {sha256} is not on this workstation")]
     CertificateNotFound { sha256: String },
+    #[error("certificate {sha256} expired on {not_after}")]
+    CertificateExpired { sha256: String, not_after: time::Date },
     #[error("the user declined")]
     Declined,
     #[error("invalid request: {detail}")]
@@ -56,6 +58,7 @@ impl Coded for PortalError {
             PortalError::Server { .. } => "portal.server",
             PortalError::Protocol { .. } => "portal.protocol",
             PortalError::CertificateNotFound { .. } => "portal.certificate_not_found",
+            PortalError::CertificateExpired { .. } => "portal.certificate_expired",
             PortalError::Declined => "portal.declined",
             PortalError::InvalidRequest { .. } => "portal.invalid_request",
             PortalError::Generate { .. } => "portal.generate",
@@ -122,6 +125,14 @@ impl Coded for PortalError {
                 format!("Certificate {} is no longer on this workstation (card removed?): insert the card or choose another bi-clé.", short(sha256)),
                 format!("Das Zertifikat {} ist nicht mehr auf diesem Arbeitsplatz (Karte entnommen?): Stecken Sie die Karte ein oder wählen Sie ein anderes Schlüsselpaar (bi-clé).", short(sha256)),
             ),
+            PortalError::CertificateExpired { not_after: d, .. } => {
+                let (day, month, year) = (d.day(), u8::from(d.month()), d.year());
+                lang.pick3(
+                    format!("Ce certificat a expiré le {day:02}/{month:02}/{year} : il ne pourrait pas déchiffrer les nouvelles offres. Choisissez un certificat valide ou générez un nouveau bi-clé."),
+                    format!("This certificate expired on {d}: it could not decrypt new bids. Choose a valid certificate or generate a new bi-clé."),
+                    format!("Dieses Zertifikat ist am {day:02}.{month:02}.{year} abgelaufen: Es könnte neue Angebote nicht entschlüsseln. Wählen Sie ein gültiges Zertifikat oder erzeugen Sie ein neues Schlüsselpaar (bi-clé)."),
+                )
+            }
             PortalError::Declined => lang.pick3(
                 "Opération refusée dans l'assistant : rien n'a été fait.",
                 "Operation declined in the assistant: nothing was done.",
@@ -165,5 +176,10 @@ mod tests {
         assert_german(&PortalError::NotPaired);
         assert_german(&PortalError::TokenRejected);
         assert_german(&PortalError::CertificateNotFound { sha256: "ab".repeat(32) });
+        let expired =
+            PortalError::CertificateExpired { sha256: "ab".repeat(32), not_after: time::macros::date!(2025 - 03 - 07) };
+        assert_german(&expired);
+        assert!(expired.message(Lang::Fr).contains("a expiré le 07/03/2025"), "{}", expired.message(Lang::Fr));
+        assert!(expired.message(Lang::De).contains("am 07.03.2025 abgelaufen"), "{}", expired.message(Lang::De));
     }
 }

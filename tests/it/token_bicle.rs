@@ -203,7 +203,7 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
     assert!(e.message.contains("chiffrement de clé"), "{}", e.message);
     // An expired card certificate (still listed on the Cartes page) is refused: it could not decrypt new bids.
     let e = add(&old, true, false).expect_err("expired certificate refused");
-    assert_eq!(e.code, "desktop.bicle_expired", "{e:?}");
+    assert_eq!(e.code, "portal.certificate_expired", "{e:?}");
     assert!(e.message.contains("a expiré le"), "{}", e.message);
     // A certificate that is nowhere (card pulled out since the list was shown) says so.
     let e = add(&"ab".repeat(32), true, false).expect_err("absent certificate");
