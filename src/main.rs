@@ -21,7 +21,9 @@ fn main() {
                 let v = serde_json::json!({ "error": { "code": report.code, "message": report.message } });
                 eprintln!("{v}");
             } else {
-                eprintln!("trousseau: {}\n  (code : {})", report.message, report.code);
+                // French puts a space before the colon.
+                let label = trousseau::Lang::from_env().pick3("code : ", "code: ", "Code: ");
+                eprintln!("trousseau: {}\n  ({label}{})", report.message, report.code);
             }
             std::process::exit(1);
         }

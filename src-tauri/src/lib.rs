@@ -194,7 +194,8 @@ pub fn run() {
                 .level(log::LevelFilter::Info)
                 .level_for("zbus", log::LevelFilter::Warn)
                 .level_for("tracing", log::LevelFilter::Warn)
-                .target(tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::Stdout))
+                // The default targets (stdout and the app's log directory) are kept: adding Stdout again printed
+                // every line twice.
                 .build(),
         )
         .on_page_load(|_webview, payload| {

@@ -1,4 +1,4 @@
-//! Integration tests against real components (one test binary, see DESIGN.md "CI budget").
+//! Integration tests against real components (one test binary, see DESIGN.md "Staying inside CI's 90 minutes on 2 cores").
 //! Each area has its own module; `support` starts the real services (keyring, pcscd, SoftHSM2, NSS, sandbox).
 
 mod api_igc;
