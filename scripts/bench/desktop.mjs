@@ -113,7 +113,7 @@ async function idlePss(bin, args, env, closeWindow) {
 }
 
 const env = freshEnv();
-console.log(`desktop benchmark: ${N} cold starts each, PSS after ${IDLE} s idle (debug profile, Xvfb)`);
+console.log(`desktop benchmark: ${N} cold starts each, PSS after ${IDLE} s idle (${process.env.BENCH_PROFILE || "debug"} profile, Xvfb)`);
 // BENCH_SKIP_START=1 measures memory only (quicker when comparing memory changes).
 const skipStart = Boolean(process.env.BENCH_SKIP_START);
 const tStart = skipStart ? [NaN] : await coldStarts(trousseau, [], env);

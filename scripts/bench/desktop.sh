@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 [ -f ui/dist/index.html ] || (cd ui && npm install --no-audit --no-fund && npm run build)
 profile=${BENCH_PROFILE:-debug}
+export BENCH_PROFILE=$profile
 flag=(); [ "$profile" = release ] && flag=(--release)
 cargo build --locked "${flag[@]}" -p trousseau-desktop
 cargo build --locked "${flag[@]}" -p trousseau-desktop --example blank --features bench-blank
