@@ -84,7 +84,7 @@ export function tokenCertsTable(tc: TokenCerts): HTMLElement {
                 { scope: "row" },
                 c.holder,
                 expired ? h("span", { class: "expired" }, ` — ${t("cards.expiredMark")}`) : null,
-                h("details", {}, h("summary", {}, t("common.details")), h("dl", {}, h("dt", {}, "Subject"), h("dd", { class: "mono" }, c.subject), h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256))),
+                h("details", {}, h("summary", {}, t("common.details")), h("dl", {}, h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject), h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256))),
               ),
               h("td", {}, c.issuer_name),
               h("td", {}, expiry(c.not_after, c.days_left)),

@@ -20,7 +20,7 @@ export async function pendingPage(): Promise<HTMLElement> {
     const file = h("input", { type: "text", name: "withdrawn-path", autocomplete: "off", spellcheck: "false" });
     const choose = h("button", { type: "button" }, t("common.choose"));
     choose.addEventListener("click", async () => {
-      const p = await pickFile([{ name: "Certificats", extensions: ["p7b", "p7c", "cer", "crt", "pem", "der"] }]);
+      const p = await pickFile([{ name: t("files.certificates"), extensions: ["p7b", "p7c", "cer", "crt", "pem", "der"] }]);
       if (p) file.value = p;
     });
     const status = h("div", { "aria-live": "polite", "data-testid": "pending-status" });

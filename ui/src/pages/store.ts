@@ -19,11 +19,11 @@ function certTable(certs: CertSummary[], reload: () => void): HTMLElement {
       h(
         "dl",
         {},
-        h("dt", {}, "Subject"), h("dd", { class: "mono" }, c.subject),
-        h("dt", {}, "Issuer"), h("dd", { class: "mono" }, c.issuer),
-        h("dt", {}, "Serial"), h("dd", { class: "mono" }, c.serial),
+        h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject),
+        h("dt", {}, t("store.issuer")), h("dd", { class: "mono" }, c.issuer),
+        h("dt", {}, t("cert.serial")), h("dd", { class: "mono" }, c.serial),
         h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256),
-        h("dt", {}, "Key usage"), h("dd", {}, c.key_usage.join(", ") || "—"),
+        h("dt", {}, t("cert.keyUsage")), h("dd", {}, c.key_usage.join(", ") || "—"),
       ),
     );
     const status = h("div", { "aria-live": "polite" });
@@ -82,7 +82,7 @@ function exportForm(enabled: boolean, certs: CertSummary[]): HTMLElement {
 }
 
 function caForm(enabled: boolean, reload: () => void): HTMLElement {
-  const file = fileField(t("common.file"), [{ name: "Certificats", extensions: ["cer", "crt", "pem", "der", "p7b"] }], "ca-path");
+  const file = fileField(t("common.file"), [{ name: t("files.certificates"), extensions: ["cer", "crt", "pem", "der", "p7b"] }], "ca-path");
   const status = h("div", { "aria-live": "polite", "data-testid": "ca-status" });
   const form = h("form", {}, file.el, h("button", { type: "submit", class: "primary", disabled: !enabled }, t("store.caBtn")), status);
   form.addEventListener("submit", async (e) => {
