@@ -706,16 +706,20 @@ fn abuse_matrix_channel_registry_pairing_and_relay() {
             ),
             (json!({"designation": "X", "kinds": ["backup"]}).to_string().into_bytes(), 400),
         ];
+        // One connection per case: the server closes the connection that carried the oversized body, and a pooled
+        // client could reuse it for the next case.
+        let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
         for (b, want) in bad_bodies {
-            let r = http
-                .post(&bicles)
-                .bearer_auth(&t)
-                .header("content-type", "application/json")
-                .body(b)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status().as_u16(), want);
+            let sent =
+                fresh.post(&bicles).bearer_auth(&t).header("content-type", "application/json").body(b).send().await;
+            match sent {
+                Ok(r) => assert_eq!(r.status().as_u16(), want),
+                // The server may answer 413 and close while the client is still uploading the 200 KiB: the
+                // connection is then reset before the answer is read. Refused all the same (the registry is checked
+                // unchanged below).
+                Err(e) if want == 413 && e.is_request() => {}
+                Err(e) => panic!("bad body (expected {want}): {e:?}"),
+            }
             cases += 1;
         }
         // removing the victim's bi-clé with our token: not found (agents are isolated)
