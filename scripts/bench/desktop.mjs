@@ -4,7 +4,8 @@
 //    window open, and tray-only (Trousseau: window opened then closed, its webview destroyed; blank: --tray),
 //    plus Trousseau started directly in the tray (what autostart does) and the blank app opened then closed
 //    (--close-after: the part of "window closed" that any one-process Tauri app keeps), and the blank window at
-//    Trousseau's size (--size 1120x780: what the window's size costs, apart from the page);
+//    Trousseau's size (--size 1120x780: what the window's size costs, apart from the page), also painting on the
+//    CPU as Trousseau does (what our page and executable cost, apart from that choice);
 //  - where it goes: PSS per process and per mapping kind (smaps.mjs), side by side.
 // BENCH_SKIP_START=1 skips the cold starts (memory only); BENCH_TROUSSEAU_ENV="K=V …" sets variables for Trousseau.
 // Usage (inside Xvfb and a D-Bus session, see desktop.sh): node desktop.mjs TROUSSEAU_BIN BLANK_BIN [N] [IDLE]
@@ -121,6 +122,9 @@ const bStart = skipStart ? [NaN] : await coldStarts(blank, [], {});
 const tWin = await idlePss(trousseau, [], env, false);
 const bWin = await idlePss(blank, [], {}, false);
 const bWinSized = await idlePss(blank, ["--size", "1120x780"], {}, false); // Trousseau's window size
+// Trousseau has WebKit paint on the CPU (src-tauri/src/memory.rs, choose_rendering): the blank app with the same
+// choice, at the same size, tells what our page and executable cost apart from that choice.
+const bWinSizedCpu = await idlePss(blank, ["--size", "1120x780"], { WEBKIT_SKIA_ENABLE_CPU_RENDERING: "1" }, false);
 const tTray = await idlePss(trousseau, [], env, true);
 const bTray = await idlePss(blank, ["--tray"], {}, false);
 const bClosed = await idlePss(blank, ["--close-after", "2"], {}, false);
@@ -133,6 +137,7 @@ row("cold start to page loaded, median (s)", f(median(tStart)), f(median(bStart)
 row("  min / max (s)", `${f(Math.min(...tStart))}/${f(Math.max(...tStart))}`, `${f(Math.min(...bStart))}/${f(Math.max(...bStart))}`, "");
 row("PSS, window open (MB)", tWin.mb.toFixed(1), bWin.mb.toFixed(1), `≤ 1.15× → ratio ${(tWin.mb / bWin.mb).toFixed(2)}`);
 row("  blank at Trousseau's window size 1120×780", tWin.mb.toFixed(1), bWinSized.mb.toFixed(1), `ratio ${(tWin.mb / bWinSized.mb).toFixed(2)}`);
+row("  blank at 1120×780, painting on the CPU too", tWin.mb.toFixed(1), bWinSizedCpu.mb.toFixed(1), `ratio ${(tWin.mb / bWinSizedCpu.mb).toFixed(2)}`);
 row("PSS, tray only / window closed (MB)", tTray.mb.toFixed(1), bTray.mb.toFixed(1), `≤ 1.1× → ratio ${(tTray.mb / bTray.mb).toFixed(2)}`);
 row("PSS, window opened then closed, both (MB)", tTray.mb.toFixed(1), bClosed.mb.toFixed(1), `ratio ${(tTray.mb / bClosed.mb).toFixed(2)}`);
 row("PSS, Trousseau started in the tray (--tray)", tTrayStart.mb.toFixed(1), bTray.mb.toFixed(1), `ratio ${(tTrayStart.mb / bTray.mb).toFixed(2)}`);
@@ -146,6 +151,7 @@ row("processes in the tree (window / tray)", `${tWin.procs}/${tTray.procs}`, `${
 
 printComparison("Window open: Trousseau vs blank", tWin.breakdown, "trousseau", bWin.breakdown, "blank");
 printComparison("Window open: Trousseau vs blank at the same window size (1120×780)", tWin.breakdown, "trousseau", bWinSized.breakdown, "blank");
+printComparison("Window open: Trousseau vs blank at 1120×780 painting on the CPU", tWin.breakdown, "trousseau", bWinSizedCpu.breakdown, "blank");
 printComparison("Window closed: Trousseau (opened, then closed) vs blank --tray", tTray.breakdown, "trousseau", bTray.breakdown, "blank");
 printComparison("Window closed: Trousseau vs blank (opened, then closed)", tTray.breakdown, "trousseau", bClosed.breakdown, "blank");
 printComparison("Blank: opened then closed vs tray only", bClosed.breakdown, "closed", bTray.breakdown, "tray");

@@ -158,6 +158,7 @@ fn start_card_monitor(app: &AppHandle) {
 /// Starts the desktop app. `--tray` starts it in the tray without opening the window (autostart uses it);
 /// `--write-bindings PATH` writes the TypeScript types of the command surface and exits.
 pub fn run() {
+    memory::choose_rendering();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--write-bindings") {
         let path = args.get(i + 1).cloned().unwrap_or_else(|| "ui/src/bindings.ts".into());

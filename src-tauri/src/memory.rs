@@ -13,6 +13,25 @@
 //!   ever lost. (Android compacts cached apps the same way; `MADV_PAGEOUT` would also evict them from the cache, but
 //!   the kernel ignores it for files the user may not write, such as system libraries.)
 
+/// How the window is painted, chosen before GTK and WebKit start (Linux): Skia paints the page on the CPU, and
+/// WebKit's compositor still puts the layers together. The window is forms and tables, cheap to paint on the CPU;
+/// painting it on the GPU compiles shaders in the web process, which is costly where the only OpenGL is Mesa's
+/// software renderer (llvmpipe: virtual machines, remote desktops, no GPU driver) — measured with
+/// scripts/bench/desktop.sh under Xvfb: WebKitWebProcess ≈ 149 MB of PSS instead of ≈ 176 MB. (Turning compositing
+/// off altogether, `WEBKIT_DISABLE_COMPOSITING_MODE`, saves more but WebKitWebDriver's screenshots then fail or
+/// hang.) A value the user set for `WEBKIT_SKIA_ENABLE_CPU_RENDERING` is left as it is.
+pub fn choose_rendering() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(CPU_PAINTING).is_none() {
+        // Called first thing in `run()`, before any other thread exists.
+        std::env::set_var(CPU_PAINTING, "1");
+    }
+}
+
+/// WebKitGTK's switch (2.46 and later) for Skia painting on the CPU.
+#[cfg(target_os = "linux")]
+const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+
 /// Called a moment after the main window was destroyed, or after a start in the tray (not while a window is open).
 pub fn release_after_window_closed() {
     #[cfg(target_os = "linux")]
@@ -121,6 +140,18 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     const PAGES: usize = 8;
+
+    #[test]
+    fn cpu_painting_is_chosen_unless_the_user_chose() {
+        // The only test touching this variable (the web process inherits it from the app).
+        std::env::remove_var(CPU_PAINTING);
+        choose_rendering();
+        assert_eq!(std::env::var(CPU_PAINTING).as_deref(), Ok("1"));
+        std::env::set_var(CPU_PAINTING, "0");
+        choose_rendering();
+        assert_eq!(std::env::var(CPU_PAINTING).as_deref(), Ok("0"), "a value the user set is kept");
+        std::env::remove_var(CPU_PAINTING);
+    }
 
     /// Resident kB of the mapping starting at `start`, from this process's smaps.
     fn rss_kb(start: usize) -> usize {
