@@ -489,7 +489,13 @@ try {
   await step("closing the window destroys the webview; the app stays in the tray; a second launch reopens it", async () => {
     const [pid] = appPids();
     assert(pid, "app process found");
-    assert(webProcesses(pid).length >= 1, "a WebKit web process runs while the window is open");
+    const web = webProcesses(pid);
+    assert(web.length >= 1, "a WebKit web process runs while the window is open");
+    // The app chooses CPU painting before WebKit starts (src-tauri/src/memory.rs): the web process inherits it.
+    if (!process.env.WEBKIT_SKIA_ENABLE_CPU_RENDERING) {
+      const environ = fs.readFileSync(`/proc/${web[0].pid}/environ`, "utf8").split("\0");
+      assert(environ.includes("WEBKIT_SKIA_ENABLE_CPU_RENDERING=1"), "the web process paints on the CPU (WEBKIT_SKIA_ENABLE_CPU_RENDERING=1)");
+    }
     // Close as the user does (the window's close request), not through WebDriver, which would end the session.
     await wd.exec("window.__TAURI_INTERNALS__.invoke('plugin:window|close', { label: 'main' }); return true").catch(() => {});
     await until(() => webProcesses(pid).length === 0, "web process gone after close", 15000);
