@@ -220,9 +220,14 @@ pub fn run() {
         })
         .invoke_handler(commands::handler())
         .setup(move |app| {
+            // The window first: WebKit starts its processes and loads the page while the tray is built. Nothing
+            // slow before the tray either: the card monitor's first events describe the readers present, and the
+            // portal channel publishes its state as soon as it runs (the window asks for both when it is ready).
+            let deep_link = args.iter().find(|a| a.starts_with("trousseau://"));
+            if deep_link.is_none() && !start_in_tray {
+                show_window(app.handle());
+            }
             tray::create(app.handle())?;
-            // Nothing slow before the window: the card monitor's first events describe the readers present, and
-            // the portal channel publishes its state as soon as it runs.
             apply_state(app.handle(), None, None);
             start_card_monitor(app.handle());
             portal::start(app.handle());
@@ -246,11 +251,9 @@ pub fn run() {
                     }
                 });
             }
-            if let Some(url) = args.iter().find(|a| a.starts_with("trousseau://")) {
+            if let Some(url) = deep_link {
                 open_deep_link(app.handle(), url);
-            } else if !start_in_tray {
-                show_window(app.handle());
-            } else {
+            } else if start_in_tray {
                 // Started in the tray (autostart): once the start-up work is done, keep only what the tray uses.
                 release_memory_later(app.handle(), std::time::Duration::from_secs(10));
             }
