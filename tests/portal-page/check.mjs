@@ -48,6 +48,9 @@ await firstLine(sb);
 // pairing by device code, approved by script
 const pair = spawn(trousseau, ['--json', 'portal', 'pair', url, '--device-name', 'poste-playwright'], { stdio: ['ignore', 'pipe', 'inherit'] });
 children.push(pair);
+// Listened to from the start: the assistant may finish pairing (and exit) before the page shows the result, and an
+// 'exit' event that fired before anyone listened is never delivered again.
+const pairExit = new Promise((resolve) => pair.once('exit', resolve));
 const first = JSON.parse(await firstLine(pair));
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -77,8 +80,8 @@ try {
   await axe('/appairage');
   await Promise.all([page.waitForLoadState(), page.click('button[value=approuver]')]);
   await page.waitForSelector('text=Assistant associé');
-  const code = await new Promise((resolve) => pair.once('exit', resolve));
-  if (code !== 0) fail('pairing did not complete');
+  const code = await Promise.race([pairExit, new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30000))]);
+  if (code !== 0) fail(`pairing did not complete (trousseau portal pair: ${code})`);
   pass('pairing approved on the page');
 
   await page.goto(`${url}/cles`);
