@@ -52,6 +52,16 @@ impl Lang {
         }
     }
 
+    /// A calendar date as people write it in this language: 07/03/2025, 2025-03-07, 07.03.2025.
+    pub fn date(self, d: time::Date) -> String {
+        let (day, month, year) = (d.day(), u8::from(d.month()), d.year());
+        match self {
+            Lang::Fr => format!("{day:02}/{month:02}/{year:04}"),
+            Lang::En => format!("{year:04}-{month:02}-{day:02}"),
+            Lang::De => format!("{day:02}.{month:02}.{year:04}"),
+        }
+    }
+
     /// Picks the text for this language: French, English, German.
     pub fn pick3(self, fr: impl Into<String>, en: impl Into<String>, de: impl Into<String>) -> String {
         match self {
@@ -105,6 +115,14 @@ mod tests {
     }
 
     /// Every sentence of these modules has German: none may go back to the two-language `pick`.
+    #[test]
+    fn dates_as_each_language_writes_them() {
+        let d = time::macros::date!(2025 - 03 - 07);
+        assert_eq!(Lang::Fr.date(d), "07/03/2025");
+        assert_eq!(Lang::En.date(d), "2025-03-07");
+        assert_eq!(Lang::De.date(d), "07.03.2025");
+    }
+
     #[test]
     fn core_sentences_use_pick3() {
         let files = [

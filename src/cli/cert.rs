@@ -36,14 +36,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
 pub fn describe(c: &Certificate, lang: Lang) -> String {
     let now = time::OffsetDateTime::now_utc();
     let days = c.days_until_expiry(now);
-    let date = {
-        let t = c.not_after;
-        match lang {
-            Lang::Fr => format!("{:02}/{:02}/{:04}", t.day(), u8::from(t.month()), t.year()),
-            Lang::De => format!("{:02}.{:02}.{:04}", t.day(), u8::from(t.month()), t.year()),
-            _ => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
-        }
-    };
+    let date = lang.date(c.not_after.date());
     let expiry = if c.not_before > now {
         lang.pick3(
             format!("pas encore valide (à partir du {})", cert::rfc3339_z::format(&c.not_before)),

@@ -195,11 +195,11 @@ fn print_cert(c: &StoredCertificate, now: time::OffsetDateTime, ctx: &Ctx) {
     let expiry = if days < 0 {
         ctx.lang.pick3("expiré".to_string(), "expired".to_string(), "abgelaufen".to_string())
     } else {
-        let d = cert.not_after.date();
+        let d = ctx.lang.date(cert.not_after.date());
         ctx.lang.pick3(
-            format!("expire le {:02}/{:02}/{} (dans {days} j)", d.day(), u8::from(d.month()), d.year()),
-            format!("expires {}-{:02}-{:02} (in {days} days)", d.year(), u8::from(d.month()), d.day()),
-            format!("läuft am {:02}.{:02}.{} ab (in {days} Tagen)", d.day(), u8::from(d.month()), d.year()),
+            format!("expire le {d} (dans {days} j)"),
+            format!("expires {d} (in {days} days)"),
+            format!("läuft am {d} ab (in {days} Tagen)"),
         )
     };
     let mut marks = Vec::new();

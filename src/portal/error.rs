@@ -125,12 +125,12 @@ impl Coded for PortalError {
                 format!("Certificate {} is no longer on this workstation (card removed?): insert the card or choose another bi-clé.", short(sha256)),
                 format!("Das Zertifikat {} ist nicht mehr auf diesem Arbeitsplatz (Karte entnommen?): Stecken Sie die Karte ein oder wählen Sie ein anderes Schlüsselpaar (bi-clé).", short(sha256)),
             ),
-            PortalError::CertificateExpired { not_after: d, .. } => {
-                let (day, month, year) = (d.day(), u8::from(d.month()), d.year());
+            PortalError::CertificateExpired { not_after, .. } => {
+                let d = lang.date(*not_after);
                 lang.pick3(
-                    format!("Ce certificat a expiré le {day:02}/{month:02}/{year} : il ne pourrait pas déchiffrer les nouvelles offres. Choisissez un certificat valide ou générez un nouveau bi-clé."),
+                    format!("Ce certificat a expiré le {d} : il ne pourrait pas déchiffrer les nouvelles offres. Choisissez un certificat valide ou générez un nouveau bi-clé."),
                     format!("This certificate expired on {d}: it could not decrypt new bids. Choose a valid certificate or generate a new bi-clé."),
-                    format!("Dieses Zertifikat ist am {day:02}.{month:02}.{year} abgelaufen: Es könnte neue Angebote nicht entschlüsseln. Wählen Sie ein gültiges Zertifikat oder erzeugen Sie ein neues Schlüsselpaar (bi-clé)."),
+                    format!("Dieses Zertifikat ist am {d} abgelaufen: Es könnte neue Angebote nicht entschlüsseln. Wählen Sie ein gültiges Zertifikat oder erzeugen Sie ein neues Schlüsselpaar (bi-clé)."),
                 )
             }
             PortalError::Declined => lang.pick3(
