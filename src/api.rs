@@ -528,17 +528,31 @@ pub struct PairCode {
 #[cfg(feature = "portal")]
 static PAIRING: std::sync::Mutex<Option<(crate::portal::DeviceAuthorization, String)>> = std::sync::Mutex::new(None);
 
+/// One runtime for every portal call of the window: the process's shared portal session
+/// ([`crate::portal::Session::shared`]) keeps its HTTP connections, which belong to the runtime that opened them.
+#[cfg(feature = "portal")]
+static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+
 #[cfg(feature = "portal")]
 fn block_on<F: std::future::Future>(lang: Lang, f: F) -> Result<F::Output, ApiError> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| ApiError {
-        code: "desktop.runtime".into(),
-        message: lang.pick3(
-            format!("Trousseau n'a pas pu démarrer une tâche réseau ({e}). Redémarrez Trousseau."),
-            format!("Trousseau could not start a network task ({e}). Restart Trousseau."),
-            format!("Trousseau konnte keine Netzwerkaufgabe starten ({e}). Starten Sie Trousseau neu."),
-        ),
-    })?;
-    Ok(rt.block_on(f))
+    if RUNTIME.get().is_none() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| {
+            ApiError {
+                code: "desktop.runtime".into(),
+                message: lang.pick3(
+                    format!("Trousseau n'a pas pu démarrer une tâche réseau ({e}). Redémarrez Trousseau."),
+                    format!("Trousseau could not start a network task ({e}). Restart Trousseau."),
+                    format!("Trousseau konnte keine Netzwerkaufgabe starten ({e}). Starten Sie Trousseau neu."),
+                ),
+            }
+        })?;
+        // a concurrent first call may have won: its runtime is kept, this one dropped
+        let _ = RUNTIME.set(rt);
+    }
+    match RUNTIME.get() {
+        Some(rt) => Ok(rt.block_on(f)),
+        None => Err(ApiError::unavailable("portal", lang)),
+    }
 }
 
 /// Asks the portal for a pairing code (step 1 of 2): the window shows it, the agent approves it on the portal page.
@@ -546,11 +560,8 @@ fn block_on<F: std::future::Future>(lang: Lang, f: F) -> Result<F::Output, ApiEr
 pub fn portal_pair_start(req: PairRequest, lang: Lang) -> Result<PairCode, ApiError> {
     let base = crate::portal::check_url(&req.url).map_err(|e| ApiError::from_coded(&e, lang))?;
     crate::secrets::available().map_err(|e| ApiError::from_coded(&e, lang))?;
-    let device_name = req
-        .device_name
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
-        .unwrap_or_else(|| "Trousseau".into());
+    let device_name =
+        req.device_name.filter(|n| !n.trim().is_empty()).unwrap_or_else(crate::portal::default_device_name);
     let auth = block_on(lang, crate::portal::start_pairing(&base, &device_name))?
         .map_err(|e| ApiError::from_coded(&e, lang))?;
     let name = load_settings()
@@ -845,8 +856,8 @@ pub struct BicleCandidate {
 }
 
 #[cfg(feature = "portal")]
-fn session(lang: Lang) -> Result<crate::portal::Session, ApiError> {
-    crate::portal::Session::load().map_err(|e| ApiError::from_coded(&e, lang))
+fn session(lang: Lang) -> Result<std::sync::Arc<crate::portal::Session>, ApiError> {
+    crate::portal::Session::shared().map_err(|e| ApiError::from_coded(&e, lang))
 }
 
 #[cfg(feature = "portal")]

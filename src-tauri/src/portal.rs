@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tauri::{AppHandle, Manager};
 use trousseau::api::PortalState;
 use trousseau::portal::{
-    publish_state, spawn_channel, ChannelEvent, ChannelHandle, Confirm, ConfirmRequest, RelayHandler, Session,
-    SystemWorkstation,
+    pairing_changed, publish_state, spawn_channel, ChannelEvent, ChannelHandle, Confirm, ConfirmRequest, RelayHandler,
+    Session, SystemWorkstation,
 };
 use trousseau::Lang;
 
@@ -40,20 +40,35 @@ impl Confirm for WindowConfirm {
     }
 }
 
-/// (Re)starts the channel for the current pairing; without a pairing, shows "Déconnecté".
+/// Which call of [`start`] is current: a watcher of an older call gives way.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// (Re)starts the channel for the current pairing; without a pairing, shows "Déconnecté". Either way it then
+/// follows the pairing file, so a pairing made, replaced or removed by another process (`trousseau portal pair` in
+/// a shell while the app runs) is picked up within seconds.
 pub fn start(app: &AppHandle) {
+    use std::sync::atomic::Ordering;
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let holder = app.state::<PortalChannel>();
         let mut guard = holder.0.lock().await;
+        if GENERATION.load(Ordering::SeqCst) != generation {
+            return;
+        }
         if let Some(old) = guard.take() {
             old.stop().await;
         }
-        let session = match Session::load() {
-            Ok(s) => Arc::new(s),
+        let session = match Session::shared() {
+            Ok(s) => s,
             Err(_) => {
                 publish_state(None);
                 crate::apply_state(&app, trousseau::api::portal_state((), crate::current_lang()).ok(), None);
+                drop(guard);
+                pairing_changed(None).await;
+                if GENERATION.load(Ordering::SeqCst) == generation {
+                    start(&app);
+                }
                 return;
             }
         };
@@ -68,6 +83,9 @@ pub fn start(app: &AppHandle) {
         let mut state = channel.state();
         *guard = Some(channel);
         drop(guard);
+        let changed = pairing_changed(session.pairing().cloned());
+        tokio::pin!(changed);
+        let mut moved = false;
         loop {
             let event = state.borrow_and_update().clone();
             publish_state(Some(&event));
@@ -78,8 +96,21 @@ pub fn start(app: &AppHandle) {
                 connected: event.is_connected(),
             };
             crate::apply_state(&app, Some(view), None);
-            if matches!(event, ChannelEvent::Revoked | ChannelEvent::Stopped) || state.changed().await.is_err() {
+            if event == ChannelEvent::Stopped {
                 break;
+            }
+            tokio::select! {
+                r = state.changed() => if r.is_err() { break },
+                _ = &mut changed => { moved = true; break },
+            }
+        }
+        // the channel ended (revoked) or the pairing changed: a pairing made elsewhere starts a new channel
+        if GENERATION.load(Ordering::SeqCst) == generation {
+            if !moved {
+                changed.await;
+            }
+            if GENERATION.load(Ordering::SeqCst) == generation {
+                start(&app);
             }
         }
     });

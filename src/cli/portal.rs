@@ -74,15 +74,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::new("cli.runtime", format!("tokio: {e}")))
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "poste".into())
-}
-
 /// Asks on the terminal (never reads stdin when it is not a terminal: then the answer is no).
 struct TerminalConfirm {
     lang: Lang,
@@ -138,7 +129,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
         Cmd::Keys(k) => keys(k, ctx),
         Cmd::Unpair => {
             let rt = runtime()?;
-            let session = Session::load()?;
+            let session = Session::shared()?;
             let name = session.portal_name().to_string();
             let r = rt.block_on(session.unpair());
             if ctx.json {
@@ -183,7 +174,7 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
     let rt = runtime()?;
     let base = portal::check_url(url)?;
     let name = portal_name_for(&base);
-    let device_name = device_name.unwrap_or_else(host_name);
+    let device_name = device_name.unwrap_or_else(portal::default_device_name);
     trousseau::secrets::available()?;
     rt.block_on(async {
         let auth = portal::start_pairing(&base, &device_name).await?;
@@ -237,7 +228,7 @@ fn status(ctx: &Ctx) -> Result<(), CliError> {
     };
     let rt = runtime()?;
     let check = rt.block_on(async {
-        let s = Session::load()?;
+        let s = Session::shared()?;
         tokio::time::timeout(Duration::from_secs(10), s.me())
             .await
             .unwrap_or(Err(PortalError::Unreachable { url: p.url.clone(), detail: "timeout".into() }))
@@ -290,7 +281,7 @@ async fn terminated() {
 
 fn run_channel(yes: bool, ctx: &Ctx) -> Result<(), CliError> {
     let rt = runtime()?;
-    let session = Arc::new(Session::load()?);
+    let session = Session::shared()?;
     let confirm: Arc<dyn Confirm> = if yes {
         eprintln!(
             "{}",
@@ -304,55 +295,80 @@ fn run_channel(yes: bool, ctx: &Ctx) -> Result<(), CliError> {
         Arc::new(TerminalConfirm { lang: ctx.lang })
     };
     let workstation: Arc<dyn Workstation> = Arc::new(SystemWorkstation { lang: ctx.lang });
-    let handler = Arc::new(RelayHandler::new(workstation, confirm, session.portal_name(), ctx.lang));
     let cfg = portal::load_config()?;
     rt.block_on(async {
-        let bridge = match &cfg.bridge {
-            Some(b) => Some(
-                trousseau::bridge::start(b.clone(), Arc::clone(&handler), session.portal_name())
-                    .await
-                    .map_err(CliError::from)?,
-            ),
-            None => None,
-        };
-        let channel = portal::spawn_channel(Arc::clone(&session), Arc::clone(&handler), Default::default());
-        let mut state = channel.state();
         let term = terminated();
         tokio::pin!(term);
+        let mut session = session;
         loop {
-            let ev = state.borrow_and_update().clone();
-            portal::publish_state(Some(&ev));
-            if ctx.json {
-                let _ = writeln!(std::io::stdout(), "{}", json!({"event": ev, "label": ev.label(ctx.lang)}));
-            } else {
-                eprintln!("{}", ev.label(ctx.lang));
+            let handler = Arc::new(RelayHandler::new(
+                Arc::clone(&workstation),
+                Arc::clone(&confirm),
+                session.portal_name(),
+                ctx.lang,
+            ));
+            let bridge = match &cfg.bridge {
+                Some(b) => Some(
+                    trousseau::bridge::start(b.clone(), Arc::clone(&handler), session.portal_name())
+                        .await
+                        .map_err(CliError::from)?,
+                ),
+                None => None,
+            };
+            let channel = portal::spawn_channel(Arc::clone(&session), Arc::clone(&handler), Default::default());
+            let mut state = channel.state();
+            // a pairing made, replaced or removed by another process (the window, another shell) is followed here
+            let changed = portal::pairing_changed(session.pairing().cloned());
+            tokio::pin!(changed);
+            let mut repaired = false;
+            loop {
+                let ev = state.borrow_and_update().clone();
+                portal::publish_state(Some(&ev));
+                if ctx.json {
+                    let _ = writeln!(std::io::stdout(), "{}", json!({"event": ev, "label": ev.label(ctx.lang)}));
+                } else {
+                    eprintln!("{}", ev.label(ctx.lang));
+                }
+                let _ = std::io::stdout().flush();
+                if ev == ChannelEvent::Revoked {
+                    break;
+                }
+                tokio::select! {
+                    r = state.changed() => if r.is_err() { break },
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = &mut term => break,
+                    _ = &mut changed => { repaired = true; break },
+                }
             }
-            let _ = std::io::stdout().flush();
-            if ev == ChannelEvent::Revoked {
-                break;
+            let revoked = *state.borrow() == ChannelEvent::Revoked;
+            channel.stop().await;
+            if let Some(b) = bridge {
+                b.stop().await;
             }
-            tokio::select! {
-                r = state.changed() => if r.is_err() { break },
-                _ = tokio::signal::ctrl_c() => break,
-                _ = &mut term => break,
+            if repaired {
+                match Session::shared() {
+                    Ok(s) => {
+                        session = s;
+                        continue;
+                    }
+                    Err(e) => {
+                        portal::publish_state(None);
+                        return Err(CliError::from(e));
+                    }
+                }
             }
+            portal::publish_state(None);
+            if revoked {
+                return Err(CliError::from(PortalError::TokenRejected));
+            }
+            return Ok(());
         }
-        let revoked = *state.borrow() == ChannelEvent::Revoked;
-        channel.stop().await;
-        if let Some(b) = bridge {
-            b.stop().await;
-        }
-        portal::publish_state(None);
-        if revoked {
-            return Err(CliError::from(PortalError::TokenRejected));
-        }
-        Ok(())
     })
 }
 
 fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
     let rt = runtime()?;
-    let session = Session::load()?;
+    let session = Session::shared()?;
     match cmd {
         KeysCmd::List => {
             let bicles = rt.block_on(session.list_bicles())?;
@@ -438,7 +454,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                     portal: session.portal_name().to_string(),
                     action: "generate_bicle".into(),
                     designation: name.clone(),
-                    via: "cli".into(),
+                    via: portal::Via::Cli,
                 };
                 let ok = yes || TerminalConfirm { lang: ctx.lang }.confirm(&req);
                 if !ok {

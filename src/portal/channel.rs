@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::config::is_loopback_host;
-use super::{PortalError, RelayHandler, Session};
+use super::{PortalError, RelayHandler, Session, Via};
 use crate::i18n::Lang;
 
 /// The channel's state, as the tray and `portal status` show it.
@@ -227,7 +227,7 @@ async fn connect_once(
         Err(_) => return Ended::Failed("connection timed out".into()),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) if resp.status() == 401 => {
             // expired access token: refresh, or stop if the portal revoked us
-            return match session.refresh().await {
+            return match session.renew_rejected(&token).await {
                 Ok(()) => Ended::Failed("token refreshed".into()),
                 Err(PortalError::TokenRejected) => Ended::Revoked,
                 Err(e) => Ended::Failed(e.to_string()),
@@ -282,11 +282,12 @@ async fn connect_once(
                 last_seen = tokio::time::Instant::now();
                 match msg {
                     Message::Text(t) => {
-                        if let Some((id, op, params)) = parse_request(t.as_str()) {
+                        if let Some((id, op, params, timeout_ms)) = parse_request(t.as_str()) {
                             let handler = Arc::clone(handler);
                             let out = out_tx.clone();
+                            let deadline = super::relay::relay_deadline(timeout_ms);
                             tokio::spawn(async move {
-                                let reply = match handler.handle(&op, &params, "portal channel").await {
+                                let reply = match handler.handle(&op, &params, Via::Channel, deadline).await {
                                     Ok(result) => json!({"type": "reply", "id": id, "ok": true, "result": result}),
                                     Err(e) => json!({"type": "reply", "id": id, "ok": false, "error": e}),
                                 };
@@ -302,15 +303,16 @@ async fn connect_once(
     }
 }
 
-/// `{"type":"request","id","op","params"}` → (id, op, params); anything else is ignored.
-fn parse_request(text: &str) -> Option<(String, String, Value)> {
+/// `{"type":"request","id","op","params","timeout_ms"?}` → (id, op, params, timeout_ms); anything else is ignored.
+/// `timeout_ms` is how long the portal waits for the reply: nothing is executed after it.
+fn parse_request(text: &str) -> Option<(String, String, Value, Option<u64>)> {
     let v: Value = serde_json::from_str(text).ok()?;
     if v["type"] != "request" {
         return None;
     }
     let id = v["id"].as_str().filter(|s| !s.is_empty() && s.len() <= 64)?.to_string();
     let op = v["op"].as_str().filter(|s| s.len() <= 64)?.to_string();
-    Some((id, op, v.get("params").cloned().unwrap_or(Value::Null)))
+    Some((id, op, v.get("params").cloned().unwrap_or(Value::Null), v["timeout_ms"].as_u64()))
 }
 
 fn state_file() -> Option<std::path::PathBuf> {

@@ -16,14 +16,15 @@ mod relay;
 
 pub use channel::{publish_state, published_state, spawn_channel, ChannelEvent, ChannelHandle, ChannelOptions};
 pub use client::{
-    complete_pairing, current_pairing, start_pairing, Bicle, BicleKind, DeviceAuthorization, Pairing, Session, Tokens,
+    complete_pairing, current_pairing, default_device_name, pairing_changed, start_pairing, Bicle, BicleKind,
+    DeviceAuthorization, Pairing, Session, Tokens,
 };
 pub use config::{
-    check_url, is_loopback_host, load_config, managed_config_path, save_user_config, user_config_path, BridgeConfig,
-    PortalConfig, PortalEntry, DEFAULT_SANDBOX_URL,
+    check_url, is_exact_origin, is_loopback_host, load_config, managed_config_path, save_user_config, user_config_path,
+    BridgeConfig, PortalConfig, PortalEntry, DEFAULT_SANDBOX_URL,
 };
 pub use error::PortalError;
 pub use relay::{
-    AlwaysConfirm, Confirm, ConfirmRequest, NeverConfirm, OfferedCertificate, RelayHandler, SystemWorkstation,
-    Workstation,
+    check_designation, for_portal, relay_deadline, AlwaysConfirm, Confirm, ConfirmRequest, NeverConfirm,
+    OfferedCertificate, RelayHandler, SystemWorkstation, Via, Workstation, DEFAULT_RELAY_DEADLINE,
 };
