@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::i18n::{Coded, Lang};
-use crate::portal::{is_loopback_host, BridgeConfig, RelayHandler};
+use crate::portal::{is_loopback_host, relay_deadline, BridgeConfig, RelayHandler, Via};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -79,11 +79,7 @@ struct Bridge {
 /// Starts the bridge on 127.0.0.1 (port 0 picks a free port: see [`BridgeHandle::addr`]).
 pub async fn start(cfg: BridgeConfig, handler: Arc<RelayHandler>, portal: &str) -> Result<BridgeHandle, BridgeError> {
     for o in &cfg.allowed_origins {
-        if o.contains('*')
-            || o == "null"
-            || o.ends_with('/')
-            || !(o.starts_with("https://") || o.starts_with("http://"))
-        {
+        if !crate::portal::is_exact_origin(o) {
             return Err(BridgeError::BadOrigin { origin: o.clone() });
         }
     }
@@ -193,7 +189,7 @@ impl Bridge {
                     return cors(refuse(StatusCode::BAD_REQUEST, "bridge.malformed", "op missing"));
                 };
                 let params = v.get("params").cloned().unwrap_or(Value::Null);
-                match self.handler.handle(op, &params, &format!("bridge from {origin}")).await {
+                match self.handler.handle(op, &params, Via::Bridge(origin.to_string()), relay_deadline(None)).await {
                     Ok(result) => cors(axum::Json(json!({"ok": true, "result": result})).into_response()),
                     Err(e) => cors(
                         (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"ok": false, "error": e})))

@@ -88,10 +88,12 @@ fn read(path: &Path) -> Result<Option<File>, PortalError> {
     }
     if let Some(b) = &f.bridge {
         for o in &b.allowed_origins {
-            if o.contains('*') || !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/') {
+            if !is_exact_origin(o) {
                 return Err(PortalError::Config {
                     path: path.display().to_string(),
-                    detail: format!("bridge origin {o:?} must be an exact scheme://host[:port], no wildcard"),
+                    detail: format!(
+                        "bridge origin {o:?} must be an exact https://host[:port] (http only for a loopback host), no wildcard"
+                    ),
                 });
             }
         }
@@ -164,6 +166,25 @@ pub fn check_url(url: &str) -> Result<String, PortalError> {
     Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
+/// Whether `origin` is an exact web origin a bridge may serve: `https://host[:port]`, or `http://` only for a
+/// loopback host (a page served by the local sandbox); no wildcard, path, user, query or `null`.
+pub fn is_exact_origin(origin: &str) -> bool {
+    if origin.contains('*') || origin.ends_with('/') || origin.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Ok(u) = reqwest::Url::parse(origin) else { return false };
+    let Some(host) = u.host_str() else { return false };
+    // the parsed URL must print back as the origin itself (no path, query, fragment, user or default-port games)
+    if u.origin().ascii_serialization() != origin {
+        return false;
+    }
+    match u.scheme() {
+        "https" => true,
+        "http" => is_loopback_host(host),
+        _ => false,
+    }
+}
+
 /// `127.0.0.1` (any 127/8), `[::1]`, `::1` or `localhost`.
 pub fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
@@ -190,6 +211,30 @@ mod tests {
     }
 
     #[test]
+    fn bridge_origins_are_https_or_loopback_http() {
+        for ok in
+            ["https://pmp.example.lu", "https://pmp.example.lu:8443", "http://127.0.0.1:8750", "http://localhost:1"]
+        {
+            assert!(is_exact_origin(ok), "{ok}");
+        }
+        for bad in [
+            "http://pmp.example.lu",
+            "http://127.0.0.1.evil.com",
+            "https://pmp.example.lu/",
+            "https://pmp.example.lu/path",
+            "https://*.example.lu",
+            "null",
+            "file://",
+            "https://user@pmp.example.lu",
+            "https://pmp.example.lu:443",
+            " https://pmp.example.lu",
+            "ws://127.0.0.1",
+        ] {
+            assert!(!is_exact_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn managed_file_refuses_wildcard_origins_and_plain_http_portals() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("portals.json");
@@ -203,6 +248,8 @@ mod tests {
             r#"{"bridge":{"port":1,"allowed_origins":["*"]}}"#,
             r#"{"bridge":{"port":1,"allowed_origins":["https://*.example.lu"]}}"#,
             r#"{"bridge":{"port":1,"allowed_origins":["https://pmp.example.lu/"]}}"#,
+            r#"{"bridge":{"port":1,"allowed_origins":["http://pmp.example.lu"]}}"#,
+            r#"{"bridge":{"port":1,"allowed_origins":["null"]}}"#,
             r#"{"portals":[{"name":"X","url":"http://pmp.example.lu"}]}"#,
             r#"{"portals":[], "extra": 1}"#,
             "not json",

@@ -42,6 +42,15 @@ pub enum PortalError {
     Store(#[from] crate::store::StoreError),
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// The administrator's managed portal list does not name this portal.
+    #[error("portal {url} is not in the managed portal list")]
+    NotAllowed { url: String },
+    /// Another relayed request is waiting for the user's answer.
+    #[error("another request is waiting for the user's confirmation")]
+    Busy,
+    /// The portal's deadline for a relayed request passed before the user answered: nothing was done.
+    #[error("the portal's request expired before it was confirmed")]
+    RequestExpired,
 }
 
 impl Coded for PortalError {
@@ -65,6 +74,9 @@ impl Coded for PortalError {
             PortalError::Secrets(e) => e.code(),
             PortalError::Store(e) => e.code(),
             PortalError::Io { .. } => "portal.io",
+            PortalError::NotAllowed { .. } => "portal.not_allowed",
+            PortalError::Busy => "portal.busy",
+            PortalError::RequestExpired => "portal.request_expired",
         }
     }
 
@@ -155,6 +167,21 @@ impl Coded for PortalError {
                 format!("Cannot write {path} ({source}): check disk space and permissions."),
                 format!("{path} kann nicht geschrieben werden ({source}): Prüfen Sie den Speicherplatz und die Rechte."),
             ),
+            PortalError::NotAllowed { url } => lang.pick3(
+                format!("Votre administrateur n'autorise pas l'association avec {url} : choisissez un portail de la liste (trousseau portal portals) ou contactez votre support."),
+                format!("Your administrator does not allow pairing with {url}: choose a portal from the list (trousseau portal portals) or contact your support."),
+                format!("Ihr Administrator erlaubt keine Kopplung mit {url}: Wählen Sie ein Portal aus der Liste (trousseau portal portals) oder wenden Sie sich an Ihren Support."),
+            ),
+            PortalError::Busy => lang.pick3(
+                "Une autre demande du portail attend déjà votre réponse dans Trousseau : répondez-y d'abord, puis recommencez.",
+                "Another portal request is already waiting for your answer in Trousseau: answer it first, then try again.",
+                "Eine andere Anfrage des Portals wartet bereits auf Ihre Antwort in Trousseau: Beantworten Sie sie zuerst und versuchen Sie es dann erneut.",
+            ),
+            PortalError::RequestExpired => lang.pick3(
+                "La demande du portail a expiré avant votre confirmation : rien n'a été créé. Recommencez depuis la page du portail.",
+                "The portal's request expired before you confirmed it: nothing was created. Start again from the portal page.",
+                "Die Anfrage des Portals ist vor Ihrer Bestätigung abgelaufen: Es wurde nichts erstellt. Beginnen Sie erneut auf der Seite des Portals.",
+            ),
         }
     }
 }
@@ -175,6 +202,9 @@ mod tests {
         assert!(down.message(Lang::De).starts_with("Das Portal https://pmp.example antwortet nicht (timeout)"));
         assert_german(&PortalError::NotPaired);
         assert_german(&PortalError::TokenRejected);
+        assert_german(&PortalError::NotAllowed { url: "https://evil.example".into() });
+        assert_german(&PortalError::Busy);
+        assert_german(&PortalError::RequestExpired);
         assert_german(&PortalError::CertificateNotFound { sha256: "ab".repeat(32) });
         let expired =
             PortalError::CertificateExpired { sha256: "ab".repeat(32), not_after: time::macros::date!(2025 - 03 - 07) };
