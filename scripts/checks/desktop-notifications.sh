@@ -134,20 +134,22 @@ sandbox_up() {
   fail "the sandbox did not answer on $url"
 }
 sandbox_down() { kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; }
+pair() { # `trousseau portal pair` in a shell, approved by script
+  cli --json portal pair "$url" --device-name poste-notifications > "$work/pair.out" 2>"$work/pair.err" &
+  local pair_pid=$! code=""
+  pids+=("$pair_pid")
+  for _ in $(seq 100); do
+    code=$(head -n1 "$work/pair.out" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_code"])' 2>/dev/null) && break
+    sleep 0.1
+  done
+  [ -n "$code" ] || fail "no pairing code: $(cat "$work/pair.err")"
+  timeout 30 "$target/trousseau-sandbox" approve "$code" --agent jean.dupont --db "$work/sandbox.sqlite" >/dev/null
+  for _ in $(seq 300); do kill -0 "$pair_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pair_pid" 2>/dev/null && fail "pairing did not complete within 30 s of the approval"
+  wait "$pair_pid" || fail "pairing did not complete: $(cat "$work/pair.err")"
+}
 sandbox_up
-cli --json portal pair "$url" --device-name poste-notifications > "$work/pair.out" 2>"$work/pair.err" &
-pair_pid=$!
-pids+=("$pair_pid")
-code=""
-for _ in $(seq 100); do
-  code=$(head -n1 "$work/pair.out" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_code"])' 2>/dev/null) && break
-  sleep 0.1
-done
-[ -n "$code" ] || fail "no pairing code: $(cat "$work/pair.err")"
-timeout 30 "$target/trousseau-sandbox" approve "$code" --agent jean.dupont --db "$work/sandbox.sqlite" >/dev/null
-for _ in $(seq 300); do kill -0 "$pair_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$pair_pid" 2>/dev/null && fail "pairing did not complete within 30 s of the approval"
-wait "$pair_pid" || fail "pairing did not complete: $(cat "$work/pair.err")"
+pair
 ok "fixtures: 2 certificates (J-30, J-5), a request 2 days from its deadline, paired with $url"
 
 # The notification server, and a recorder of every call made to it.
@@ -323,5 +325,22 @@ for s, n in want.items():
 if len(summaries) != sum(want.values()):
     sys.exit(f"dunst history: {len(summaries)} notifications, expected {sum(want.values())}: {summaries}")
 PY
+# 4. A pairing removed and made again in a shell while the app runs in the tray (issue 11): the app follows the
+# pairing file and connects with the new pairing within seconds, without a restart.
+app_start --tray
+waited=0
+until status_has 's["portal"]["connected"]'; do
+  [ $((waited += 1)) -le 100 ] || fail "pairing from a shell: the app did not connect first"
+  sleep 0.2
+done
+connected_before=$(count "$CONNECTED")
+cli portal unpair >/dev/null 2>&1 || fail "portal unpair failed"
+pair
+paired_at=$(date +%s.%N)
+wait_count "$CONNECTED" $((connected_before + 1)) 10 "connected after pairing from a shell while the app runs"
+picked=$(python3 -c "import time; print(f'{time.time() - $paired_at:.1f}')")
+app_stop
+ok "pairing made in a shell while the app runs: the app connected $picked s after the pairing"
+
 echo "desktop notifications: $(notes | wc -l) notifications received by dunst, all in French, in $(($(date +%s) - t0)) s"
 notes | sed 's/^/    /'
