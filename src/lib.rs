@@ -9,6 +9,8 @@ pub mod card;
 pub mod cert;
 #[cfg(feature = "software-keys")]
 pub mod csr;
+#[cfg(feature = "software-keys")]
+pub mod envelope;
 pub mod i18n;
 pub mod password;
 pub mod paths;

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 pub mod cards;
 pub mod cert;
 pub mod csr;
+pub mod envelope;
 pub mod install;
 pub mod p12;
 pub mod pending;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Procurement portal: pairing, channel, bi-clés
     #[command(subcommand)]
     Portal(portal::Cmd),
+    /// Encrypted envelopes (bids): inspect, open with the key where it lives
+    #[command(subcommand)]
+    Envelope(envelope::Cmd),
 }
 
 /// What every command needs to know about the output.
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(c) => tokens::run_token(c, &ctx),
         Command::Store(c) => store::run(c, &ctx),
         Command::Portal(c) => portal::run(c, &ctx),
+        Command::Envelope(c) => envelope::run(c, &ctx),
     }
 }
 

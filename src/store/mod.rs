@@ -243,6 +243,19 @@ pub trait CertStore: Send {
     /// Installs an authority certificate, trusted for websites, e-mail and client certificates.
     fn import_ca(&mut self, ca: &Certificate) -> Result<ImportReport, StoreError>;
 
+    /// Decrypts `data` (an RSA-encrypted content key) with the private key of the certificate `sha256`, where the
+    /// store keeps it. The default takes the key out of the store into this process (backends whose store can
+    /// decrypt in place override it: NSS through softokn).
+    fn decrypt(
+        &mut self,
+        sha256: &str,
+        padding: crate::token::DecryptPadding,
+        data: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        let identity = self.extract_identity(sha256)?;
+        software_decrypt(&identity.key_pkcs8, padding, data)
+    }
+
     /// Registers a PKCS#11 module (a smartcard's library) so that applications using this store see the card's
     /// certificates. Stores that find card certificates by themselves (Windows, macOS) answer
     /// [`StoreError::Unsupported`].
@@ -263,6 +276,47 @@ pub trait CertStore: Send {
 
 /// The user's default store: NSS shared database (`TROUSSEAU_NSSDB`, else `~/.pki/nssdb`, created if absent)
 /// on Linux, CurrentUser "MY" on Windows, the login keychain on macOS.
+/// RSA decryption with a key held in memory (PKCS#8), for stores that cannot decrypt in place.
+#[cfg(feature = "software-keys")]
+pub fn software_decrypt(
+    key_pkcs8: &[u8],
+    padding: crate::token::DecryptPadding,
+    data: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+    use crate::token::DecryptPadding;
+    use aws_lc_rs::rsa::{
+        OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1,
+        OAEP_SHA256_MGF1SHA256,
+    };
+    let failed =
+        || StoreError::Decrypt { detail: "the key does not open this content (wrong key or damaged data)".into() };
+    let key = PrivateDecryptingKey::from_pkcs8(key_pkcs8).map_err(|e| StoreError::Decrypt { detail: e.to_string() })?;
+    let mut out = zeroize::Zeroizing::new(vec![0u8; key.key_size_bytes()]);
+    let n = match padding {
+        DecryptPadding::Pkcs1v15 => {
+            let k = Pkcs1PrivateDecryptingKey::new(key).map_err(|_| failed())?;
+            k.decrypt(data, &mut out).map_err(|_| failed())?.len()
+        }
+        DecryptPadding::OaepSha1 | DecryptPadding::OaepSha256 => {
+            let alg = if padding == DecryptPadding::OaepSha1 { &OAEP_SHA1_MGF1SHA1 } else { &OAEP_SHA256_MGF1SHA256 };
+            let k = OaepPrivateDecryptingKey::new(key).map_err(|_| failed())?;
+            k.decrypt(alg, data, &mut out, None).map_err(|_| failed())?.len()
+        }
+    };
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Without software keys there is no RSA implementation in this build.
+#[cfg(not(feature = "software-keys"))]
+pub fn software_decrypt(
+    _key_pkcs8: &[u8],
+    _padding: crate::token::DecryptPadding,
+    _data: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+    Err(StoreError::Unsupported { what: "decrypt" })
+}
+
 pub fn open_default() -> Result<Box<dyn CertStore>, StoreError> {
     platform::open_default()
 }
@@ -381,6 +435,9 @@ pub enum StoreError {
     NotCa { sha256: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The private key refused the data (another key's envelope, or damaged data).
+    #[error("decryption with the stored key failed: {detail}")]
+    Decrypt { detail: String },
     #[error(transparent)]
     Pkcs12(#[from] crate::pkcs12::Pkcs12Error),
     #[error(transparent)]
@@ -404,6 +461,7 @@ impl Coded for StoreError {
             StoreError::OnToken { .. } => "store.on_token",
             StoreError::NotCa { .. } => "store.not_ca",
             StoreError::Io { .. } => "store.io",
+            StoreError::Decrypt { .. } => "store.decrypt",
             StoreError::Pkcs12(e) => e.code(),
             StoreError::Cert(e) => e.code(),
         }
@@ -480,6 +538,11 @@ impl Coded for StoreError {
                 format!("Lecture ou écriture impossible : {} ({source}). Vérifiez le chemin et les droits.", path.display()),
                 format!("Cannot read or write {} ({source}). Check the path and permissions.", path.display()),
                 format!("Lesen oder Schreiben nicht möglich: {} ({source}). Prüfen Sie den Pfad und die Rechte.", path.display()),
+            ),
+            StoreError::Decrypt { detail } => lang.pick3(
+                format!("La clé privée du magasin n'a pas pu ouvrir ce contenu ({detail}) : il est destiné à une autre clé, ou il est endommagé. Demandez un nouvel envoi si besoin."),
+                format!("The store's private key could not open this content ({detail}): it is meant for another key, or it is damaged. Ask for it to be sent again if needed."),
+                format!("Der private Schlüssel des Zertifikatsspeichers konnte diesen Inhalt nicht öffnen ({detail}): Er ist für einen anderen Schlüssel bestimmt oder beschädigt. Lassen Sie ihn bei Bedarf erneut senden."),
             ),
             StoreError::Pkcs12(e) => e.message(lang),
             StoreError::Cert(e) => e.message(lang),

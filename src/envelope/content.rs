@@ -1,0 +1,251 @@
+//! Content decryption: the algorithm identifiers of RFC 3565 (AES-CBC), RFC 5084 (AES-GCM) and RFC 3370 (3DES),
+//! and the write of the plaintext — to a temporary file beside the destination, renamed into place only once the
+//! whole content decrypted and, for GCM, its tag verified.
+
+use std::io::Write;
+use std::path::Path;
+
+use der::asn1::{ObjectIdentifier as Oid, OctetString};
+use serde::Serialize;
+
+use super::{Envelope, EnvelopeError};
+
+const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
+const AES192_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.22");
+const AES256_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.42");
+const AES128_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.6");
+const AES192_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.26");
+const AES256_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.46");
+const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
+
+/// The content-encryption algorithm, with its parameters (IV, or GCM nonce and tag length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ContentCipher {
+    #[serde(rename = "aes-128-cbc")]
+    Aes128Cbc,
+    #[serde(rename = "aes-192-cbc")]
+    Aes192Cbc,
+    #[serde(rename = "aes-256-cbc")]
+    Aes256Cbc,
+    #[serde(rename = "aes-128-gcm")]
+    Aes128Gcm,
+    #[serde(rename = "aes-192-gcm")]
+    Aes192Gcm,
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+    #[serde(rename = "des-ede3-cbc")]
+    DesEde3Cbc,
+}
+
+impl ContentCipher {
+    /// The algorithm of an envelope's content; GCM only inside AuthEnvelopedData (it needs the tag).
+    pub(super) fn of(alg: &spki::AlgorithmIdentifierOwned, auth: bool) -> Result<ContentCipher, EnvelopeError> {
+        let c = match alg.oid {
+            o if o == AES128_CBC => ContentCipher::Aes128Cbc,
+            o if o == AES192_CBC => ContentCipher::Aes192Cbc,
+            o if o == AES256_CBC => ContentCipher::Aes256Cbc,
+            o if o == AES128_GCM => ContentCipher::Aes128Gcm,
+            o if o == AES192_GCM => ContentCipher::Aes192Gcm,
+            o if o == AES256_GCM => ContentCipher::Aes256Gcm,
+            o if o == DES_EDE3_CBC => ContentCipher::DesEde3Cbc,
+            other => return Err(EnvelopeError::UnsupportedAlgorithm { what: format!("content cipher {other}") }),
+        };
+        if c.is_gcm() != auth {
+            return Err(EnvelopeError::UnsupportedAlgorithm {
+                what: format!("{} in {}", c.name(), if auth { "AuthEnvelopedData" } else { "EnvelopedData" }),
+            });
+        }
+        Ok(c)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentCipher::Aes128Cbc => "aes-128-cbc",
+            ContentCipher::Aes192Cbc => "aes-192-cbc",
+            ContentCipher::Aes256Cbc => "aes-256-cbc",
+            ContentCipher::Aes128Gcm => "aes-128-gcm",
+            ContentCipher::Aes192Gcm => "aes-192-gcm",
+            ContentCipher::Aes256Gcm => "aes-256-gcm",
+            ContentCipher::DesEde3Cbc => "des-ede3-cbc",
+        }
+    }
+
+    fn is_gcm(self) -> bool {
+        matches!(self, ContentCipher::Aes128Gcm | ContentCipher::Aes192Gcm | ContentCipher::Aes256Gcm)
+    }
+
+    fn key_len(self) -> usize {
+        match self {
+            ContentCipher::Aes128Cbc | ContentCipher::Aes128Gcm => 16,
+            ContentCipher::Aes192Cbc | ContentCipher::Aes192Gcm | ContentCipher::DesEde3Cbc => 24,
+            ContentCipher::Aes256Cbc | ContentCipher::Aes256Gcm => 32,
+        }
+    }
+}
+
+/// GCMParameters (RFC 5084): the nonce and the tag length (default 12).
+#[derive(der::Sequence)]
+struct GcmParams {
+    nonce: OctetString,
+    #[asn1(default = "default_icv")]
+    icv_len: u8,
+}
+
+fn default_icv() -> u8 {
+    12
+}
+
+const CHUNK: usize = 1 << 20;
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> EnvelopeError + '_ {
+    move |source| EnvelopeError::Io { path: path.to_path_buf(), source }
+}
+
+/// Decrypts the envelope's content with `cek` into `out`; returns the plaintext size.
+pub(super) fn decrypt_to(
+    env: &Envelope,
+    cipher: ContentCipher,
+    cek: &[u8],
+    out: &Path,
+    force: bool,
+) -> Result<u64, EnvelopeError> {
+    if cek.len() != cipher.key_len() {
+        // a wrong key unwrapped by PKCS#1 v1.5 often yields random bytes of another length
+        return Err(EnvelopeError::WrongKey);
+    }
+    let ciphertext = env.content.encrypted_content.as_ref().map(|c| c.as_bytes()).ok_or_else(|| {
+        EnvelopeError::Damaged { detail: "no encrypted content (detached content is not supported)".into() }
+    })?;
+    let params = env
+        .content
+        .content_enc_alg
+        .parameters
+        .as_ref()
+        .ok_or_else(|| EnvelopeError::Damaged { detail: "content cipher without parameters".into() })?;
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".trousseau-pli-").tempfile_in(&dir).map_err(io(&dir))?;
+    let written = match cipher {
+        ContentCipher::Aes128Cbc | ContentCipher::Aes192Cbc | ContentCipher::Aes256Cbc => {
+            let iv: OctetString =
+                params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
+            aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, tmp.as_file_mut(), out)?
+        }
+        ContentCipher::Aes128Gcm | ContentCipher::Aes192Gcm | ContentCipher::Aes256Gcm => {
+            let p: GcmParams =
+                params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
+            let (aad, tag) = env.auth.as_ref().ok_or(EnvelopeError::WrongKey)?;
+            aes_gcm(cipher, cek, &p, aad, tag, ciphertext, tmp.as_file_mut(), out)?
+        }
+        ContentCipher::DesEde3Cbc => {
+            let iv: OctetString =
+                params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
+            tdes_cbc(cek, iv.as_bytes(), ciphertext, tmp.as_file_mut(), out)?
+        }
+    };
+    tmp.as_file_mut().sync_all().map_err(io(out))?;
+    if force {
+        tmp.persist(out).map_err(|e| EnvelopeError::Io { path: out.to_path_buf(), source: e.error })?;
+    } else {
+        tmp.persist_noclobber(out).map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => EnvelopeError::OutputExists { path: out.to_path_buf() },
+            _ => EnvelopeError::Io { path: out.to_path_buf(), source: e.error },
+        })?;
+    }
+    // the rename itself survives a crash
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(written)
+}
+
+fn aes_cbc(
+    cipher: ContentCipher,
+    cek: &[u8],
+    iv: &[u8],
+    ciphertext: &[u8],
+    file: &mut std::fs::File,
+    out: &Path,
+) -> Result<u64, EnvelopeError> {
+    use aws_lc_rs::cipher::{DecryptionContext, StreamingDecryptingKey, UnboundCipherKey, AES_128, AES_192, AES_256};
+    let alg = match cipher {
+        ContentCipher::Aes128Cbc => &AES_128,
+        ContentCipher::Aes192Cbc => &AES_192,
+        _ => &AES_256,
+    };
+    let iv: [u8; 16] =
+        iv.try_into().map_err(|_| EnvelopeError::Damaged { detail: format!("AES-CBC IV of {} bytes", iv.len()) })?;
+    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+        return Err(EnvelopeError::Truncated);
+    }
+    let key = UnboundCipherKey::new(alg, cek).map_err(|_| EnvelopeError::WrongKey)?;
+    let mut dec = StreamingDecryptingKey::cbc_pkcs7(key, DecryptionContext::Iv128(iv.into()))
+        .map_err(|_| EnvelopeError::WrongKey)?;
+    let mut buf = vec![0u8; CHUNK + 16];
+    let mut total = 0u64;
+    for chunk in ciphertext.chunks(CHUNK) {
+        let u = dec.update(chunk, &mut buf).map_err(|_| EnvelopeError::WrongKey)?;
+        file.write_all(u.written()).map_err(io(out))?;
+        total += u.written().len() as u64;
+    }
+    // a wrong key shows here: the padding of the last block does not check
+    let u = dec.finish(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
+    file.write_all(u.written()).map_err(io(out))?;
+    total += u.written().len() as u64;
+    buf.iter_mut().for_each(|b| *b = 0);
+    Ok(total)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn aes_gcm(
+    cipher: ContentCipher,
+    cek: &[u8],
+    p: &GcmParams,
+    aad: &[u8],
+    tag: &[u8],
+    ciphertext: &[u8],
+    file: &mut std::fs::File,
+    out: &Path,
+) -> Result<u64, EnvelopeError> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_192_GCM, AES_256_GCM};
+    let alg = match cipher {
+        ContentCipher::Aes128Gcm => &AES_128_GCM,
+        ContentCipher::Aes192Gcm => &AES_192_GCM,
+        _ => &AES_256_GCM,
+    };
+    let nonce: [u8; 12] = p.nonce.as_bytes().try_into().map_err(|_| EnvelopeError::UnsupportedAlgorithm {
+        what: format!("AES-GCM with a {}-byte nonce", p.nonce.as_bytes().len()),
+    })?;
+    if p.icv_len != 16 || tag.len() != 16 {
+        return Err(EnvelopeError::UnsupportedAlgorithm { what: format!("AES-GCM with a {}-byte tag", tag.len()) });
+    }
+    let key = LessSafeKey::new(UnboundKey::new(alg, cek).map_err(|_| EnvelopeError::WrongKey)?);
+    // decrypted in memory and written only once the tag checked: nothing unauthenticated reaches the disk
+    let mut plain = zeroize::Zeroizing::new(vec![0u8; ciphertext.len()]);
+    key.open_separate_gather(Nonce::assume_unique_for_key(nonce), Aad::from(aad), ciphertext, tag, &mut plain)
+        .map_err(|_| EnvelopeError::NotAuthentic)?;
+    file.write_all(&plain).map_err(io(out))?;
+    Ok(plain.len() as u64)
+}
+
+fn tdes_cbc(
+    cek: &[u8],
+    iv: &[u8],
+    ciphertext: &[u8],
+    file: &mut std::fs::File,
+    out: &Path,
+) -> Result<u64, EnvelopeError> {
+    use cbc::cipher::{block_padding::Pkcs7, BlockModeDecrypt, KeyIvInit};
+    let iv: [u8; 8] =
+        iv.try_into().map_err(|_| EnvelopeError::Damaged { detail: format!("3DES IV of {} bytes", iv.len()) })?;
+    if ciphertext.is_empty() || ciphertext.len() % 8 != 0 {
+        return Err(EnvelopeError::Truncated);
+    }
+    let dec = cbc::Decryptor::<des::TdesEde3>::new_from_slices(cek, &iv).map_err(|_| EnvelopeError::WrongKey)?;
+    let mut buf = zeroize::Zeroizing::new(ciphertext.to_vec());
+    let plain = dec.decrypt_padded::<Pkcs7>(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
+    file.write_all(plain).map_err(io(out))?;
+    Ok(plain.len() as u64)
+}
