@@ -1476,6 +1476,138 @@ fn tr(lang: Lang, fr: &str, en: &str, de: &str) -> String {
     .to_string()
 }
 
+/// One recipient of an envelope, as the window shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct EnvelopeRecipient {
+    /// Issuer (RFC 4514) and serial (hex), or the subject key identifier.
+    pub issuer: Option<String>,
+    pub serial: Option<String>,
+    pub ski: Option<String>,
+    /// `rsa_pkcs1v15`, `rsa_oaep_sha1`, `rsa_oaep_sha256`; `None` with `unsupported` naming what it is.
+    pub key_transport: Option<String>,
+    pub unsupported: Option<String>,
+    /// `store`, `token` (card present) or `absent`.
+    pub reachable: String,
+    /// Holder's name and the card's label when this workstation has the key.
+    pub holder: Option<String>,
+    pub token: Option<String>,
+}
+
+/// What an envelope names, read without any PIN.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+pub struct EnvelopeView {
+    /// `enveloped` or `auth_enveloped`.
+    pub kind: String,
+    /// `aes-256-cbc`, `aes-128-gcm`, `des-ede3-cbc`…
+    pub content_cipher: String,
+    pub encrypted_size: f64,
+    pub recipients: Vec<EnvelopeRecipient>,
+    pub can_open: bool,
+}
+
+/// Open an envelope into a folder (or file); the card's PIN when the key is on a card.
+#[derive(Clone, Serialize, Deserialize, TS)]
+pub struct EnvelopeOpenRequest {
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    #[ts(type = "string")]
+    pub out: PathBuf,
+    /// Replace an existing file of the same name.
+    pub force: bool,
+    pub pin: Option<String>,
+}
+
+impl std::fmt::Debug for EnvelopeOpenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvelopeOpenRequest")
+            .field("path", &self.path)
+            .field("out", &self.out)
+            .field("force", &self.force)
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Drop for EnvelopeOpenRequest {
+    fn drop(&mut self) {
+        if let Some(p) = &mut self.pin {
+            zeroize::Zeroize::zeroize(p);
+        }
+    }
+}
+
+/// An envelope opened: where its content is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+pub struct EnvelopeOpened {
+    pub out: String,
+    pub size: f64,
+    pub recipient: EnvelopeRecipient,
+}
+
+/// The wire name (serde) of one of the core's enums.
+#[cfg(feature = "software-keys")]
+fn wire_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+#[cfg(feature = "software-keys")]
+fn envelope_recipient(r: crate::envelope::Recipient) -> EnvelopeRecipient {
+    EnvelopeRecipient {
+        issuer: r.issuer,
+        serial: r.serial,
+        ski: r.ski,
+        key_transport: r.key_transport.map(|t| wire_name(&t)),
+        unsupported: r.unsupported,
+        reachable: wire_name(&r.reachable),
+        holder: r.holder,
+        token: r.token,
+    }
+}
+
+/// Which recipients an envelope names and which of them this workstation can open (no PIN asked).
+#[cfg(feature = "software-keys")]
+pub fn envelope_inspect(req: FileRequest, lang: Lang) -> Result<EnvelopeView, ApiError> {
+    let i = crate::envelope::inspect(&req.path, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(EnvelopeView {
+        kind: i.kind.to_string(),
+        content_cipher: i.content_cipher.name().to_string(),
+        encrypted_size: i.encrypted_size as f64,
+        can_open: i.can_open,
+        recipients: i.recipients.into_iter().map(envelope_recipient).collect(),
+    })
+}
+
+/// Opens an envelope with the key where it lives (the PIN given is used only if the key is on a card).
+#[cfg(feature = "software-keys")]
+pub fn envelope_open(req: EnvelopeOpenRequest, lang: Lang) -> Result<EnvelopeOpened, ApiError> {
+    use crate::envelope::EnvelopeError;
+    let open = crate::envelope::OpenRequest { file: req.path.clone(), out: req.out.clone(), force: req.force };
+    let given = req.pin.clone().map(zeroize::Zeroizing::new);
+    let mut source = |t: &crate::token::Token| -> Result<Option<crate::token::Pin>, EnvelopeError> {
+        match &given {
+            Some(p) => Ok(Some(crate::token::Pin::new(p.clone()))),
+            None if t.pin.protected_path => Ok(None),
+            None => Err(EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
+        }
+    };
+    let o = crate::envelope::open(&open, &mut source, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(EnvelopeOpened {
+        out: o.out.display().to_string(),
+        size: o.size as f64,
+        recipient: envelope_recipient(o.recipient),
+    })
+}
+
+#[cfg(not(feature = "software-keys"))]
+pub fn envelope_inspect(_req: FileRequest, lang: Lang) -> Result<EnvelopeView, ApiError> {
+    Err(ApiError::unavailable("envelope", lang))
+}
+
+#[cfg(not(feature = "software-keys"))]
+pub fn envelope_open(_req: EnvelopeOpenRequest, lang: Lang) -> Result<EnvelopeOpened, ApiError> {
+    Err(ApiError::unavailable("envelope", lang))
+}
+
 /// The invocation callback pattern: `with_commands!(my_macro)` expands to `my_macro! { name: Req => Res; … }`
 /// for every command, so adapters (Tauri shell, TypeScript generation, bridge) iterate over the one list.
 #[macro_export]
@@ -1508,6 +1640,8 @@ macro_rules! with_commands {
             portal_bicle_candidates: () => ::std::vec::Vec<$crate::api::BicleCandidate>;
             portal_bicle_add: $crate::api::BicleAdd => ::std::vec::Vec<$crate::api::BicleRow>;
             portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
+            envelope_inspect: $crate::api::FileRequest => $crate::api::EnvelopeView;
+            envelope_open: $crate::api::EnvelopeOpenRequest => $crate::api::EnvelopeOpened;
         }
     };
 }
@@ -1578,6 +1712,10 @@ pub fn typescript_bindings() -> String {
         TokenCertsView::decl(&cfg),
         BicleCandidate::decl(&cfg),
         GenericRequest::decl(&cfg),
+        EnvelopeRecipient::decl(&cfg),
+        EnvelopeView::decl(&cfg),
+        EnvelopeOpenRequest::decl(&cfg),
+        EnvelopeOpened::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

@@ -63,6 +63,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/ce
   -subj "/CN=Agent Trousseau E2E/O=Trousseau/C=LU" -addext "keyUsage=digitalSignature,keyEncipherment" 2>/dev/null
 openssl pkcs12 -export -inkey "$work/key.pem" -in "$work/cert.pem" -name "Agent Trousseau E2E" \
   -out "$work/agent.p12" -passout "file:$work/p12-password"
+# A bid encrypted by OpenSSL to that certificate (AES-256-GCM), opened on the "Ouvrir un pli" page.
+printf 'Offre de prix — lot 3 : 12 500 EUR HT\n' > "$work/offre.txt"
+openssl cms -encrypt -binary -in "$work/offre.txt" -outform DER -out "$work/offre.txt.p7m" -aes-256-gcm "$work/cert.pem"
 # A test CA that "withdraws" the certificate for the CSR made in the window.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/ca.pem" -days 30 \
   -subj "/CN=AC de test IGC-SANTE E2E/O=Trousseau/C=FR" 2>/dev/null

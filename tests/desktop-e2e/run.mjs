@@ -195,6 +195,24 @@ try {
     await wd.waitFor("return [...document.querySelectorAll('tbody th')].some((th) => th.textContent.includes('Agent Trousseau E2E'))", "certificate listed", 20000);
   });
 
+  await step("Ouvrir un pli: a bid encrypted by OpenSSL to the imported certificate is examined, then opened into a folder", async () => {
+    await open("pli");
+    await wd.type(await wd.find("input[name=envelope-path]"), path.join(work, "offre.txt.p7m"));
+    await wd.click(await wd.find("button[name=envelope-examine]"));
+    const details = await wd.waitFor("return document.querySelector('[data-testid=envelope-details] .ok, [data-testid=envelope-details] .error')?.closest('[data-testid=envelope-details]')?.textContent", "recipients shown");
+    assert(/aes-256-gcm/.test(details) && /clé dans le magasin de ce poste \(Agent Trousseau E2E\)/.test(details) && /Ce poste peut ouvrir ce pli/.test(details), `details: ${details}`);
+    const outDir = path.join(work, "plis");
+    fs.mkdirSync(outDir, { recursive: true });
+    await wd.type(await wd.find("input[name=envelope-out]"), outDir);
+    await shot("pli");
+    await wd.click(await wd.find("form:has(input[name=envelope-path]) button[type=submit]"));
+    const done = await wd.waitFor("return document.querySelector('[data-testid=envelope-status] .ok, [data-testid=envelope-status] .error')?.textContent", "envelope opened", 30000);
+    assert(/Pli ouvert/.test(done), `open: ${done}`);
+    assert(fs.readFileSync(path.join(outDir, "offre.txt"), "utf8") === fs.readFileSync(path.join(work, "offre.txt"), "utf8"), "content as encrypted");
+    await axeCheck("pli after opening");
+    await open("magasin"); // the next steps continue on the store page
+  });
+
   await step("export: the strength meter lists every unmet rule (core password_check)", async () => {
     await wd.type(await wd.find("form:has(select[name=export-policy]) input[type=password]"), "abc");
     const n = await wd.waitFor("return document.querySelectorAll('.pw-feedback li').length", "unmet rules");

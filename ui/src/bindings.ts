@@ -293,6 +293,42 @@ token: string | null, };
 
 export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, };
 
+export type EnvelopeRecipient = { 
+/**
+ * Issuer (RFC 4514) and serial (hex), or the subject key identifier.
+ */
+issuer: string | null, serial: string | null, ski: string | null, 
+/**
+ * `rsa_pkcs1v15`, `rsa_oaep_sha1`, `rsa_oaep_sha256`; `None` with `unsupported` naming what it is.
+ */
+key_transport: string | null, unsupported: string | null, 
+/**
+ * `store`, `token` (card present) or `absent`.
+ */
+reachable: string, 
+/**
+ * Holder's name and the card's label when this workstation has the key.
+ */
+holder: string | null, token: string | null, };
+
+export type EnvelopeView = { 
+/**
+ * `enveloped` or `auth_enveloped`.
+ */
+kind: string, 
+/**
+ * `aes-256-cbc`, `aes-128-gcm`, `des-ede3-cbc`…
+ */
+content_cipher: string, encrypted_size: number, recipients: Array<EnvelopeRecipient>, can_open: boolean, };
+
+export type EnvelopeOpenRequest = { path: string, out: string, 
+/**
+ * Replace an existing file of the same name.
+ */
+force: boolean, pin: string | null, };
+
+export type EnvelopeOpened = { out: string, size: number, recipient: EnvelopeRecipient, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -321,4 +357,6 @@ export type Commands = {
   portal_bicle_candidates: { req: null; res: Array<BicleCandidate> };
   portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
   portal_bicle_remove: { req: BicleRef; res: string };
+  envelope_inspect: { req: FileRequest; res: EnvelopeView };
+  envelope_open: { req: EnvelopeOpenRequest; res: EnvelopeOpened };
 };

@@ -13,6 +13,7 @@ import { storePage } from "./pages/store";
 import { requestPage } from "./pages/request";
 import { biclesPage } from "./pages/simple";
 import { pendingPage } from "./pages/pending";
+import { envelopePage } from "./pages/envelope";
 import { settingsPage } from "./pages/settings";
 
 export interface Route {
@@ -28,6 +29,7 @@ export const ROUTES: Route[] = [
   { path: "bicles", key: "nav.bicles", render: biclesPage },
   { path: "demande", key: "nav.request", render: requestPage },
   { path: "attente", key: "nav.pending", render: pendingPage },
+  { path: "pli", key: "nav.envelope", render: envelopePage },
   { path: "parametres", key: "nav.settings", render: () => settingsPage(() => void mount()) },
 ];
 
