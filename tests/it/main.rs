@@ -11,6 +11,7 @@ mod fuzz_corpus;
 mod install;
 mod p12;
 mod portal;
+mod portal_server;
 mod status;
 mod store;
 mod support;
