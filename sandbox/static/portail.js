@@ -69,7 +69,9 @@ function renderAssistants(e) {
   for (const h of ['Nom', 'Système', 'Adresse', 'Vu pour la dernière fois', 'État', 'Répond à cette page']) {
     head.append(el('th', h, { scope: 'col' }));
   }
-  table.append(el('thead')).firstChild.append(head);
+  const thead = el('thead');
+  thead.append(head);
+  table.append(thead);
   const body = el('tbody');
   for (const a of e.assistants) {
     const tr = el('tr', null, { 'data-assistant': String(a.id) });
@@ -80,7 +82,7 @@ function renderAssistants(e) {
     if (a.answering) {
       cell.append(el('strong', 'Oui', { class: 'assistant-repond' }));
     } else {
-      const b = el('button', 'Faire répondre cet assistant', { type: 'button', 'aria-label': 'Faire répondre ' + a.name });
+      const b = el('button', 'Faire répondre cet assistant', { type: 'button', 'aria-label': 'Faire répondre cet assistant : ' + a.name });
       b.addEventListener('click', async () => {
         try { render(await api('POST', '/agent/api/assistant', { id: a.id })); } catch (err) { msg(err.message); }
       });
@@ -205,7 +207,9 @@ function wizard() {
       table.append(el('caption', 'Bi-clés disponibles sur le poste'));
       const head = el('tr');
       for (const h of ['Choix', 'Nom', 'Émetteur', 'Date d\'expiration']) head.append(el('th', h, { scope: 'col' }));
-      table.append(el('thead')).firstChild.append(head);
+      const thead = el('thead');
+      thead.append(head);
+      table.append(thead);
       const body = el('tbody');
       certs.forEach((c, i) => {
         const tr = el('tr');
