@@ -63,7 +63,7 @@ pub fn host_allowed(st: &AppState, host: &str) -> bool {
     if host.is_empty() || host.len() > 255 || !host.bytes().all(|b| b.is_ascii_graphic()) {
         return false;
     }
-    if host == st.cfg.listen.to_string() || st.cfg.allowed_hosts.iter().any(|h| *h == host) {
+    if host == st.cfg.listen.to_string() || st.cfg.allowed_hosts.contains(&host) {
         return true;
     }
     let name = match host.rsplit_once(':') {
