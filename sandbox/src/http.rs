@@ -1378,3 +1378,40 @@ async fn agent_revoke(State(st): State<AppState>, headers: HeaderMap) -> Result<
     st.drop_device_channels(s.agent_id, None);
     Ok(Json(json!({ "revoked": n })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> Issued {
+        Issued { access: "sbx_at_a".into(), refresh: "sbx_rt_b".into(), access_expires_at: 42 }
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_token_it_replaced() {
+        let sealed = seal_successor("sbx_rt_old", &pair()).expect("sealed");
+        assert!(!sealed.contains("sbx_rt_b") && !sealed.contains("sbx_at_a"), "sealed pair in clear");
+        let opened = open_successor("sbx_rt_old", &sealed, &db::hash("sbx_rt_b")).expect("opens");
+        assert_eq!(
+            (opened.access.as_str(), opened.refresh.as_str(), opened.access_expires_at),
+            ("sbx_at_a", "sbx_rt_b", 42)
+        );
+        // another token, a tampered seal, or a successor hash that does not match: nothing
+        assert!(open_successor("sbx_rt_other", &sealed, &db::hash("sbx_rt_b")).is_none());
+        assert!(open_successor("sbx_rt_old", &sealed, &db::hash("sbx_rt_c")).is_none());
+        let mut tampered = sealed.into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap_or_default();
+        assert!(open_successor("sbx_rt_old", &tampered, &db::hash("sbx_rt_b")).is_none());
+        assert!(open_successor("sbx_rt_old", "AAAA", &db::hash("sbx_rt_b")).is_none());
+    }
+
+    #[test]
+    fn only_64_hex_digits_are_a_fingerprint() {
+        assert_eq!(sha256_param(&json!("AB".repeat(32))), Some("ab".repeat(32)));
+        for bad in [json!("ab"), json!("../../etc/passwd"), json!("zz".repeat(32)), json!(12), json!(null)] {
+            assert_eq!(sha256_param(&bad), None, "{bad}");
+        }
+    }
+}
