@@ -104,8 +104,27 @@ struct Agent {
 impl Agent {
     async fn login(base: &str, login: &str) -> Agent {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let r = http.post(format!("{base}/login")).form(&[("login", login)]).send().await.unwrap();
-        let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        // the login form's CSRF token, bound to the cookie set with the form
+        let form = http.get(format!("{base}/login")).send().await.unwrap();
+        let form_cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let form_html = form.text().await.unwrap();
+        let form_csrf =
+            form_html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let r = http
+            .post(format!("{base}/login"))
+            .header("cookie", &form_cookie)
+            .form(&[("login", login), ("csrf", form_csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .find(|c| c.starts_with("sbx_session="))
+            .unwrap()
+            .to_string();
         let html =
             http.get(format!("{base}/cles")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
         let csrf = html.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
@@ -258,7 +277,29 @@ fn main() {
             health["channels"],
             rss_kib(sb.pid()) / 1024
         );
-        // a relayed request still answers with 1,000 channels open
+        // a relayed request still answers with 1,000 channels open (the agent chooses which assistant answers)
+        let state: Value = agent
+            .http
+            .get(format!("{}/agent/api/etat", agent.base))
+            .header("cookie", &agent.cookie)
+            .header("x-csrf-token", &agent.csrf)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let first = state["assistants"].as_array().and_then(|a| a.iter().find(|d| d["connected"] == true)).cloned();
+        if let Some(d) = first {
+            let _ = agent
+                .http
+                .post(format!("{}/agent/api/assistant", agent.base))
+                .header("cookie", &agent.cookie)
+                .header("x-csrf-token", &agent.csrf)
+                .json(&json!({"id": d["id"]}))
+                .send()
+                .await;
+        }
         let t = Instant::now();
         let r = agent.relay("list_certificates").await;
         println!("relayed request with {n} channels open: {:?} (ok={})", t.elapsed(), r["ok"]);

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Each entry moves the schema one version up; never edit a released entry, append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE agents (
   id INTEGER PRIMARY KEY,
   login TEXT NOT NULL UNIQUE,
@@ -85,7 +86,36 @@ CREATE TABLE audit (
   event TEXT NOT NULL,
   detail TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Refresh grace (issue 11): a used refresh token remembers the pair it was exchanged for, sealed with a key derived
+-- from the token itself (the database alone cannot open it), so that the immediately previous token can be answered
+-- once more with the same pair within the grace period.
+ALTER TABLE tokens ADD COLUMN successor_hash TEXT;
+ALTER TABLE tokens ADD COLUMN successor_sealed TEXT;
+ALTER TABLE tokens ADD COLUMN grace_replayed INTEGER NOT NULL DEFAULT 0;
+-- Relay binding (issue 11): which assistant answers for the agent, when each was last seen, and every relayed
+-- request with what its assistant answered, kept under the request id (stored hashed).
+ALTER TABLE devices ADD COLUMN last_seen INTEGER;
+ALTER TABLE agents ADD COLUMN relay_device_id INTEGER REFERENCES devices(id);
+CREATE TABLE relays (
+  id_hash TEXT PRIMARY KEY,
+  agent_id INTEGER NOT NULL REFERENCES agents(id),
+  device_id INTEGER NOT NULL REFERENCES devices(id),
+  op TEXT NOT NULL,
+  selected_sha256 TEXT,
+  from_list INTEGER NOT NULL DEFAULT 0,
+  offered TEXT,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  answered_at INTEGER,
+  ok INTEGER,
+  certificate TEXT,
+  used_at INTEGER
+);
+CREATE INDEX relays_agent ON relays(agent_id, device_id, op);
+"#,
+];
 
 /// Opens (creating if needed) and migrates the database.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
@@ -204,4 +234,23 @@ pub fn notify(conn: &Connection, agent_id: i64, text: &str) {
         "INSERT INTO notifications(agent_id, created_at, text) VALUES (?1, ?2, ?3)",
         params![agent_id, now(), text],
     );
+}
+
+/// How long a relayed request's answer can be referred to by the page (seconds).
+pub const RELAY_TTL: i64 = 600;
+
+/// Deletes what has expired: sessions, device codes, relayed answers, access tokens, refresh tokens past their
+/// lifetime, and sealed successor pairs past the grace period. Run on a timer by the server and on login and
+/// pairing, so that nothing expired lingers even when the timer has not run yet. Returns the rows deleted.
+pub fn purge_expired(conn: &Connection, refresh_grace: i64) -> rusqlite::Result<usize> {
+    let now = now();
+    let mut n = conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+    n += conn.execute("DELETE FROM device_codes WHERE expires_at <= ?1", [now])?;
+    n += conn.execute("DELETE FROM relays WHERE expires_at <= ?1", [now])?;
+    n += conn.execute("DELETE FROM tokens WHERE expires_at <= ?1", [now])?;
+    conn.execute(
+        "UPDATE tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND used_at <= ?1",
+        [now - refresh_grace],
+    )?;
+    Ok(n)
 }

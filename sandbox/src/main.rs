@@ -48,6 +48,18 @@ enum Command {
         /// Seconds without any message after which an assistant channel is considered dead
         #[arg(long, default_value_t = 30)]
         heartbeat_timeout: u64,
+        /// Seconds during which the immediately previous refresh token is answered once more with the same pair (a
+        /// lost refresh answer does not cost the pairing); 0 turns the grace off
+        #[arg(long, default_value_t = 30)]
+        refresh_grace: i64,
+        /// Host header value accepted besides the listen address and loopback names (repeatable), e.g. the public
+        /// host name behind a reverse proxy; any other Host gets 421 (DNS rebinding)
+        #[arg(long = "allowed-host")]
+        allowed_hosts: Vec<String>,
+        /// Public URL of the portal when served behind a TLS proxy (https://pmp.example.lu): session cookies are then
+        /// `Secure`, its host is accepted and the agent API accepts this Origin only
+        #[arg(long)]
+        public_url: Option<String>,
     },
     /// Approve a pairing code for an agent, as the agent would on the pairing page
     Approve {
@@ -87,15 +99,40 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, db, name, access_ttl, code_ttl, poll_interval, heartbeat_timeout } => {
+        Command::Serve {
+            listen,
+            db,
+            name,
+            access_ttl,
+            code_ttl,
+            poll_interval,
+            heartbeat_timeout,
+            refresh_grace,
+            allowed_hosts,
+            public_url,
+        } => {
             if !(1..=600).contains(&code_ttl) {
                 anyhow::bail!("--code-ttl must be between 1 and 600 seconds (RFC 8628 codes are short-lived)");
             }
+            if !(0..=300).contains(&refresh_grace) {
+                anyhow::bail!("--refresh-grace must be between 0 and 300 seconds (a short grace period)");
+            }
+            let public_origin = public_url.as_deref().map(pages::parse_origin).transpose()?;
+            let mut allowed_hosts: Vec<String> = allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+            if let Some(o) = &public_origin {
+                if let Some(h) = o.split("://").nth(1) {
+                    allowed_hosts.push(h.to_string());
+                }
+            }
             let conn = db::open(&db)?;
-            let cfg = state::Config {
+            let mut cfg = state::Config {
                 portal_name: name,
                 access_ttl: access_ttl.max(1),
                 refresh_ttl: 30 * 24 * 3600,
+                refresh_grace,
+                allowed_hosts,
+                listen,
+                public_origin,
                 code_ttl,
                 poll_interval: poll_interval.max(0),
                 heartbeat_timeout: std::time::Duration::from_secs(heartbeat_timeout.max(1)),
@@ -107,7 +144,19 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 let local = listener.local_addr()?;
-                let app = http::router(state::new_state(conn, cfg));
+                cfg.listen = local;
+                let state = state::new_state(conn, cfg);
+                // expired sessions, device codes, relayed answers and tokens are purged every minute (and on
+                // login and pairing)
+                let purger = state.clone();
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                    loop {
+                        tick.tick().await;
+                        purger.purge();
+                    }
+                });
+                let app = http::router(state);
                 // The test support and scripts wait for this line.
                 println!("listening on http://{local}");
                 use std::io::Write;

@@ -2,8 +2,9 @@
 //! personal and backup tables and the assistant's live state, the "Ajouter un bi-clé" wizard, and the pairing page
 //! where the agent checks and approves a device code.
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -23,6 +24,101 @@ pub fn routes() -> Router<AppState> {
         .route("/cles", get(keys_page))
         .route("/cles/ajouter", get(add_page))
         .route("/appairage", get(pairing_page).post(pairing_decide))
+        .route("/static/portail.js", get(|| async { static_file("text/javascript; charset=utf-8", PORTAL_JS) }))
+        .route("/static/portail.css", get(|| async { static_file("text/css; charset=utf-8", PORTAL_CSS) }))
+}
+
+/// The pages' only script and style sheet: served by the sandbox itself, so the Content-Security-Policy needs no
+/// `'unsafe-inline'`.
+const PORTAL_JS: &str = include_str!("../static/portail.js");
+const PORTAL_CSS: &str = include_str!("../static/portail.css");
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// Every response: scripts, styles, connections and form targets from this portal only, no inline script or
+/// style, no framing; the browser does not guess content types nor send the page address elsewhere.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
+}
+
+/// True when `host` (a Host header value) names this portal: the listen address, a loopback name at any port (a
+/// loopback name cannot be made to point at an attacker, and local proxies and tunnels keep working), or one of the
+/// configured hosts. Anything else is a foreign name — typically DNS rebinding — and gets 421.
+pub fn host_allowed(st: &AppState, host: &str) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    if host.is_empty() || host.len() > 255 || !host.bytes().all(|b| b.is_ascii_graphic()) {
+        return false;
+    }
+    if host == st.cfg.listen.to_string() || st.cfg.allowed_hosts.contains(&host) {
+        return true;
+    }
+    let name = match host.rsplit_once(':') {
+        // "[::1]:8750", "127.0.0.1:8750", "localhost:8750" (a bare "[::1]" has its colons inside the brackets)
+        Some((name, port)) if !name.is_empty() && !port.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host.as_str(),
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+pub async fn host_guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !host_allowed(&st, host) {
+        tracing::warn!("request refused: foreign Host {host:?}");
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "Ce portail ne répond pas à ce nom d'hôte (421) : utilisez son adresse habituelle.",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// The origin the pages are served from: the configured public origin, else `http://` + the (allowed) Host.
+pub fn page_origin(st: &AppState, headers: &HeaderMap) -> String {
+    if let Some(o) = &st.cfg.public_origin {
+        return o.clone();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    format!("http://{}", host.to_ascii_lowercase())
+}
+
+/// `https://PMP.example.lu/` → `https://pmp.example.lu` (scheme and authority only).
+pub fn parse_origin(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| anyhow::anyhow!("--public-url: {url}: no scheme"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        anyhow::bail!("--public-url must be an http(s) URL, got {url}");
+    }
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', '\\']) || !rest.bytes().all(|b| b.is_ascii_graphic()) {
+        anyhow::bail!("--public-url must be scheme://host[:port] with no path, got {url}");
+    }
+    Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
+/// Session cookies carry `Secure` when the pages are served over https.
+fn secure_attr(st: &AppState) -> &'static str {
+    if st.cfg.public_origin.as_deref().is_some_and(|o| o.starts_with("https://")) {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 pub struct Session {
@@ -34,8 +130,7 @@ pub struct Session {
 const COOKIE: &str = "sbx_session";
 
 pub fn session(st: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let token = cookies.split(';').filter_map(|c| c.trim().strip_prefix("sbx_session=")).next()?;
+    let token = cookie_value(headers, COOKIE)?;
     let conn = st.db();
     conn.query_row(
         "SELECT s.agent_id, a.login, s.csrf FROM sessions s JOIN agents a ON a.id = s.agent_id
@@ -74,7 +169,9 @@ fn date_fr(rfc3339: &str) -> String {
     }
 }
 
-fn layout(title: &str, session: Option<&Session>, body: &str) -> Html<String> {
+/// The page frame. No inline script or style: `/static/portail.js` reads `data-page` on `<body>` and builds
+/// everything dynamic with `textContent`/`createElement`.
+fn layout(page: &str, title: &str, session: Option<&Session>, body: &str) -> Html<String> {
     let (csrf, who) = match session {
         Some(s) => (
             esc(&s.csrf),
@@ -87,59 +184,45 @@ fn layout(title: &str, session: Option<&Session>, body: &str) -> Html<String> {
         ),
         None => (String::new(), String::new()),
     };
+    let title = esc(title);
     Html(format!(
         r#"<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="{csrf}">
 <title>{title} — Portail des marchés publics (bac à sable)</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}}
-header{{background:#00325a;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}}
-header a{{color:#fff}} main{{padding:1rem 1.2rem;max-width:64rem}}
-table{{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}} th,td{{border:1px solid #767676;padding:.35rem .5rem;text-align:left}}
-th{{background:#e8eef4}} .inline{{display:inline}} button,input[type=submit]{{font:inherit;padding:.3rem .8rem}}
-.etat{{font-size:1.1rem;margin:.5rem 0 1rem}} .ok{{color:#0a6b2d}} .ko{{color:#a4000f}}
-.warn{{background:#fff3cd;border:1px solid #8a6d00;padding:.6rem;margin:.8rem 0}}
-.steps{{font-weight:bold;letter-spacing:.1rem}} .current{{text-decoration:underline}}
-:focus{{outline:3px solid #0b5fff;outline-offset:2px}}
-</style></head>
-<body><header><strong>Portail des marchés publics</strong> <span>(bac à sable Trousseau)</span>
+<link rel="stylesheet" href="/static/portail.css">
+<script src="/static/portail.js" defer></script>
+</head>
+<body data-page="{page}"><header><strong>Portail des marchés publics</strong> <span>(bac à sable Trousseau)</span>
 <nav><a href="/cles">Clés de chiffrement</a> · <a href="/appairage">Associer un assistant</a></nav>{who}</header>
 <main id="contenu">{body}</main>
-<script>
-const CSRF = document.querySelector('meta[name=csrf-token]').content;
-async function api(method, path, body) {{
-  const r = await fetch(path, {{method, headers: {{'Content-Type':'application/json','X-CSRF-Token':CSRF}},
-    body: body === undefined ? undefined : JSON.stringify(body)}});
-  const j = await r.json().catch(() => ({{}}));
-  if (!r.ok) throw new Error(j.detail || ('Erreur ' + r.status));
-  return j;
-}}
-async function majEtat() {{
-  const el = document.getElementById('etat-assistant');
-  if (!el) return;
-  try {{
-    const e = await api('GET', '/agent/api/etat');
-    el.textContent = e.label; el.className = e.connected ? 'ok' : 'ko';
-  }} catch (_) {{ el.textContent = 'Déconnecté'; el.className = 'ko'; }}
-}}
-if (CSRF) {{ majEtat(); setInterval(majEtat, 1000); }}
-</script>
 </body></html>"#
     ))
 }
 
+/// "Etat de Mon Assistant" (the answering assistant online or not) and the agent's assistants, filled and kept
+/// current by the script.
 fn etat_html(st: &AppState, agent_id: i64) -> String {
-    let connected = !st.live(agent_id).is_empty();
+    let connected = crate::http::assistants_view(st, agent_id)["connected"] == true;
     format!(
-        r#"<p class="etat" role="status" aria-live="polite">Etat de Mon Assistant : <strong id="etat-assistant" class="{}">{}</strong></p>"#,
+        r#"<p class="etat" role="status" aria-live="polite">Etat de Mon Assistant : <strong id="etat-assistant" class="{}">{}</strong></p>
+<section aria-labelledby="assistants-titre"><h2 id="assistants-titre">Mes assistants</h2>
+<p id="assistants-choix" class="warn" hidden></p>
+<div id="assistants"></div></section>"#,
         if connected { "ok" } else { "ko" },
         if connected { "Connecté" } else { "Déconnecté" }
     )
 }
 
 fn to_login(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={}", next)).into_response()
+    let q: String = next
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Redirect::to(&format!("/login?next={q}")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -147,33 +230,69 @@ struct LoginQuery {
     next: Option<String>,
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Html<String> {
+const LOGIN_CSRF_COOKIE: &str = "sbx_login_csrf";
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies.split(';').filter_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=')).next()
+}
+
+/// The login form carries a CSRF token bound to a cookie set with the form (double submit): a login forced by
+/// another site (login CSRF) has neither.
+async fn login_page(State(st): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
     let next = safe_next(q.next.as_deref());
-    layout(
+    let csrf = random_token(24);
+    let mut r = layout(
+        "login",
         "Connexion",
         None,
         &format!(
             r#"<h1>Connexion d'un agent de test</h1>
 <form method="post" action="/login">
+<input type="hidden" name="csrf" value="{}">
 <input type="hidden" name="next" value="{}">
 <p><label for="login">Identifiant de l'agent</label><br><input id="login" name="login" required maxlength="64" autocomplete="username"></p>
 <p><button type="submit">Se connecter</button></p>
 </form>
 <p>Bac à sable : tout identifiant crée un agent de test.</p>"#,
+            esc(&csrf),
             esc(&next)
         ),
     )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LOGIN_CSRF_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=3600{}",
+        secure_attr(&st)
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
 }
 
-/// Only local paths are accepted as redirect targets.
-fn safe_next(next: Option<&str>) -> String {
+/// Only same-origin paths are accepted as redirect targets: `/` then not a second `/` or `\`, and no control
+/// character, space or backslash anywhere (browsers drop tabs and newlines from URLs, so `/\t/evil.example` would
+/// become `//evil.example`).
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.len() <= 512
+                && n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_string()
+        }
         _ => "/cles".to_string(),
     }
 }
 
-async fn login(State(st): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn login(State(st): State<AppState>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+    let sent = form.get("csrf").map(String::as_str).unwrap_or("");
+    if sent.is_empty() || cookie_value(&headers, LOGIN_CSRF_COOKIE) != Some(sent) {
+        return (StatusCode::FORBIDDEN, "Jeton anti-CSRF manquant ou invalide : rechargez la page de connexion.")
+            .into_response();
+    }
+    st.purge();
     let login = form.get("login").map(|s| s.trim().to_string()).unwrap_or_default();
     let conn = st.db();
     let Ok(agent_id) = db::agent_id(&conn, &login) else {
@@ -191,22 +310,36 @@ async fn login(State(st): State<AppState>, Form(form): Form<HashMap<String, Stri
         return (StatusCode::INTERNAL_SERVER_ERROR, "Erreur interne").into_response();
     }
     let mut r = Redirect::to(&safe_next(form.get("next").map(String::as_str))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/")) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
+    let secure = secure_attr(&st);
+    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}")) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{LOGIN_CSRF_COOKIE}=; Max-Age=0; Path=/login{secure}")) {
+        r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
 }
 
 async fn logout(State(st): State<AppState>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
-    if let Some(s) = session(&st, &headers) {
-        if form.get("csrf") == Some(&s.csrf) {
-            let conn = st.db();
-            let _ = conn.execute("DELETE FROM sessions WHERE agent_id = ?1 AND csrf = ?2", params![s.agent_id, s.csrf]);
-        }
+    let Some(s) = session(&st, &headers) else { return Redirect::to("/login").into_response() };
+    if form.get("csrf") != Some(&s.csrf) {
+        return (StatusCode::FORBIDDEN, "Jeton anti-CSRF invalide.").into_response();
+    }
+    {
+        let conn = st.db();
+        let _ = conn.execute("DELETE FROM sessions WHERE agent_id = ?1 AND csrf = ?2", params![s.agent_id, s.csrf]);
     }
     let mut r = Redirect::to("/login").into_response();
-    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("sbx_session=; Max-Age=0; Path=/"));
+    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Max-Age=0; Path=/{}", secure_attr(&st))) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
+}
+
+/// First 16 hex digits of a SHA-256, grouped by four: what the confirmation shows to compare with the assistant.
+fn sha_prefix(sha: &str) -> String {
+    let p: Vec<String> = sha.as_bytes().chunks(4).take(4).map(|c| String::from_utf8_lossy(c).to_uppercase()).collect();
+    format!("{}…", p.join(" "))
 }
 
 async fn keys_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
@@ -231,22 +364,29 @@ async fn keys_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
             n += 1;
             let id = r["id"].as_i64().unwrap_or(0);
             let status = r["status"].as_str().unwrap_or("");
+            let issuer = esc(r["issuer"].as_str().unwrap_or(""));
+            let sha = esc(&sha_prefix(r["sha256"].as_str().unwrap_or("")));
+            let device = esc(r["device_name"].as_str().unwrap_or("(aucun assistant)"));
+            let details = format!(
+                r#"<br><small>Émetteur : <span class="emetteur">{issuer}</span><br>SHA-256 : <span class="empreinte">{sha}</span><br>Ajouté par l'assistant : <span class="appareil">{device}</span></small>"#
+            );
             let status_html = match status {
                 "actif" => "Actif".to_string(),
-                "a_confirmer" => {
-                    format!(r#"À confirmer <button type="button" onclick="confirmer({id})">Confirmer l'ajout</button>"#)
-                }
+                "a_confirmer" => format!(
+                    r#"<strong>À confirmer</strong>{details}<br><button type="button" data-action="confirmer-ajout" data-id="{id}">Confirmer l'ajout…</button>"#
+                ),
                 _ => format!(
-                    r#"Suppression à confirmer <button type="button" onclick="confirmer({id})">Confirmer la suppression</button>"#
+                    r#"<strong>Suppression à confirmer</strong>{details}<br><button type="button" data-action="confirmer-suppression" data-id="{id}">Confirmer la suppression…</button>"#
                 ),
             };
             let name = esc(r["designation"].as_str().unwrap_or(""));
             t.push_str(&format!(
-                r#"<tr data-id="{id}"><td>{name}</td><td>{}</td><td>{}</td><td>{status_html}</td>
-<td><button type="button" onclick="modifier({id})" aria-label="Modifier {name}">Modifier</button></td>
-<td><button type="button" onclick="supprimer({id})" aria-label="Supprimer {name}">Supprimer</button></td></tr>"#,
+                r#"<tr data-id="{id}" data-status="{}"><td class="designation">{name}</td><td>{}</td><td>{}</td><td>{status_html}</td>
+<td><button type="button" data-action="modifier" data-id="{id}" aria-label="Modifier {name}">Modifier</button></td>
+<td><button type="button" data-action="supprimer" data-id="{id}" aria-label="Supprimer {name}">Supprimer</button></td></tr>"#,
+                esc(status),
                 esc(r["cn"].as_str().unwrap_or("")),
-                date_fr(r["not_after"].as_str().unwrap_or("")),
+                esc(&date_fr(r["not_after"].as_str().unwrap_or(""))),
             ));
         }
         if n == 0 {
@@ -259,24 +399,26 @@ async fn keys_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
         r#"<h1>Clés de chiffrement</h1>
 {etat}
 <p><a href="/cles/ajouter">Ajouter un bi-clé</a></p>
+<div id="message" role="alert"></div>
 <h2>Gestion des bi-clés personnels</h2>
 {personal}
 <h2>Gestion des bi-clés de secours</h2>
 {backup}
 <p>Les marchés chiffrés avec un ancien bi-clé s'ouvrent avec l'ancienne carte : gardez-la tant que ces marchés ne sont pas ouverts.</p>
 <h2>Notifications</h2><ul id="notifications">{notes}</ul>
-<p><button type="button" onclick="revoquer()">Révoquer mes assistants</button></p>
-<script>
-async function confirmer(id) {{ try {{ await api('POST', '/agent/api/bicles/' + id + '/confirmer'); location.reload(); }} catch (e) {{ alert(e.message); }} }}
-async function supprimer(id) {{ if (!confirm('Supprimer ce bi-clé ?')) return; try {{ await api('POST', '/agent/api/bicles/' + id + '/supprimer'); location.reload(); }} catch (e) {{ alert(e.message); }} }}
-async function modifier(id) {{ const d = prompt('Nouvelle désignation (Prénom Nom AAAA)'); if (!d) return; try {{ await api('POST', '/agent/api/bicles/' + id + '/modifier', {{designation: d}}); location.reload(); }} catch (e) {{ alert(e.message); }} }}
-async function revoquer() {{ if (!confirm('Révoquer tous vos assistants ?')) return; await api('POST', '/agent/api/revoquer'); location.reload(); }}
-</script>"#,
+<p><button type="button" data-action="revoquer">Révoquer mes assistants</button></p>
+<dialog id="confirmation" aria-labelledby="confirmation-titre">
+<h2 id="confirmation-titre"></h2>
+<p id="confirmation-texte"></p>
+<dl><dt>Bi-clé</dt><dd id="confirmation-nom"></dd><dt>Émetteur</dt><dd id="confirmation-emetteur"></dd>
+<dt>SHA-256</dt><dd id="confirmation-empreinte"></dd><dt>Ajouté par l'assistant</dt><dd id="confirmation-appareil"></dd></dl>
+<p><button type="button" id="confirmation-oui"></button> <button type="button" id="confirmation-non">Annuler</button></p>
+</dialog>"#,
         etat = etat_html(&st, s.agent_id),
         personal = table("personal"),
         backup = table("backup"),
     );
-    layout("Clés de chiffrement", Some(&s), &body).into_response()
+    layout("cles", "Clés de chiffrement", Some(&s), &body).into_response()
 }
 
 async fn add_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
@@ -297,65 +439,12 @@ async fn add_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
 </fieldset>
 <p><button type="button" id="suivant2">SUIVANT</button></p></section>
 <section id="etape3" hidden><h2>3. Bi-clé</h2>
+<p id="repondant"></p>
 <div id="liste"></div>
-<p><button type="button" id="valider">SUIVANT</button></p></section>
-<script>
-let certs = [];
-function montrer(n) {{ for (const i of [1,2,3]) {{ document.getElementById('etape'+i).hidden = i !== n; document.getElementById('s'+i).className = i === n ? 'current' : ''; }} }}
-function msg(t) {{ document.getElementById('message').textContent = t; }}
-function kinds() {{ return [document.getElementById('secours').checked ? 'backup' : 'personal']; }}
-document.getElementById('suivant1').onclick = () => {{
-  if (!document.getElementById('designation').value.trim()) {{ msg('Indiquez une désignation, par exemple « Prénom Nom 2025 ».'); return; }}
-  msg(''); montrer(2);
-}};
-document.getElementById('suivant2').onclick = async () => {{
-  montrer(3);
-  const liste = document.getElementById('liste');
-  if (document.getElementById('mode-generer').checked) {{
-    liste.innerHTML = '<p>Un nouveau bi-clé RSA 2048 sera créé sur votre poste et importé dans son magasin de certificats. Confirmez dans la fenêtre de Trousseau.</p>';
-    return;
-  }}
-  liste.textContent = 'Recherche des bi-clés de votre poste…';
-  try {{
-    const r = await api('POST', '/agent/api/relais', {{op: 'list_certificates', params: {{}}}});
-    if (!r.ok) throw new Error(r.error && r.error.message || 'Erreur de l\'assistant');
-    certs = r.result.certificates || [];
-    let h = '<table><caption>Bi-clés disponibles sur le poste</caption><thead><tr><th scope=col>Choix</th><th scope=col>Nom</th><th scope=col>Émetteur</th><th scope=col>Date d\'expiration</th></tr></thead><tbody>';
-    certs.forEach((c, i) => {{
-      const exp = (c.not_after || '').slice(0, 10).split('-').reverse().join('/');
-      h += '<tr><td><input type="radio" name="cert" id="cert' + i + '" value="' + i + '"' + (i === 0 ? ' checked' : '') + '></td><td><label for="cert' + i + '"></label></td><td></td><td>' + exp + '</td></tr>';
-    }});
-    h += '</tbody></table>';
-    liste.innerHTML = certs.length ? h : '<p>Aucun certificat de chiffrement sur ce poste.</p>';
-    const rows = liste.querySelectorAll('tbody tr');
-    certs.forEach((c, i) => {{ rows[i].children[1].firstChild.textContent = c.subject_cn || c.subject; rows[i].children[2].textContent = c.issuer_cn || c.issuer; }});
-  }} catch (e) {{ liste.textContent = e.message; }}
-}};
-document.getElementById('valider').onclick = async () => {{
-  const designation = document.getElementById('designation').value.trim();
-  try {{
-    let pem;
-    if (document.getElementById('mode-generer').checked) {{
-      msg('Confirmez la génération dans la fenêtre de Trousseau…');
-      const r = await api('POST', '/agent/api/relais', {{op: 'generate_bicle', params: {{designation}}}});
-      if (!r.ok) throw new Error(r.error && r.error.message || 'Génération refusée');
-      pem = r.result.certificate;
-    }} else {{
-      const sel = document.querySelector('input[name=cert]:checked');
-      if (!sel) {{ msg('Choisissez un bi-clé.'); return; }}
-      const r = await api('POST', '/agent/api/relais', {{op: 'get_certificate', params: {{sha256: certs[+sel.value].sha256}}}});
-      if (!r.ok) throw new Error(r.error && r.error.message || 'Certificat introuvable');
-      pem = r.result.certificate;
-    }}
-    await api('POST', '/agent/api/bicles', {{designation, certificate: pem, kinds: kinds()}});
-    msg('Bi-clé enregistré.');
-    location.href = '/cles';
-  }} catch (e) {{ msg(e.message); }}
-}};
-</script>"#,
+<p><button type="button" id="valider">SUIVANT</button></p></section>"#,
         etat = etat_html(&st, s.agent_id)
     );
-    layout("Ajouter un bi-clé", Some(&s), &body).into_response()
+    layout("ajouter", "Ajouter un bi-clé", Some(&s), &body).into_response()
 }
 
 #[derive(Deserialize)]
@@ -458,7 +547,7 @@ async fn pairing_page(
             }
         }
     };
-    layout("Associer un assistant", Some(&s), &body).into_response()
+    layout("appairage", "Associer un assistant", Some(&s), &body).into_response()
 }
 
 async fn pairing_decide(
@@ -490,9 +579,44 @@ async fn pairing_decide(
     };
     drop(conn);
     layout(
+        "appairage",
         "Associer un assistant",
         Some(&s),
         &format!(r#"<h1>Associer un assistant</h1><p role="status">{text}</p><p><a href="/cles">Retour aux clés de chiffrement</a></p>"#),
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_redirects_only_to_same_origin_paths() {
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "//evil",
+            "/\\evil",
+            "\\/evil",
+            "https://evil",
+            "evil",
+            "/ok/../\\x",
+            "/a b",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/cles", "{bad:?} accepted");
+        }
+        assert_eq!(safe_next(None), "/cles");
+        assert_eq!(safe_next(Some("/appairage?code=BCDF-GHJK")), "/appairage?code=BCDF-GHJK");
+    }
+
+    #[test]
+    fn public_url_is_reduced_to_its_origin() {
+        assert_eq!(parse_origin("https://PMP.example.lu/").unwrap(), "https://pmp.example.lu");
+        assert_eq!(parse_origin("http://127.0.0.1:8750").unwrap(), "http://127.0.0.1:8750");
+        for bad in ["pmp.example.lu", "ftp://x", "https://x/path", "https://u@x", "https://"] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
 }

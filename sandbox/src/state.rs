@@ -17,6 +17,15 @@ pub struct Config {
     pub portal_name: String,
     pub access_ttl: i64,
     pub refresh_ttl: i64,
+    /// Seconds during which the immediately previous refresh token is answered once more with the same pair.
+    pub refresh_grace: i64,
+    /// Host header values accepted besides loopback names (the public host behind a proxy, ...).
+    pub allowed_hosts: Vec<String>,
+    /// The address the listener is bound to (its `ip:port` is always an accepted Host).
+    pub listen: std::net::SocketAddr,
+    /// The origin pages are served from (`http://127.0.0.1:8750`, or `https://pmp.example.lu` behind a TLS proxy):
+    /// cookies are `Secure` when it is https, and the agent API accepts this Origin only.
+    pub public_origin: Option<String>,
     pub code_ttl: i64,
     pub poll_interval: i64,
     pub heartbeat_timeout: Duration,
@@ -27,8 +36,6 @@ pub struct Config {
 pub struct Channel {
     pub conn_id: u64,
     pub device_id: i64,
-    pub name: String,
-    pub since: i64,
     pub tx: mpsc::Sender<String>,
 }
 
@@ -71,6 +78,13 @@ impl Inner {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Deletes everything expired ([`db::purge_expired`]); errors are logged, never fatal.
+    pub fn purge(&self) {
+        if let Err(e) = db::purge_expired(&self.db(), self.cfg.refresh_grace) {
+            tracing::warn!("purge of expired rows failed: {e}");
+        }
+    }
+
     /// True when the agent typed too many wrong codes in the last ten minutes.
     pub fn code_attempts_exhausted(&self, agent_id: i64) -> bool {
         let mut m = self.wrong_codes.lock().unwrap_or_else(|p| p.into_inner());
@@ -92,9 +106,9 @@ impl Inner {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn register_channel(&self, agent_id: i64, device_id: i64, name: String, tx: mpsc::Sender<String>) -> u64 {
+    pub fn register_channel(&self, agent_id: i64, device_id: i64, tx: mpsc::Sender<String>) -> u64 {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.channels().entry(agent_id).or_default().push(Channel { conn_id, device_id, name, since: db::now(), tx });
+        self.channels().entry(agent_id).or_default().push(Channel { conn_id, device_id, tx });
         conn_id
     }
 
@@ -108,42 +122,60 @@ impl Inner {
         }
     }
 
-    /// Drops the channels of revoked devices (their tasks see the sender gone and close the socket).
-    pub fn drop_device_channels(&self, agent_id: i64) {
-        self.channels().remove(&agent_id);
+    /// Drops the channels of a revoked device, or of all the agent's devices with `None` (their tasks see the
+    /// sender gone and close the socket). The agent's other assistants stay connected.
+    pub fn drop_device_channels(&self, agent_id: i64, device_id: Option<i64>) {
+        let mut map = self.channels();
+        if let Some(v) = map.get_mut(&agent_id) {
+            v.retain(|c| device_id.is_some_and(|d| c.device_id != d));
+            if v.is_empty() {
+                map.remove(&agent_id);
+            }
+        }
     }
 
-    /// (name, connected since) of the agent's live assistants.
-    pub fn live(&self, agent_id: i64) -> Vec<(String, i64)> {
-        self.channels()
-            .get(&agent_id)
-            .map(|v| v.iter().map(|c| (c.name.clone(), c.since)).collect())
-            .unwrap_or_default()
+    /// Ids of the agent's assistants with a live channel.
+    pub fn live_devices(&self, agent_id: i64) -> Vec<i64> {
+        let mut v: Vec<i64> =
+            self.channels().get(&agent_id).map(|v| v.iter().map(|c| c.device_id).collect()).unwrap_or_default();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     pub fn total_channels(&self) -> usize {
         self.channels().values().map(|v| v.len()).sum()
     }
 
-    /// Sends a request to the agent's most recent assistant and waits for its reply.
-    pub async fn relay(&self, agent_id: i64, op: &str, params: Value, timeout: Duration) -> Result<Value, Problem> {
-        let (device_id, tx) = {
+    /// Sends request `id` to the assistant `device_id` of the agent (its most recent channel) and waits for its
+    /// reply. Only that assistant can answer it ([`Inner::deliver`]).
+    pub async fn relay(
+        &self,
+        agent_id: i64,
+        device_id: i64,
+        id: &str,
+        op: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, Problem> {
+        let tx = {
             let map = self.channels();
-            let ch = map.get(&agent_id).and_then(|v| v.last()).ok_or_else(|| {
-                Problem::new(
-                    StatusCode::CONFLICT,
-                    "assistant.disconnected",
-                    "Votre assistant est déconnecté : démarrez Trousseau sur votre poste puis réessayez.",
-                )
-            })?;
-            (ch.device_id, ch.tx.clone())
+            let ch = map.get(&agent_id).and_then(|v| v.iter().rev().find(|c| c.device_id == device_id)).ok_or_else(
+                || {
+                    Problem::new(
+                        StatusCode::CONFLICT,
+                        "assistant.disconnected",
+                        "L'assistant choisi est déconnecté : démarrez Trousseau sur ce poste, ou choisissez un autre assistant, puis réessayez.",
+                    )
+                },
+            )?;
+            ch.tx.clone()
         };
-        let id = random_hex(16);
         let (rtx, rrx) = oneshot::channel();
-        self.pending().insert(id.clone(), Pending { device_id, reply: rtx });
+        self.pending().insert(id.to_string(), Pending { device_id, reply: rtx });
         let msg = json!({ "type": "request", "id": id, "op": op, "params": params }).to_string();
         if tx.try_send(msg).is_err() {
-            self.pending().remove(&id);
+            self.pending().remove(id);
             return Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "assistant.busy",
@@ -153,7 +185,7 @@ impl Inner {
         match tokio::time::timeout(timeout, rrx).await {
             Ok(Ok(v)) => Ok(v),
             _ => {
-                self.pending().remove(&id);
+                self.pending().remove(id);
                 Err(Problem::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     "assistant.timeout",

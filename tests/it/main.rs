@@ -13,6 +13,7 @@ mod install;
 mod p12;
 mod portal;
 mod portal_assistant;
+mod portal_server;
 mod portal_tokens;
 mod status;
 mod store;

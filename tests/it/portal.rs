@@ -271,17 +271,26 @@ fn generate_from_the_page_puts_the_key_in_the_nss_db() {
     assert_eq!(nss::key_count(&home.file("nssdb")), keys_before + 1);
     assert!(nss::certutil_list(&home.file("nssdb")).contains("Jean Dupont 2026"));
 
-    // the page registers it as a backup bi-clé; the portal reads CN and expiry from the certificate itself
-    let (st, body) = rt.block_on(agent.post(
-        "/agent/api/bicles",
-        json!({"designation": "Jean Dupont 2026", "certificate": pem, "kinds": ["backup"]}),
-    ));
+    // the page registers it as a backup bi-clé by the relayed request's id (never the PEM); the portal reads CN and
+    // expiry from the certificate it kept. A generated key was never chosen from a list: it waits for confirmation.
+    let relay = reply["id"].as_str().expect("relay id").to_string();
+    let (st, body) = rt.block_on(
+        agent
+            .post("/agent/api/bicles", json!({"designation": "Jean Dupont 2026", "relay": relay, "kinds": ["backup"]})),
+    );
     assert_eq!(st, 201, "{body}");
-    let (kind, cn, status): (String, String, String) = sb
+    let (id, kind, cn, status, device): (i64, String, String, String, Option<i64>) = sb
         .sql()
-        .query_row("SELECT kind, cn, status FROM bicles", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row("SELECT id, kind, cn, status, device_id FROM bicles", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .unwrap();
-    assert_eq!((kind.as_str(), cn.as_str(), status.as_str()), ("backup", "Jean Dupont 2026", "actif"));
+    assert_eq!((kind.as_str(), cn.as_str(), status.as_str()), ("backup", "Jean Dupont 2026", "a_confirmer"));
+    assert_eq!(device, Some(reply["assistant"]["id"].as_i64().unwrap()), "the row names the device that answered");
+    let (st, body) = rt.block_on(agent.post(&format!("/agent/api/bicles/{id}/confirmer-ajout"), json!(null)));
+    assert_eq!(st, 200, "{body}");
+    let status: String = sb.sql().query_row("SELECT status FROM bicles", [], |r| r.get(0)).unwrap();
+    assert_eq!(status, "actif");
 
     // the CLI's own generate path: confirmed by --yes, installed, registered "à confirmer"
     let out = home
@@ -356,7 +365,8 @@ fn revoked_on_the_portal_stops_the_channel_and_says_pair_again() {
 
 #[test]
 fn expired_access_token_is_refreshed_and_a_replayed_refresh_token_revokes_the_pairing() {
-    let sb = Sandbox::start_with(&["--access-ttl", "1"]);
+    // no grace period here: any replay revokes (the grace rules have their own test)
+    let sb = Sandbox::start_with(&["--access-ttl", "1", "--refresh-grace", "0"]);
     let rt = rt();
     rt.block_on(async {
         let tokens = pair_in_memory(&sb, AGENT).await;
@@ -847,7 +857,7 @@ fn abuse_matrix_channel_registry_pairing_and_relay() {
     });
     assert!(cases >= 50, "{cases} cases");
     assert_eq!(sb.count("bicles"), 0, "no registry row from any abuse case");
-    eprintln!("portal abuse matrix: {cases} cases refused");
+    eprintln!("abuse cases tried and refused: {cases} (channel, registry, pairing, relay)");
 }
 
 #[test]

@@ -151,12 +151,22 @@ pub struct Agent {
 impl Agent {
     pub async fn login(base: &str, login: &str) -> Agent {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        let r = http.post(format!("{base}/login")).form(&[("login", login)]).send().await.expect("login");
+        // the login form's CSRF token and its cookie (double submit), as the browser gets them
+        let (form_csrf, csrf_cookie) = login_form(&http, base).await;
+        let r = http
+            .post(format!("{base}/login"))
+            .header("cookie", &csrf_cookie)
+            .form(&[("login", login), ("csrf", form_csrf.as_str())])
+            .send()
+            .await
+            .expect("login");
         let cookie = r
             .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .find(|c| c.starts_with("sbx_session="))
             .expect("session cookie")
             .to_string();
         let page = http.get(format!("{base}/cles")).header("cookie", &cookie).send().await.expect("page");
@@ -228,6 +238,28 @@ impl Agent {
     pub async fn relay(&self, op: &str, params: serde_json::Value) -> (u16, serde_json::Value) {
         self.post("/agent/api/relais", serde_json::json!({"op": op, "params": params})).await
     }
+}
+
+/// GET /login: (the form's CSRF token, the `name=value` of the cookie it is bound to).
+pub async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
+    let r = http.get(format!("{base}/login")).send().await.expect("login page");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|c| c.starts_with("sbx_login_csrf="))
+        .expect("login CSRF cookie")
+        .to_string();
+    let html = r.text().await.expect("html");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("login form CSRF field")
+        .to_string();
+    (csrf, cookie)
 }
 
 /// Pairs through the protocol directly (no keyring): device code, approval by script, tokens.
