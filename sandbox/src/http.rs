@@ -1243,7 +1243,7 @@ async fn agent_relay(
     let timeout = match r.op.as_str() {
         "list_certificates" | "get_certificate" => Duration::from_secs(20),
         // waits for the user's confirmation in the assistant's window
-        "generate_bicle" => Duration::from_secs(180),
+        "generate_bicle" => st.cfg.relay_timeout,
         _ => return Err(Problem::bad_request("relay.unknown_op", "Opération inconnue.")),
     };
     let Some(device_id) = answering(&st, s.agent_id) else {

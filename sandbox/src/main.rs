@@ -60,6 +60,10 @@ enum Command {
         /// `Secure`, its host is accepted and the agent API accepts this Origin only
         #[arg(long)]
         public_url: Option<String>,
+        /// Seconds the portal waits for the user's answer to a relayed "generate a new bi-clé" (sent to the
+        /// assistant as the request's `timeout_ms`: it executes nothing after it)
+        #[arg(long, default_value_t = 180)]
+        relay_timeout: u64,
     },
     /// Approve a pairing code for an agent, as the agent would on the pairing page
     Approve {
@@ -110,6 +114,7 @@ fn main() -> anyhow::Result<()> {
             refresh_grace,
             allowed_hosts,
             public_url,
+            relay_timeout,
         } => {
             if !(1..=600).contains(&code_ttl) {
                 anyhow::bail!("--code-ttl must be between 1 and 600 seconds (RFC 8628 codes are short-lived)");
@@ -137,6 +142,7 @@ fn main() -> anyhow::Result<()> {
                 poll_interval: poll_interval.max(0),
                 heartbeat_timeout: std::time::Duration::from_secs(heartbeat_timeout.max(1)),
                 heartbeat_interval: (heartbeat_timeout / 3).max(1),
+                relay_timeout: std::time::Duration::from_secs(relay_timeout.clamp(1, 600)),
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {

@@ -30,6 +30,8 @@ pub struct Config {
     pub poll_interval: i64,
     pub heartbeat_timeout: Duration,
     pub heartbeat_interval: u64,
+    /// How long a relayed "generate" waits for the user's confirmation in the assistant.
+    pub relay_timeout: Duration,
 }
 
 /// One live assistant channel.
@@ -173,7 +175,10 @@ impl Inner {
         };
         let (rtx, rrx) = oneshot::channel();
         self.pending().insert(id.to_string(), Pending { device_id, reply: rtx });
-        let msg = json!({ "type": "request", "id": id, "op": op, "params": params }).to_string();
+        // the assistant executes nothing once the portal stopped waiting (a late "yes" creates no key)
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let msg =
+            json!({ "type": "request", "id": id, "op": op, "params": params, "timeout_ms": timeout_ms }).to_string();
         if tx.try_send(msg).is_err() {
             self.pending().remove(id);
             return Err(Problem::new(

@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use trousseau::portal::{self, PortalError, Session, Tokens};
+use trousseau::portal::{self, Session, Tokens};
 
 use crate::support::pki::Pki;
 use crate::support::sandbox::{login_form, Agent, Sandbox};
@@ -126,8 +126,7 @@ fn refresh_grace_answers_the_same_pair_once_then_any_reuse_revokes_the_pairing()
         let dev = device_id(&sb, &t0.access_token).await;
         let p = lossy_proxy(sb.port).await;
         let s = Session::in_memory(&format!("http://127.0.0.1:{p}"), "PMP", t0.clone()).unwrap();
-        let err = s.refresh().await.unwrap_err();
-        assert!(matches!(err, PortalError::Unreachable { .. }), "{err:?}");
+        // the client sends the same refresh token again by itself (src/portal/client.rs, refresh_request)
         s.refresh().await.expect("the retry with the previous token gets the same pair");
         assert!(s.list_bicles().await.is_ok());
         assert!(!revoked(&sb, dev), "a lost refresh answer does not cost the pairing");
