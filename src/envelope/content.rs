@@ -222,8 +222,9 @@ fn aes_gcm(
         return Err(EnvelopeError::UnsupportedAlgorithm { what: format!("AES-GCM with a {}-byte tag", tag.len()) });
     }
     let key = LessSafeKey::new(UnboundKey::new(alg, cek).map_err(|_| EnvelopeError::WrongKey)?);
-    // decrypted in memory and written only once the tag checked: nothing unauthenticated reaches the disk
-    let mut plain = zeroize::Zeroizing::new(vec![0u8; ciphertext.len()]);
+    // decrypted in memory and written only once the tag checked: nothing unauthenticated reaches the disk (the
+    // content is the bid itself, written to disk next: not zeroized, which would cost a pass over it)
+    let mut plain = vec![0u8; ciphertext.len()];
     key.open_separate_gather(Nonce::assume_unique_for_key(nonce), Aad::from(aad), ciphertext, tag, &mut plain)
         .map_err(|_| EnvelopeError::NotAuthentic)?;
     file.write_all(&plain).map_err(io(out))?;
