@@ -543,15 +543,16 @@ impl CertStore for WindowsStore {
         let name = identity.name();
         // 3DES: every Windows version imports it (Server 2016 and older refuse AES); the file never leaves memory.
         let pfx = Zeroizing::new(identity.to_pkcs12(&pw, crate::pkcs12::Encryption::Legacy)?);
-        let temp = import_pfx(&pfx, &pw)?;
-        let contexts = temp.contexts();
-        let leaf_sha = &identity.certificate.sha256;
-        // The key PFXImportCertStore just persisted (a new container): it stays only if its certificate is added.
-        let new_key = contexts.iter().find(|c| &c.sha256() == leaf_sha).and_then(Ctx::key_location);
+        // The stores open first: once PFXImportCertStore has persisted the key, every way out cleans it up.
         let my = Store::system("MY")?;
         let ca = Store::system("CA")?;
+        let leaf_sha = &identity.certificate.sha256;
         let existing = find_ctx(&my, leaf_sha).ok();
         let existing_key = existing.as_ref().and_then(Ctx::key_location);
+        let temp = import_pfx(&pfx, &pw)?;
+        let contexts = temp.contexts();
+        // The key PFXImportCertStore just persisted (a new container): it stays only if its certificate is added.
+        let new_key = contexts.iter().find(|c| &c.sha256() == leaf_sha).and_then(Ctx::key_location);
         let mut added: Vec<Ctx> = Vec::new();
         let mut items = Vec::new();
         let mut key_kept = false;
