@@ -510,7 +510,9 @@ fn import_pfx(pfx: &[u8], password: &str) -> Result<Store, StoreError> {
     // SAFETY: `blob` points at `pfx`, `wpw` is NUL-terminated; both outlive the call.
     match unsafe { PFXImportCertStore(&blob, PCWSTR(wpw.as_ptr()), cng) } {
         Ok(h) => return Ok(Store(h)),
-        Err(e) => tracing::warn!(
+        // Logged at info: the import goes on and succeeds, and stderr stays clean for `--json` callers
+        // (TROUSSEAU_LOG=info shows it).
+        Err(e) => tracing::info!(
             function = "PFXImportCertStore",
             flags = format_args!("0x{:04X}", cng.0),
             code = format_args!("0x{:08X}", e.code().0 as u32),
