@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Windows build runs, not just compiles (issue 12): builds trousseau.exe once for x86_64-pc-windows-gnu and runs
-# its flows under Debian's wine64 (8.0) in a fresh Wine prefix — certificate and .p12 inspection; CSR with its pending
+# The Windows build runs, not just compiles (issue 12): builds trousseau.exe and the core's unit tests once for
+# x86_64-pc-windows-gnu and runs them under Debian's wine64 (8.0) in a fresh Wine prefix — the unit tests; certificate
+# and .p12 inspection; CSR with its pending
 # key (vault key in the Credential Manager Wine emulates), pending list and `cert install --p12-out`; the
 # CurrentUser\MY store (import all or nothing, duplicates, export under a password policy re-read by OpenSSL, remove);
 # a CA into CurrentUser\Root; kills during `csr new` that must leave the vault intact. Fixtures and certificates are
@@ -42,6 +43,18 @@ have_target x86_64-pc-windows-gnu || exit 0
 
 echo "== cargo build --bin trousseau --target x86_64-pc-windows-gnu"
 AWS_LC_SYS_PREBUILT_NASM=1 cargo build --locked --target x86_64-pc-windows-gnu --bin trousseau
+echo "== cargo test --lib --no-run --target x86_64-pc-windows-gnu (the core's unit tests, run under Wine below)"
+UNIT_TESTS=$(AWS_LC_SYS_PREBUILT_NASM=1 cargo test --locked --lib --target x86_64-pc-windows-gnu --no-run \
+  --message-format=json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "trousseau":
+        print(m["executable"])')
+[ -n "$UNIT_TESTS" ] || { echo "the Windows unit-test executable was not found"; exit 1; }
 built=$SECONDS
 target_dir=${CARGO_TARGET_DIR:-target}
 EXE=$(realpath "$target_dir/x86_64-pc-windows-gnu/debug/trousseau.exe")
@@ -84,7 +97,7 @@ export TROUSSEAU_LANG=en
 ) >"$work/log/fixtures.log" 2>&1 || { cat "$work/log/fixtures.log"; exit 1; }
 
 # --- helpers (exported: each flow runs in its own `bash -e`, so one failing command fails the flow) ---------------
-export WINE EXE D work
+export WINE EXE UNIT_TESTS D work
 # trousseau.exe under Wine.
 tw() { "$WINE" "$EXE" "$@"; }
 # Asserts a Python expression over the JSON document on stdin (bound to `d`).
@@ -122,7 +135,7 @@ flow() {
   if bash -euo pipefail -c "$fn" >"$work/log/flow$total.log" 2>&1; then
     passed=$((passed + 1))
     printf 'PASS  %-62s %3d s\n' "$name" $((SECONDS - t0))
-    grep -E '^  (logged|refused as expected|[0-9]+ of)' "$work/log/flow$total.log" | cut -c1-200 || true
+    grep -E '^  (logged|refused as expected|unit tests|[0-9]+ of)' "$work/log/flow$total.log" | cut -c1-200 || true
   else
     printf 'FAIL  %-62s %3d s\n' "$name" $((SECONDS - t0))
     sed 's/^/    | /' "$work/log/flow$total.log" | tail -40
@@ -245,6 +258,12 @@ f_kill_csr_new() {
   [ "$kills" -gt 0 ] || { echo "no run was killed mid-run"; exit 1; }
   tw csr new --subject "CN=After The Kills,C=LU" --out 'C:\t\after.csr' >/dev/null
 }
+f_unit_tests() {
+  # The core's unit tests (pkcs12, cert, csr, vault, i18n, store and card messages…) on Windows.
+  "$WINE" "$UNIT_TESTS" --test-threads=2 >"$work/unit.log" 2>&1 || { tail -60 "$work/unit.log"; exit 1; }
+  grep 'test result' "$work/unit.log" | sed 's/^/  unit tests: /'
+}
+
 f_cards_no_service() {
   # Wine 8.0's winscard is a stub: SCardEstablishContext fails as on a Windows whose Smart Card service is stopped.
   # The user is told that SCardSvr is not running and how to start it, in each language.
@@ -255,11 +274,12 @@ f_cards_no_service() {
   TROUSSEAU_LANG=de expect_error card.service_unavailable cards
   grep -q 'läuft nicht' "$work/err"
 }
-export -f f_cards_no_service f_cert_inspect f_p12_inspect f_csr_vault_install f_store_import f_store_duplicate f_store_export \
+export -f f_unit_tests f_cards_no_service f_cert_inspect f_p12_inspect f_csr_vault_install f_store_import f_store_duplicate f_store_export \
   f_store_remove f_ca_root f_kill_csr_new
 export WINESERVER
 
 echo "== Windows flows under $("$WINE" --version) (WINEPREFIX=$WINEPREFIX)"
+flow "core unit tests (cargo test --lib) on Windows" f_unit_tests
 flow "cert inspect (PEM leaf, CA)" f_cert_inspect
 flow "p12 inspect (OpenSSL 3 default and -legacy, wrong password)" f_p12_inspect
 flow "csr new + vault (Credential Manager) + pending + cert install --p12-out" f_csr_vault_install

@@ -396,8 +396,18 @@ mod tests {
     fn errors_have_stable_codes_and_say_what_to_do() {
         let e = map_err(pcsc::Error::NoService, "list", "");
         assert_eq!(e.code(), "card.service_unavailable");
-        assert!(e.message(Lang::Fr).contains("ne répond pas"), "{}", e.message(Lang::Fr));
-        assert!(e.message(Lang::En).contains("does not respond"));
+        if cfg!(windows) {
+            // Says which service, that it is not running, and how to start it.
+            for lang in [Lang::Fr, Lang::En, Lang::De] {
+                let m = e.message(lang);
+                assert!(m.contains("SCardSvr") && m.contains("services.msc") && m.contains("0x8010001D"), "{m}");
+            }
+            assert!(e.message(Lang::Fr).contains("n'est pas démarré"), "{}", e.message(Lang::Fr));
+            assert!(e.message(Lang::En).contains("is not running"));
+        } else {
+            assert!(e.message(Lang::Fr).contains("ne répond pas"), "{}", e.message(Lang::Fr));
+            assert!(e.message(Lang::En).contains("does not respond"));
+        }
         let e = map_err(pcsc::Error::RemovedCard, "transmit", "R 00");
         assert_eq!(e.code(), "card.removed");
         assert!(e.message(Lang::Fr).contains("R 00"));
