@@ -711,3 +711,53 @@ impl CertStore for WindowsStore {
         Ok(ImportReport::authority(ROOT.into(), ca, ca.subject_cn.clone(), present))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Coded, Lang};
+
+    /// Regression (issue 12): a failing call is reported with its name and its own HRESULT, never as "Success".
+    #[test]
+    fn a_failed_call_keeps_its_function_name_and_hresult() {
+        let e = sys(StoreOperation::Remove, "NCryptDeleteKey", MY)(windows::core::Error::from_hresult(NTE_PERM));
+        assert!(matches!(&e, StoreError::System { function: "NCryptDeleteKey", code: 0x8009_0010, .. }), "{e:?}");
+        assert_eq!(e.code(), "store.system");
+        assert!(e.message(Lang::En).contains("NCryptDeleteKey returned error 0x80090010"), "{}", e.message(Lang::En));
+        let silent = sys(StoreOperation::Import, "PFXImportCertStore", MY)(windows::core::Error::from_hresult(
+            windows::core::HRESULT(0),
+        ));
+        for lang in [Lang::Fr, Lang::En, Lang::De] {
+            assert!(!silent.message(lang).to_lowercase().contains("success"), "{}", silent.message(lang));
+        }
+    }
+
+    /// A file PFXImportCertStore cannot read fails through both providers and names the function.
+    #[test]
+    fn an_unreadable_pfx_names_pfximportcertstore() {
+        match import_pfx(b"not a PKCS#12 file", "password") {
+            Err(StoreError::System { function, operation, .. }) => {
+                assert_eq!(function, "PFXImportCertStore");
+                assert_eq!(operation, StoreOperation::Import);
+            }
+            Err(other) => panic!("unexpected error {other:?}"),
+            Ok(_) => panic!("garbage imported"),
+        }
+    }
+
+    #[test]
+    fn key_locations_know_smartcards_and_cng() {
+        let k = |provider: &str, provider_type| KeyLocation {
+            container: "c".into(),
+            provider: provider.into(),
+            provider_type,
+            machine: false,
+            key_spec: 1,
+        };
+        assert!(k("Microsoft Smart Card Key Storage Provider", 0).on_smartcard());
+        assert!(k("Microsoft Base Smart Card Crypto Provider", 1).on_smartcard());
+        assert!(!k("Microsoft Software Key Storage Provider", 0).on_smartcard());
+        assert!(k("Microsoft Software Key Storage Provider", 0).is_cng());
+        assert!(!k("Microsoft Enhanced Cryptographic Provider v1.0", 1).is_cng());
+    }
+}
