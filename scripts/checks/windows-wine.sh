@@ -216,7 +216,11 @@ f_store_remove() {
   expect_error store.not_found store remove "$LEAF_SHA"
   # Removed with its key: importing again installs the key afresh.
   tw p12 import 'C:\t\leaf.p12' --password-env P12_PASSWORD --json | jcheck "not d['already_present']"
+  # A certificate whose key was deleted behind its back is still removable (Wine keeps CryptoAPI key containers under
+  # HKCU\Software\Wine\Crypto\RSA).
+  "$WINE" reg delete 'HKCU\Software\Wine\Crypto\RSA' /f >/dev/null
   tw store remove "$LEAF_SHA" --json >/dev/null
+  tw store list --json | jcheck "not any(c['sha256'] == '$LEAF_SHA' for c in d)"
 }
 
 f_ca_root() {
@@ -286,7 +290,7 @@ flow "csr new + vault (Credential Manager) + pending + cert install --p12-out" f
 flow "store CurrentUser\\MY: .p12 import all-or-nothing, list" f_store_import
 flow "store CurrentUser\\MY: duplicates reported, nothing added" f_store_duplicate
 flow "store export: password policy, modern and legacy, OpenSSL re-reads" f_store_export
-flow "store remove (certificate and key)" f_store_remove
+flow "store remove (certificate and key; key already gone)" f_store_remove
 flow "CA import into CurrentUser\\Root" f_ca_root
 flow "SIGKILL during csr new leaves the vault intact" f_kill_csr_new
 flow "cards: Smart Card service (SCardSvr) unavailable, said clearly" f_cards_no_service

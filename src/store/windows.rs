@@ -41,6 +41,9 @@ const ENCODING: CERT_QUERY_ENCODING_TYPE = CERT_QUERY_ENCODING_TYPE(X509_ASN_ENC
 /// `dwKeySpec` values of CryptoAPI keys.
 const AT_KEYEXCHANGE: u32 = 1;
 const AT_SIGNATURE: u32 = 2;
+/// "Keyset does not exist" and "key does not exist": the key is already gone.
+const NTE_BAD_KEYSET_CODE: u32 = 0x8009_0016;
+const NTE_NO_KEY_CODE: u32 = 0x8009_000D;
 const CRYPT_E_EXISTS: i32 = 0x8009_2005_u32 as i32;
 const MY: &str = "windows:CurrentUser\\MY";
 
@@ -680,8 +683,14 @@ impl CertStore for WindowsStore {
         })?;
         // The private key goes first (a certificate left without its key is harmless, the reverse is not), unless it
         // lives on a smartcard: a card's key is never deleted from here.
+        // A key that is already gone (its container deleted elsewhere) does not keep the certificate in the store.
         if let Some(location) = ctx.key_location().filter(|l| !l.on_smartcard()) {
-            location.delete(StoreOperation::Remove)?;
+            match location.delete(StoreOperation::Remove) {
+                Err(StoreError::System { code: NTE_BAD_KEYSET_CODE | NTE_NO_KEY_CODE, function, .. }) => {
+                    tracing::info!(function, container = %location.container, "the private key was already gone")
+                }
+                other => other?,
+            }
         }
         // SAFETY: deleting consumes a duplicate; `ctx` itself is freed by its drop.
         unsafe { CertDeleteCertificateFromStore(CertDuplicateCertificateContext(Some(ctx.0))) }.map_err(sys(
