@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The Windows build runs, not just compiles (issue 12): builds trousseau.exe and the core's unit tests once for
 # x86_64-pc-windows-gnu and runs them under Debian's wine64 (8.0) in a fresh Wine prefix — the unit tests; certificate
-# and .p12 inspection; CSR with its pending
-# key (vault key in the Credential Manager Wine emulates), pending list and `cert install --p12-out`; the
-# CurrentUser\MY store (import all or nothing, duplicates, export under a password policy re-read by OpenSSL, remove);
-# a CA into CurrentUser\Root; kills during `csr new` that must leave the vault intact. Fixtures and certificates are
-# made by OpenSSL on the Linux side, and every file Trousseau writes is re-read there.
+# and .p12 inspection; a CSR with its pending key (vault key in the Credential Manager Wine emulates), the pending
+# list and `cert install --p12-out`; the CurrentUser\MY store (import all or nothing, duplicates, export under a
+# password policy re-read by OpenSSL, remove); a CA into CurrentUser\Root; kills during `csr new` that must leave the
+# vault intact; the message when the Smart Card service is unavailable. Fixtures and certificates are made by OpenSSL
+# on the Linux side, and every file Trousseau writes is re-read there.
 #
 # Test support only: Wine 8.0 has no bcryptprimitives.dll (Rust's standard library imports ProcessPrng from it), so
 # tests/windows/bcryptprimitives.c is built with MinGW and copied into the prefix. It is never shipped.
