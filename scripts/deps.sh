@@ -6,7 +6,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 RUN_PKGS="pkg-config libpcsclite-dev pcscd libnss3-tools gnome-keyring dbus dbus-x11 xauth xvfb openssl
   libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   build-essential file curl softhsm2 opensc nodejs desktop-file-utils python3"
-TEST_PKGS="vsmartcard-vpcd opencryptoki webkit2gtk-driver gcc-mingw-w64-x86-64 pcsc-tools chromium
+TEST_PKGS="vsmartcard-vpcd opencryptoki webkit2gtk-driver gcc-mingw-w64-x86-64 wine64 nsis pcsc-tools chromium
   dunst faketime"
 pkgs=$RUN_PKGS; [ "$what" = test ] && pkgs="$RUN_PKGS $TEST_PKGS"
 missing=$(for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)

@@ -26,9 +26,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CardError {
-    /// The PC/SC service (pcscd, Windows' "Smart Card" service) is not running or does not answer.
-    #[error("the smart card service does not answer ({operation})")]
-    ServiceUnavailable { operation: &'static str },
+    /// The PC/SC service (pcscd, Windows' "Smart Card" service SCardSvr) is not running or does not answer; `code` is
+    /// the PC/SC status the system gave (SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED…).
+    #[error("the smart card service does not answer ({operation}, PC/SC 0x{code:08X})")]
+    ServiceUnavailable { operation: &'static str, code: u32 },
     /// The reader named in the operation is not (or no longer) connected.
     #[error("reader {reader:?} not found ({operation})")]
     ReaderNotFound { reader: String, operation: &'static str },
@@ -68,13 +69,21 @@ impl Coded for CardError {
 
     fn message(&self, lang: Lang) -> String {
         match self {
-            CardError::ServiceUnavailable { .. } => {
+            CardError::ServiceUnavailable { code, .. } => {
                 let (fr, en, de) = service_hint();
-                lang.pick3(
-                    format!("Le service de cartes à puce ({SERVICE_NAME}) ne répond pas : {fr}, puis réessayez."),
-                    format!("The smart card service ({SERVICE_NAME}) does not respond: {en}, then try again."),
-                    format!("Der Chipkartendienst ({SERVICE_NAME}) antwortet nicht: {de}, und versuchen Sie es dann erneut."),
-                )
+                if cfg!(target_os = "windows") {
+                    lang.pick3(
+                        format!("Le service Windows « Carte à puce » ({SERVICE_NAME}) n'est pas démarré (code PC/SC 0x{code:08X}) : {fr}, puis réessayez."),
+                        format!("The Windows \"Smart Card\" service ({SERVICE_NAME}) is not running (PC/SC code 0x{code:08X}): {en}, then try again."),
+                        format!("Der Windows-Dienst „Smartcard“ ({SERVICE_NAME}) läuft nicht (PC/SC-Code 0x{code:08X}): {de}, und versuchen Sie es dann erneut."),
+                    )
+                } else {
+                    lang.pick3(
+                        format!("Le service de cartes à puce ({SERVICE_NAME}) ne répond pas (code PC/SC 0x{code:08X}) : {fr}, puis réessayez."),
+                        format!("The smart card service ({SERVICE_NAME}) does not respond (PC/SC code 0x{code:08X}): {en}, then try again."),
+                        format!("Der Chipkartendienst ({SERVICE_NAME}) antwortet nicht (PC/SC-Code 0x{code:08X}): {de}, und versuchen Sie es dann erneut."),
+                    )
+                }
             }
             CardError::ReaderNotFound { reader, .. } => lang.pick3(
                 format!("Le lecteur « {reader} » n'est pas branché : rebranchez-le, puis réessayez."),
@@ -162,12 +171,17 @@ const SERVICE_NAME: &str = "pcscd";
 fn service_hint() -> (&'static str, &'static str, &'static str) {
     if cfg!(target_os = "windows") {
         (
-            "branchez un lecteur de cartes (Windows arrête le service « Carte à puce » sans lecteur) \
-             ou démarrez ce service",
-            "plug in a card reader (Windows stops the \"Smart Card\" service when no reader is present) \
-             or start that service",
-            "Schließen Sie einen Kartenleser an (Windows beendet den Dienst „Smartcard“ ohne Kartenleser) \
-             oder starten Sie diesen Dienst",
+            "branchez votre lecteur de cartes (Windows démarre ce service quand un lecteur est branché et l'arrête \
+             sans lecteur) ; s'il reste arrêté, ouvrez « Services » (touche Windows, tapez services.msc), \
+             double-cliquez sur « Carte à puce », choisissez le type de démarrage « Automatique » et cliquez sur \
+             « Démarrer »",
+            "plug in your card reader (Windows starts this service when a reader is connected and stops it without \
+             one); if it stays stopped, open \"Services\" (Windows key, type services.msc), double-click \
+             \"Smart Card\", set the startup type to \"Automatic\" and click \"Start\"",
+            "Schließen Sie Ihren Kartenleser an (Windows startet diesen Dienst, sobald ein Kartenleser angeschlossen \
+             ist, und beendet ihn ohne Kartenleser); bleibt er beendet, öffnen Sie „Dienste“ (Windows-Taste, \
+             services.msc eingeben), doppelklicken Sie auf „Smartcard“, wählen Sie den Starttyp „Automatisch“ und \
+             klicken Sie auf „Starten“",
         )
     } else if cfg!(target_os = "macos") {
         (
@@ -189,7 +203,7 @@ pub(crate) fn map_err(err: pcsc::Error, operation: &'static str, reader: &str) -
     use pcsc::Error as E;
     let reader = reader.to_string();
     match err {
-        E::NoService | E::ServiceStopped => CardError::ServiceUnavailable { operation },
+        E::NoService | E::ServiceStopped => CardError::ServiceUnavailable { operation, code: err as u32 },
         E::UnknownReader | E::ReaderUnavailable | E::NoReadersAvailable => {
             CardError::ReaderNotFound { reader, operation }
         }
@@ -213,8 +227,17 @@ pub struct ReaderState {
     pub card: Option<CardInfo>,
 }
 
+/// A PC/SC context. No context at all means no service to talk to: besides "no service" and "service stopped", an
+/// internal error or a communication failure here (what a stopped or broken service gives on some systems, Wine's
+/// winscard stub among them) is reported as the service being unavailable, with its code.
 pub(crate) fn establish(operation: &'static str) -> Result<pcsc::Context, CardError> {
-    pcsc::Context::establish(pcsc::Scope::User).map_err(|e| map_err(e, operation, ""))
+    use pcsc::Error as E;
+    pcsc::Context::establish(pcsc::Scope::User).map_err(|e| match e {
+        E::InternalError | E::CommError | E::NoService | E::ServiceStopped => {
+            CardError::ServiceUnavailable { operation, code: e as u32 }
+        }
+        other => map_err(other, operation, ""),
+    })
 }
 
 /// The names of the connected readers (empty when none is connected).
@@ -365,7 +388,7 @@ mod tests {
         let removed = CardError::CardRemoved { reader: "Lecteur 0".into(), operation: "transmit" };
         assert_german(&removed);
         assert!(removed.message(Lang::De).contains("„Lecteur 0“"));
-        assert_german(&CardError::ServiceUnavailable { operation: "establish" });
+        assert_german(&CardError::ServiceUnavailable { operation: "establish", code: 0x8010_001D });
         assert_german(&CardError::NoCard { reader: "Lecteur 0".into(), operation: "connect" });
     }
 
@@ -373,8 +396,18 @@ mod tests {
     fn errors_have_stable_codes_and_say_what_to_do() {
         let e = map_err(pcsc::Error::NoService, "list", "");
         assert_eq!(e.code(), "card.service_unavailable");
-        assert!(e.message(Lang::Fr).contains("ne répond pas"), "{}", e.message(Lang::Fr));
-        assert!(e.message(Lang::En).contains("does not respond"));
+        if cfg!(windows) {
+            // Says which service, that it is not running, and how to start it.
+            for lang in [Lang::Fr, Lang::En, Lang::De] {
+                let m = e.message(lang);
+                assert!(m.contains("SCardSvr") && m.contains("services.msc") && m.contains("0x8010001D"), "{m}");
+            }
+            assert!(e.message(Lang::Fr).contains("n'est pas démarré"), "{}", e.message(Lang::Fr));
+            assert!(e.message(Lang::En).contains("is not running"));
+        } else {
+            assert!(e.message(Lang::Fr).contains("ne répond pas"), "{}", e.message(Lang::Fr));
+            assert!(e.message(Lang::En).contains("does not respond"));
+        }
         let e = map_err(pcsc::Error::RemovedCard, "transmit", "R 00");
         assert_eq!(e.code(), "card.removed");
         assert!(e.message(Lang::Fr).contains("R 00"));

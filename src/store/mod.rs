@@ -403,6 +403,45 @@ pub fn normalize_fingerprint(s: &str) -> Result<String, StoreError> {
     }
 }
 
+/// What was asked of the store when the operating system refused, named in the user's language in
+/// [`StoreError::System`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreOperation {
+    Open,
+    Import,
+    Export,
+    Remove,
+    TrustAuthority,
+}
+
+impl StoreOperation {
+    /// The operation as a verb phrase ("installer le certificat et sa clé").
+    pub fn name(self, lang: Lang) -> String {
+        match self {
+            StoreOperation::Open => lang.pick3("ouvrir le magasin", "open the store", "Speicher öffnen"),
+            StoreOperation::Import => lang.pick3(
+                "installer le certificat et sa clé",
+                "install the certificate and its key",
+                "Zertifikat und Schlüssel installieren",
+            ),
+            StoreOperation::Export => {
+                lang.pick3("exporter la clé privée", "export the private key", "privaten Schlüssel exportieren")
+            }
+            StoreOperation::Remove => lang.pick3(
+                "retirer le certificat et sa clé",
+                "remove the certificate and its key",
+                "Zertifikat und Schlüssel entfernen",
+            ),
+            StoreOperation::TrustAuthority => lang.pick3(
+                "installer l'autorité de confiance",
+                "install the trusted authority",
+                "vertrauenswürdige Zertifizierungsstelle installieren",
+            ),
+        }
+    }
+}
+
 /// Errors of the certificate store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -421,6 +460,10 @@ pub enum StoreError {
     Open { store: String, detail: String },
     #[error("{operation} failed in {store}: {detail}")]
     Backend { operation: &'static str, store: String, detail: String },
+    /// A call into the operating system failed: the function's name and the error code it reported (Windows: the
+    /// HRESULT, `GetLastError` read right after the call), with the system's own text for it.
+    #[error("{function} failed in {store} ({operation:?}): error 0x{code:08X} {system_message}")]
+    System { operation: StoreOperation, function: &'static str, code: u32, system_message: String, store: String },
     #[error("the NSS tool {tool} is missing (package libnss3-tools)")]
     ToolMissing { tool: &'static str },
     #[error("module library {path} not found")]
@@ -454,6 +497,7 @@ impl Coded for StoreError {
             StoreError::WrongStorePassword { .. } => "store.wrong_password",
             StoreError::Open { .. } => "store.open",
             StoreError::Backend { .. } => "store.backend",
+            StoreError::System { .. } => "store.system",
             StoreError::ToolMissing { .. } => "store.tool_missing",
             StoreError::ModuleMissing { .. } => "store.module_missing",
             StoreError::Unsupported { .. } => "store.unsupported",
@@ -504,6 +548,29 @@ impl Coded for StoreError {
                 format!("The certificate store {store} refused the operation \"{operation}\" ({detail}). Nothing was left half done; try again, then contact your support with this message."),
                 format!("Der Zertifikatsspeicher {store} hat den Vorgang „{operation}“ abgelehnt ({detail}). Nichts wurde halb erledigt zurückgelassen; versuchen Sie es erneut und wenden Sie sich dann mit dieser Meldung an Ihren Support."),
             ),
+            StoreError::System { operation, function, code, system_message, store } => {
+                let op = operation.name(lang);
+                // The system's own text in parentheses; "no reason" when the call failed without an error code.
+                let why = if *code == 0 {
+                    format!(
+                        " ({})",
+                        lang.pick3(
+                            "le système n'a donné aucune raison",
+                            "the system gave no reason",
+                            "das System hat keinen Grund angegeben",
+                        )
+                    )
+                } else if system_message.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", system_message.trim())
+                };
+                lang.pick3(
+                    format!("Le magasin de certificats {store} a refusé l'opération « {op} » : la fonction {function} a renvoyé l'erreur 0x{code:08X}{why}. Rien n'a été laissé à moitié fait ; réessayez, puis contactez votre support avec ce message."),
+                    format!("The certificate store {store} refused to {op}: the function {function} returned error 0x{code:08X}{why}. Nothing was left half done; try again, then contact your support with this message."),
+                    format!("Der Zertifikatsspeicher {store} hat den Vorgang „{op}“ abgelehnt: Die Funktion {function} hat den Fehler 0x{code:08X} gemeldet{why}. Nichts wurde halb erledigt zurückgelassen; versuchen Sie es erneut und wenden Sie sich dann mit dieser Meldung an Ihren Support."),
+                )
+            }
             StoreError::ToolMissing { tool } => lang.pick3(
                 format!("L'outil NSS « {tool} » est absent : installez le paquet libnss3-tools (sudo apt install libnss3-tools) puis réessayez."),
                 format!("The NSS tool \"{tool}\" is missing: install the libnss3-tools package (sudo apt install libnss3-tools) and try again."),
@@ -563,5 +630,38 @@ mod tests {
         assert_german(&StoreError::Locked { store: "NSS".into() });
         assert_german(&StoreError::ModuleMissing { path: PathBuf::from("/usr/lib/x.so") });
         assert_german(&StoreError::OnToken { sha256: "ab".repeat(32) });
+        assert_german(&StoreError::System {
+            operation: StoreOperation::Import,
+            function: "PFXImportCertStore",
+            code: 0,
+            system_message: String::new(),
+            store: "windows:CurrentUser\\MY".into(),
+        });
+    }
+
+    /// Regression (issue 12): a Windows call that failed without a reason was shown as "Success. (0x00000000)".
+    #[test]
+    fn a_system_error_names_the_function_and_code_and_never_says_success() {
+        let e = StoreError::System {
+            operation: StoreOperation::Import,
+            function: "PFXImportCertStore",
+            code: 0,
+            system_message: "The operation completed successfully.".into(),
+            store: "windows:CurrentUser\\MY".into(),
+        };
+        for lang in [Lang::Fr, Lang::En, Lang::De] {
+            let m = e.message(lang);
+            assert!(m.contains("PFXImportCertStore") && m.contains("0x00000000"), "{m}");
+            assert!(!m.to_lowercase().contains("success"), "{m}");
+        }
+        assert_eq!(e.code(), "store.system");
+        let denied = StoreError::System {
+            operation: StoreOperation::Remove,
+            function: "NCryptDeleteKey",
+            code: 0x8009_0010,
+            system_message: "Accès refusé.".into(),
+            store: "windows:CurrentUser\\MY".into(),
+        };
+        assert!(denied.message(Lang::Fr).contains("0x80090010 (Accès refusé.)"), "{}", denied.message(Lang::Fr));
     }
 }

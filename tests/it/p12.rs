@@ -363,3 +363,79 @@ fn human_output_names_the_holder_and_the_key() {
     let out = f.home.cli().args(["--json", "p12", "inspect"]).arg(f.path("leaf.pem")).output().unwrap();
     assert_eq!(json_error_code(&out), "pkcs12.not_pkcs12");
 }
+
+/// Keys handed over by Windows — the RSA parts of a CryptoAPI `PRIVATEKEYBLOB`, or the encrypted PKCS#8 that CNG gives
+/// for keys without plaintext export — become exactly the PKCS#8 OpenSSL writes for the same key.
+#[test]
+fn platform_key_parts_and_encrypted_pkcs8_give_the_pkcs8_openssl_writes() {
+    let home = Home::new();
+    let d = home.path();
+    openssl(
+        d,
+        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-outform", "DER", "-out", "k1.der"],
+    );
+    // genpkey's DER is PKCS#1: OpenSSL's PKCS#8 of the same key.
+    openssl(d, &["pkcs8", "-topk8", "-nocrypt", "-inform", "DER", "-in", "k1.der", "-outform", "DER", "-out", "k.der"]);
+    let der = std::fs::read(d.join("k.der")).expect("key");
+    // PrivateKeyInfo → its privateKey OCTET STRING → RSAPrivateKey's nine INTEGERs.
+    let fields = der_children(der_children(&der)[0].1);
+    let ints: Vec<&[u8]> = der_children(der_children(fields[2].1)[0].1).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(ints.len(), 9);
+    let parts = pkcs12::RsaKeyParts {
+        modulus: ints[1],
+        public_exponent: ints[2],
+        private_exponent: ints[3],
+        prime1: ints[4],
+        prime2: ints[5],
+        exponent1: ints[6],
+        exponent2: ints[7],
+        coefficient: ints[8],
+    };
+    assert_eq!(*pkcs12::rsa_pkcs8(&parts), der, "rebuilt PKCS#8 = OpenSSL's");
+
+    // The same key as CryptExportKey writes it: BLOBHEADER (PRIVATEKEYBLOB, CUR_BLOB_VERSION, CALG_RSA_KEYX),
+    // RSAPUBKEY ("RSA2", 2048, e), then each part little-endian at its fixed width.
+    let mut blob = vec![7u8, 2, 0, 0, 0x00, 0xa4, 0, 0];
+    blob.extend_from_slice(b"RSA2");
+    blob.extend_from_slice(&2048u32.to_le_bytes());
+    let e = ints[2].iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    blob.extend_from_slice(&e.to_le_bytes());
+    for (i, width) in [(1, 256), (4, 128), (5, 128), (6, 128), (7, 128), (8, 128), (3, 256)] {
+        let be: Vec<u8> = ints[i].iter().copied().skip_while(|b| *b == 0).collect();
+        let mut le: Vec<u8> = be.into_iter().rev().collect();
+        le.resize(width, 0);
+        blob.extend_from_slice(&le);
+    }
+    assert_eq!(*pkcs12::rsa_pkcs8_from_cryptoapi_blob(&blob).expect("PRIVATEKEYBLOB"), der, "from the CryptoAPI blob");
+    assert!(pkcs12::rsa_pkcs8_from_cryptoapi_blob(&blob[..blob.len() - 1]).is_none(), "a short blob is refused");
+    assert!(pkcs12::rsa_pkcs8_from_cryptoapi_blob(&[]).is_none());
+
+    for (name, alg) in [("pbes1.der", &["-v1", "PBE-SHA1-3DES"][..]), ("pbes2.der", &["-v2", "aes-256-cbc"][..])] {
+        let mut args = vec!["pkcs8", "-topk8", "-inform", "DER", "-in", "k.der", "-outform", "DER", "-out", name];
+        args.extend_from_slice(alg);
+        args.extend_from_slice(&["-passout", "env:P12PW"]);
+        openssl_pw(d, &args, PW);
+        let epki = std::fs::read(d.join(name)).expect("encrypted key");
+        assert_eq!(*pkcs12::decrypt_private_key_info(&epki, PW).expect(name), der, "{name}");
+        assert!(matches!(pkcs12::decrypt_private_key_info(&epki, "wrong"), Err(Pkcs12Error::WrongPassword)), "{name}");
+    }
+    assert!(pkcs12::decrypt_private_key_info(b"\x30\x03\x02\x01\x00", PW).is_err());
+}
+
+/// The (tag, content) items of a DER encoding, one level deep (test support: definite lengths only).
+fn der_children(mut der: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    while der.len() >= 2 {
+        let tag = der[0];
+        let (len, head) = match der[1] {
+            n if n < 0x80 => (n as usize, 2),
+            n => {
+                let k = (n & 0x7f) as usize;
+                (der[2..2 + k].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize), 2 + k)
+            }
+        };
+        out.push((tag, &der[head..head + len]));
+        der = &der[head + len..];
+    }
+    out
+}
