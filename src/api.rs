@@ -177,6 +177,35 @@ pub struct Dashboard {
     pub pending: Vec<PendingSummary>,
     /// Parts of the summary that could not be read, as errors to show (the rest is still shown).
     pub problems: Vec<ApiError>,
+    /// The last backup-key drill on this workstation, if any.
+    pub drill: Option<DrillLast>,
+}
+
+/// When the backup-key drill last ran here and what it found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct DrillLast {
+    /// RFC 3339 UTC.
+    pub checked_at: String,
+    pub bicles: u32,
+    pub opened: u32,
+    pub all_open: bool,
+}
+
+/// The last drill's summary, as the dashboard shows it.
+pub fn drill_last() -> Option<DrillLast> {
+    #[cfg(all(feature = "portal", feature = "software-keys"))]
+    {
+        crate::envelope::drill::last().map(|d| DrillLast {
+            checked_at: d.checked_at,
+            bicles: u32::try_from(d.bicles).unwrap_or(u32::MAX),
+            opened: u32::try_from(d.opened).unwrap_or(u32::MAX),
+            all_open: d.all_open,
+        })
+    }
+    #[cfg(not(all(feature = "portal", feature = "software-keys")))]
+    {
+        None
+    }
 }
 
 /// Which rules a new password is checked against.
@@ -259,6 +288,13 @@ pub struct Settings {
     pub pkcs11_modules: Vec<String>,
     /// Notifications for cards, portal state and deadlines.
     pub notifications: bool,
+    /// Remind to run the backup-key drill when the last one is older than this many days (0: never).
+    #[serde(default = "default_drill_days")]
+    pub drill_reminder_days: u32,
+}
+
+fn default_drill_days() -> u32 {
+    30
 }
 
 /// The local reference portal (`trousseau-sandbox`) the run script starts on a fresh machine.
@@ -277,6 +313,7 @@ impl Default for Settings {
             portals: vec![PortalEntry { name: "Portail de test (local)".into(), url: SANDBOX_URL.into() }],
             pkcs11_modules: Vec::new(),
             notifications: true,
+            drill_reminder_days: default_drill_days(),
         }
     }
 }
@@ -359,6 +396,9 @@ pub fn save_settings(s: &Settings) -> Result<(), SettingsError> {
     }
     if s.pkcs11_modules.iter().any(|m| !std::path::Path::new(m.trim()).is_absolute()) {
         return Err(SettingsError::Invalid("PKCS#11 module path (absolute paths only)"));
+    }
+    if s.drill_reminder_days > 366 {
+        return Err(SettingsError::Invalid("drill reminder (0 to 366 days)"));
     }
     #[cfg(feature = "portal")]
     let portals = checked_portals(&s.portals)?;
@@ -468,7 +508,7 @@ pub fn dashboard(_req: (), lang: Lang) -> Result<Dashboard, ApiError> {
         problems.push(e);
         Vec::new()
     });
-    Ok(Dashboard { capabilities, portal, readers, expiring, pending, problems })
+    Ok(Dashboard { capabilities, portal, readers, expiring, pending, problems, drill: drill_last() })
 }
 
 /// The portal as the dashboard and the tray show it: the pairing (if any) and the channel's published state.
@@ -746,6 +786,39 @@ pub fn due_reminders(
     out
 }
 
+/// The drill reminder: when paired and the last drill (if any) is older than `every_days` (0: never). Keyed by the
+/// last drill's date, so one reminder per overdue drill.
+pub fn due_drill_reminder(
+    paired: bool,
+    last: Option<&DrillLast>,
+    every_days: u32,
+    now: time::OffsetDateTime,
+    shown: &std::collections::BTreeSet<String>,
+    lang: Lang,
+) -> Option<Reminder> {
+    if !paired || every_days == 0 {
+        return None;
+    }
+    let last_at = last
+        .and_then(|l| time::OffsetDateTime::parse(&l.checked_at, &time::format_description::well_known::Rfc3339).ok());
+    if last_at.is_some_and(|t| (now - t).whole_days() < i64::from(every_days)) {
+        return None;
+    }
+    let key = format!("drill:{}", last.map(|l| l.checked_at.as_str()).unwrap_or("never"));
+    if shown.contains(&key) {
+        return None;
+    }
+    Some(Reminder {
+        key,
+        title: lang.pick3("Exercice des bi-clés", "Bi-clé drill", "Übung der Schlüsselpaare"),
+        body: lang.pick3(
+            "Vérifiez que vos bi-clés (personnel et de secours) ouvrent toujours les plis : Bi-clés → « Tester mes bi-clés ».",
+            "Check that your bi-clés (personal and backup) still open envelopes: Bi-clés → \"Test my bi-clés\".",
+            "Prüfen Sie, ob Ihre Schlüsselpaare (persönlich und Ersatz) Umschläge noch öffnen: Schlüsselpaare → „Meine Schlüsselpaare testen“.",
+        ),
+    })
+}
+
 /// The reminders due now, recorded as shown (`<data>/reminders.json`) so that each appears once.
 pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
     let Ok(dir) = crate::paths::data_dir() else { return Vec::new() };
@@ -754,7 +827,14 @@ pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
         std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let certs = store_list((), lang).unwrap_or_default();
     let pending = pending_list((), lang).unwrap_or_default();
-    let due = due_reminders(&certs, &pending, &shown, lang);
+    let mut due = due_reminders(&certs, &pending, &shown, lang);
+    #[cfg(feature = "portal")]
+    {
+        let paired = crate::portal::current_pairing().ok().flatten().is_some();
+        let every = load_settings().map(|s| s.drill_reminder_days).unwrap_or(30);
+        let last = drill_last();
+        due.extend(due_drill_reminder(paired, last.as_ref(), every, time::OffsetDateTime::now_utc(), &shown, lang));
+    }
     if !due.is_empty() {
         shown.extend(due.iter().map(|r| r.key.clone()));
         if let Ok(json) = serde_json::to_vec(&shown) {
@@ -1476,6 +1556,91 @@ fn tr(lang: Lang, fr: &str, en: &str, de: &str) -> String {
     .to_string()
 }
 
+/// Run the backup-key drill (the PIN is used only if a bi-clé's key is on a card).
+#[derive(Clone, Default, Serialize, Deserialize, TS)]
+pub struct DrillRequest {
+    pub pin: Option<String>,
+}
+
+impl std::fmt::Debug for DrillRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrillRequest").field("pin", &self.pin.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+impl Drop for DrillRequest {
+    fn drop(&mut self) {
+        if let Some(p) = &mut self.pin {
+            zeroize::Zeroize::zeroize(p);
+        }
+    }
+}
+
+/// One bi-clé's verdict in the drill.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct DrillRowView {
+    pub id: i32,
+    /// `personal` or `backup`.
+    pub kind: String,
+    pub designation: String,
+    /// `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
+    pub outcome: String,
+    /// `store`, `token` or `absent`.
+    pub reachable: String,
+    pub token: Option<String>,
+    pub error: Option<ApiError>,
+}
+
+/// The drill's result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct DrillView {
+    pub rows: Vec<DrillRowView>,
+    pub last: DrillLast,
+}
+
+/// The backup-key drill: a test envelope to every registered bi-clé, opened with each key this workstation holds.
+#[cfg(all(feature = "portal", feature = "software-keys"))]
+pub fn portal_drill(req: DrillRequest, lang: Lang) -> Result<DrillView, ApiError> {
+    use crate::envelope::EnvelopeError;
+    let s = session(lang)?;
+    let bicles = block_on(lang, s.list_bicles())?.map_err(|e| ApiError::from_coded(&e, lang))?;
+    let given = req.pin.clone().map(zeroize::Zeroizing::new);
+    let mut source = |t: &crate::token::Token| -> Result<Option<crate::token::Pin>, EnvelopeError> {
+        match &given {
+            Some(p) => Ok(Some(crate::token::Pin::new(p.clone()))),
+            None if t.pin.protected_path => Ok(None),
+            None => Err(EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
+        }
+    };
+    let report = crate::envelope::drill::run(&bicles, &mut source, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(DrillView {
+        rows: report
+            .rows
+            .into_iter()
+            .map(|r| DrillRowView {
+                id: r.id.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+                kind: r.kind.as_str().into(),
+                designation: r.designation,
+                outcome: wire_name(&r.outcome),
+                reachable: wire_name(&r.reachable),
+                token: r.token,
+                error: r.error.map(|e| ApiError { code: e.code, message: e.message }),
+            })
+            .collect(),
+        last: drill_last().unwrap_or(DrillLast {
+            checked_at: report.summary.checked_at,
+            bicles: u32::try_from(report.summary.bicles).unwrap_or(u32::MAX),
+            opened: u32::try_from(report.summary.opened).unwrap_or(u32::MAX),
+            all_open: report.summary.all_open,
+        }),
+    })
+}
+
+#[cfg(not(all(feature = "portal", feature = "software-keys")))]
+pub fn portal_drill(_req: DrillRequest, lang: Lang) -> Result<DrillView, ApiError> {
+    Err(ApiError::unavailable("portal", lang))
+}
+
 /// One recipient of an envelope, as the window shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct EnvelopeRecipient {
@@ -1642,6 +1807,7 @@ macro_rules! with_commands {
             portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
             envelope_inspect: $crate::api::FileRequest => $crate::api::EnvelopeView;
             envelope_open: $crate::api::EnvelopeOpenRequest => $crate::api::EnvelopeOpened;
+            portal_drill: $crate::api::DrillRequest => $crate::api::DrillView;
         }
     };
 }
@@ -1716,6 +1882,10 @@ pub fn typescript_bindings() -> String {
         EnvelopeView::decl(&cfg),
         EnvelopeOpenRequest::decl(&cfg),
         EnvelopeOpened::decl(&cfg),
+        DrillLast::decl(&cfg),
+        DrillRequest::decl(&cfg),
+        DrillRowView::decl(&cfg),
+        DrillView::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",
@@ -1803,6 +1973,26 @@ mod tests {
             is_ca: false,
             has_private_key: true,
         }
+    }
+
+    #[test]
+    fn the_drill_reminder_comes_when_the_last_drill_is_older_than_the_setting_once() {
+        let now = time::macros::datetime!(2026-12-04 10:00 UTC);
+        let mut shown = std::collections::BTreeSet::new();
+        let last = |d: &str| DrillLast { checked_at: d.into(), bicles: 2, opened: 2, all_open: true };
+        // not paired, or switched off: never
+        assert!(due_drill_reminder(false, None, 30, now, &shown, Lang::Fr).is_none());
+        assert!(due_drill_reminder(true, None, 0, now, &shown, Lang::Fr).is_none());
+        // never ran: due
+        let r = due_drill_reminder(true, None, 30, now, &shown, Lang::Fr).unwrap();
+        assert_eq!(r.key, "drill:never");
+        assert!(r.body.contains("Tester mes bi-clés"), "{}", r.body);
+        // ran 29 days ago: not yet; 30 days ago: due, once
+        assert!(due_drill_reminder(true, Some(&last("2026-11-05T10:00:00Z")), 30, now, &shown, Lang::Fr).is_none());
+        let r = due_drill_reminder(true, Some(&last("2026-11-04T10:00:00Z")), 30, now, &shown, Lang::De).unwrap();
+        assert!(r.title.contains("Übung"));
+        shown.insert(r.key);
+        assert!(due_drill_reminder(true, Some(&last("2026-11-04T10:00:00Z")), 30, now, &shown, Lang::Fr).is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use trousseau::envelope::{self, EnvelopeError, Reachable};
+use trousseau::envelope::{self, Reachable};
 
 use super::tokens::PinArgs;
 use super::{CliError, Ctx};
@@ -88,20 +88,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
         }
         Cmd::Open { file, out, force, pin } => {
             let req = envelope::OpenRequest { file, out, force };
-            let mut source = |t: &trousseau::token::Token| -> Result<Option<trousseau::token::Pin>, EnvelopeError> {
-                if t.pin.protected_path && !pin.given() {
-                    eprintln!(
-                        "{}",
-                        l.pick3(
-                            format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
-                            format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
-                            format!("Geben Sie die PIN von „{}“ auf der Tastatur des Kartenlesers ein.", t.label),
-                        )
-                    );
-                    return Ok(None);
-                }
-                pin.read(ctx, &t.label).map(Some).map_err(|e| EnvelopeError::Pin { detail: e.0.message })
-            };
+            let mut source = pin.source(ctx);
             let opened = envelope::open(&req, &mut source, l)?;
             if ctx.json {
                 return ctx.print_json(&opened);

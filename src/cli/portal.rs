@@ -64,6 +64,12 @@ pub enum KeysCmd {
     },
     /// Ask the portal to remove a bi-clé (the agent confirms on the portal)
     Remove { id: i64 },
+    /// The backup-key drill: a test envelope addressed to every registered bi-clé, opened with each key this
+    /// workstation holds (only the list request goes to the portal)
+    Drill {
+        #[command(flatten)]
+        pin: super::tokens::PinArgs,
+    },
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -495,6 +501,51 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                 );
             }
             Ok(())
+        }
+        KeysCmd::Drill { pin } => {
+            use trousseau::envelope::drill::Outcome;
+            let bicles = rt.block_on(session.list_bicles())?;
+            let mut source = pin.source(ctx);
+            let report = trousseau::envelope::drill::run(&bicles, &mut source, ctx.lang)?;
+            if ctx.json {
+                ctx.print_json(&report)?;
+            } else {
+                let l = ctx.lang;
+                for r in &report.rows {
+                    let kind = if r.kind == BicleKind::Backup {
+                        l.pick3("secours", "backup", "Ersatz")
+                    } else {
+                        l.pick3("personnel", "personal", "persönlich")
+                    };
+                    let verdict = match r.outcome {
+                        Outcome::Opens => l.pick3("s'ouvre sur ce poste", "opens on this workstation", "lässt sich auf diesem Arbeitsplatz öffnen"),
+                        Outcome::KeyAbsent => l.pick3(
+                            "clé absente : insérez la carte qui porte ce bi-clé, ou faites l'exercice sur le poste qui l'a",
+                            "key not here: insert the card holding this bi-clé, or run the drill on the workstation that has it",
+                            "Schlüssel nicht hier: Stecken Sie die Karte mit diesem Schlüsselpaar ein oder führen Sie die Übung auf dem Arbeitsplatz mit dem Schlüssel aus",
+                        ),
+                        Outcome::Expired => l.pick3("expiré : enregistrez-en un nouveau", "expired: register a new one", "abgelaufen: Registrieren Sie ein neues"),
+                        Outcome::RemovedOnPortal => l.pick3("retiré sur le portail", "removed on the portal", "auf dem Portal entfernt"),
+                        Outcome::Failed => l.pick3("échec du test", "test failed", "Test fehlgeschlagen"),
+                    };
+                    println!("{:>4}  {:<10} {:<28} {verdict}", r.id, kind, r.designation);
+                    if let Some(e) = &r.error {
+                        println!("      ! {} ({})", e.message, e.code);
+                    }
+                }
+            }
+            if report.summary.all_open {
+                Ok(())
+            } else {
+                Err(CliError::new(
+                    "portal.drill_incomplete",
+                    ctx.lang.pick3(
+                        format!("{} bi-clé(s) sur {} s'ouvrent sur ce poste : voyez le détail ci-dessus.", report.summary.opened, report.summary.bicles),
+                        format!("{} of {} bi-clé(s) open on this workstation: see the details above.", report.summary.opened, report.summary.bicles),
+                        format!("{} von {} Schlüsselpaar(en) lassen sich auf diesem Arbeitsplatz öffnen: siehe Einzelheiten oben.", report.summary.opened, report.summary.bicles),
+                    ),
+                ))
+            }
         }
         KeysCmd::Remove { id } => {
             let status = rt.block_on(session.remove_bicle(id))?;

@@ -77,6 +77,30 @@ impl PinArgs {
         Ok(token::login(t, p)?)
     }
 
+    /// The PIN source the core asks when a key is on a card (envelopes, the backup-key drill): the reader's PIN pad
+    /// when it has one and no PIN was given here, else the prompt, stdin or environment.
+    pub fn source<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+    ) -> impl FnMut(&Token) -> Result<Option<Pin>, trousseau::envelope::EnvelopeError> + 'a {
+        move |t: &Token| {
+            if t.pin.protected_path && !self.given() {
+                eprintln!(
+                    "{}",
+                    ctx.lang.pick3(
+                        format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
+                        format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
+                        format!("Geben Sie die PIN von „{}“ auf der Tastatur des Kartenlesers ein.", t.label),
+                    )
+                );
+                return Ok(None);
+            }
+            self.read(ctx, &t.label)
+                .map(Some)
+                .map_err(|e| trousseau::envelope::EnvelopeError::Pin { detail: e.0.message })
+        }
+    }
+
     /// Reads the PIN for `label` and moves it into a [`Pin`].
     pub fn read(&self, ctx: &Ctx, label: &str) -> Result<Pin, CliError> {
         if !self.given() && !std::io::stdin().is_terminal() {

@@ -97,17 +97,22 @@ fn default_icv() -> u8 {
 
 const CHUNK: usize = 1 << 20;
 
+/// A write error without its path (the caller names the file).
+fn write_err(source: std::io::Error) -> EnvelopeError {
+    EnvelopeError::Io { path: std::path::PathBuf::new(), source }
+}
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> EnvelopeError + '_ {
     move |source| EnvelopeError::Io { path: path.to_path_buf(), source }
 }
 
-/// Decrypts the envelope's content with `cek` into `out`; returns the plaintext size.
-pub(super) fn decrypt_to(
+/// Decrypts the envelope's content with `cek` into `w` (a file, or memory for the backup-key drill); returns the
+/// plaintext size. For GCM nothing reaches `w` before the tag checked.
+pub(super) fn decrypt_into(
     env: &Envelope,
     cipher: ContentCipher,
     cek: &[u8],
-    out: &Path,
-    force: bool,
+    w: &mut dyn Write,
 ) -> Result<u64, EnvelopeError> {
     if cek.len() != cipher.key_len() {
         // a wrong key unwrapped by PKCS#1 v1.5 often yields random bytes of another length
@@ -122,28 +127,47 @@ pub(super) fn decrypt_to(
         .parameters
         .as_ref()
         .ok_or_else(|| EnvelopeError::Damaged { detail: "content cipher without parameters".into() })?;
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new().prefix(".trousseau-pli-").tempfile_in(&dir).map_err(io(&dir))?;
-    let written = match cipher {
+    match cipher {
         ContentCipher::Aes128Cbc | ContentCipher::Aes192Cbc | ContentCipher::Aes256Cbc => {
             let iv: OctetString =
                 params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
-            aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, tmp.as_file_mut(), out)?
+            aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, w)
         }
         ContentCipher::Aes128Gcm | ContentCipher::Aes192Gcm | ContentCipher::Aes256Gcm => {
             let p: GcmParams =
                 params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
             let (aad, tag) = env.auth.as_ref().ok_or(EnvelopeError::WrongKey)?;
-            aes_gcm(cipher, cek, &p, aad, tag, ciphertext, tmp.as_file_mut(), out)?
+            aes_gcm(cipher, cek, &p, aad, tag, ciphertext, w)
         }
         ContentCipher::DesEde3Cbc => {
             let iv: OctetString =
                 params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
-            tdes_cbc(cek, iv.as_bytes(), ciphertext, tmp.as_file_mut(), out)?
+            tdes_cbc(cek, iv.as_bytes(), ciphertext, w)
         }
+    }
+}
+
+/// Decrypts the envelope's content with `cek` into `out`; returns the plaintext size.
+pub(super) fn decrypt_to(
+    env: &Envelope,
+    cipher: ContentCipher,
+    cek: &[u8],
+    out: &Path,
+    force: bool,
+) -> Result<u64, EnvelopeError> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".trousseau-pli-").tempfile_in(&dir).map_err(io(&dir))?;
+    let written = {
+        let mut w = std::io::BufWriter::with_capacity(CHUNK, tmp.as_file_mut());
+        let n = decrypt_into(env, cipher, cek, &mut w).map_err(|e| match e {
+            EnvelopeError::Io { source, .. } => EnvelopeError::Io { path: out.to_path_buf(), source },
+            other => other,
+        })?;
+        w.flush().map_err(io(out))?;
+        n
     };
     tmp.as_file_mut().sync_all().map_err(io(out))?;
     if force {
@@ -166,8 +190,7 @@ fn aes_cbc(
     cek: &[u8],
     iv: &[u8],
     ciphertext: &[u8],
-    file: &mut std::fs::File,
-    out: &Path,
+    file: &mut dyn Write,
 ) -> Result<u64, EnvelopeError> {
     use aws_lc_rs::cipher::{DecryptionContext, StreamingDecryptingKey, UnboundCipherKey, AES_128, AES_192, AES_256};
     let alg = match cipher {
@@ -187,12 +210,12 @@ fn aes_cbc(
     let mut total = 0u64;
     for chunk in ciphertext.chunks(CHUNK) {
         let u = dec.update(chunk, &mut buf).map_err(|_| EnvelopeError::WrongKey)?;
-        file.write_all(u.written()).map_err(io(out))?;
+        file.write_all(u.written()).map_err(write_err)?;
         total += u.written().len() as u64;
     }
     // a wrong key shows here: the padding of the last block does not check
     let u = dec.finish(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
-    file.write_all(u.written()).map_err(io(out))?;
+    file.write_all(u.written()).map_err(write_err)?;
     total += u.written().len() as u64;
     buf.iter_mut().for_each(|b| *b = 0);
     Ok(total)
@@ -206,8 +229,7 @@ fn aes_gcm(
     aad: &[u8],
     tag: &[u8],
     ciphertext: &[u8],
-    file: &mut std::fs::File,
-    out: &Path,
+    file: &mut dyn Write,
 ) -> Result<u64, EnvelopeError> {
     use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_192_GCM, AES_256_GCM};
     let alg = match cipher {
@@ -227,17 +249,11 @@ fn aes_gcm(
     let mut plain = vec![0u8; ciphertext.len()];
     key.open_separate_gather(Nonce::assume_unique_for_key(nonce), Aad::from(aad), ciphertext, tag, &mut plain)
         .map_err(|_| EnvelopeError::NotAuthentic)?;
-    file.write_all(&plain).map_err(io(out))?;
+    file.write_all(&plain).map_err(write_err)?;
     Ok(plain.len() as u64)
 }
 
-fn tdes_cbc(
-    cek: &[u8],
-    iv: &[u8],
-    ciphertext: &[u8],
-    file: &mut std::fs::File,
-    out: &Path,
-) -> Result<u64, EnvelopeError> {
+fn tdes_cbc(cek: &[u8], iv: &[u8], ciphertext: &[u8], file: &mut dyn Write) -> Result<u64, EnvelopeError> {
     use cbc::cipher::{block_padding::Pkcs7, BlockModeDecrypt, KeyIvInit};
     let iv: [u8; 8] =
         iv.try_into().map_err(|_| EnvelopeError::Damaged { detail: format!("3DES IV of {} bytes", iv.len()) })?;
@@ -247,6 +263,6 @@ fn tdes_cbc(
     let dec = cbc::Decryptor::<des::TdesEde3>::new_from_slices(cek, &iv).map_err(|_| EnvelopeError::WrongKey)?;
     let mut buf = zeroize::Zeroizing::new(ciphertext.to_vec());
     let plain = dec.decrypt_padded::<Pkcs7>(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
-    file.write_all(plain).map_err(io(out))?;
+    file.write_all(plain).map_err(write_err)?;
     Ok(plain.len() as u64)
 }

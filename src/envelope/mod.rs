@@ -12,6 +12,8 @@
 //! file is never replaced unless asked.
 
 mod content;
+#[cfg(feature = "portal")]
+pub mod drill;
 mod error;
 
 pub use error::EnvelopeError;

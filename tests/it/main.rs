@@ -7,6 +7,7 @@ mod card;
 mod cert;
 mod crash;
 mod csr;
+mod drill;
 mod envelope;
 mod fuzz_corpus;
 mod install;

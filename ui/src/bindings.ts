@@ -62,7 +62,11 @@ expiring: Array<CertSummary>, pending: Array<PendingSummary>,
 /**
  * Parts of the summary that could not be read, as errors to show (the rest is still shown).
  */
-problems: Array<ApiError>, };
+problems: Array<ApiError>, 
+/**
+ * The last backup-key drill on this workstation, if any.
+ */
+drill: DrillLast | null, };
 
 export type PasswordPolicy = "igc-sante" | "tcs";
 
@@ -112,7 +116,11 @@ pkcs11_modules: Array<string>,
 /**
  * Notifications for cards, portal state and deadlines.
  */
-notifications: boolean, };
+notifications: boolean, 
+/**
+ * Remind to run the backup-key drill when the last one is older than this many days (0: never).
+ */
+drill_reminder_days: number, };
 
 export type TrayIcon = "connected" | "disconnected" | "card-inserted";
 
@@ -329,6 +337,30 @@ force: boolean, pin: string | null, };
 
 export type EnvelopeOpened = { out: string, size: number, recipient: EnvelopeRecipient, };
 
+export type DrillLast = { 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, bicles: number, opened: number, all_open: boolean, };
+
+export type DrillRequest = { pin: string | null, };
+
+export type DrillRowView = { id: number, 
+/**
+ * `personal` or `backup`.
+ */
+kind: string, designation: string, 
+/**
+ * `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
+ */
+outcome: string, 
+/**
+ * `store`, `token` or `absent`.
+ */
+reachable: string, token: string | null, error: ApiError | null, };
+
+export type DrillView = { rows: Array<DrillRowView>, last: DrillLast, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -359,4 +391,5 @@ export type Commands = {
   portal_bicle_remove: { req: BicleRef; res: string };
   envelope_inspect: { req: FileRequest; res: EnvelopeView };
   envelope_open: { req: EnvelopeOpenRequest; res: EnvelopeOpened };
+  portal_drill: { req: DrillRequest; res: DrillView };
 };

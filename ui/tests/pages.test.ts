@@ -16,6 +16,7 @@ function dash(over: Partial<Dashboard> = {}): Dashboard {
     expiring: [],
     pending: [{ id: "p1", label: "IGC-Santé PS AUTH", created: "2026-11-20T10:00:00Z", deadline: "2026-11-30T10:00:00Z", days_left: 7 }],
     problems: [],
+    drill: null,
     ...over,
   };
 }
@@ -31,6 +32,14 @@ describe("dashboard", () => {
     expect(el.querySelector("[data-testid=portal-state]")?.textContent).toContain("Connecté — PMP");
     expect(el.textContent).toContain("Virtual PCD 00 00 : LuxTrust");
     expect(el.textContent).toContain("à retirer avant le 30/11/2026 (7 jour(s))");
+  });
+
+  it("shows the last bi-clé drill, or that none ran, when paired", () => {
+    expect(renderDashboard(dash()).querySelector("[data-testid=drill-last]")?.textContent).toContain("Aucun exercice des bi-clés");
+    const el = renderDashboard(dash({ drill: { checked_at: "2026-11-20T10:00:00Z", bicles: 2, opened: 1, all_open: false } }));
+    expect(el.querySelector("[data-testid=drill-last]")?.textContent).toBe(
+      "Dernier exercice des bi-clés le 20/11/2026 : 1 sur 2 s'ouvrent. Refaites-le depuis la page Bi-clés.",
+    );
   });
 
   it("says bientôt disponible instead of inventing data", () => {

@@ -24,6 +24,13 @@ export function renderDashboard(d: Dashboard): HTMLElement {
       !portal.paired ? ` (${t("state.notPaired")})` : "",
     ),
     !d.capabilities.portal ? soonBox(t("nav.bicles")) : !portal.paired ? h("p", { class: "help" }, t("dash.portalHelp")) : null,
+    portal.paired
+      ? h(
+          "p",
+          { "data-testid": "drill-last", class: d.drill && !d.drill.all_open ? "soon-exp" : "" },
+          d.drill ? t(d.drill.all_open ? "dash.drillOk" : "dash.drillNotAll", { date: formatDate(d.drill.checked_at), opened: d.drill.opened, n: d.drill.bicles }) : t("dash.drillNever"),
+        )
+      : null,
   );
 
   const readers = !d.capabilities.cards

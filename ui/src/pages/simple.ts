@@ -131,6 +131,50 @@ function addForm(usable: BicleCandidate[], reload: () => void): HTMLElement {
   return form;
 }
 
+/** The backup-key drill: a test envelope to every registered bi-clé, opened with each key of this workstation. */
+function drillSection(): HTMLElement {
+  const pin = h("input", { type: "password", name: "drill-pin", autocomplete: "off" });
+  const status = h("div", { "aria-live": "polite", "data-testid": "drill-result" });
+  const form = h(
+    "form",
+    {},
+    h("p", { class: "help" }, t("drill.help")),
+    field(t("drill.pin"), pin, t("drill.pinHelp")),
+    h("button", { type: "submit", class: "primary", name: "drill-run" }, t("drill.run")),
+    status,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await withProgress(status, () => call("portal_drill", { pin: pin.value ? pin.value : null }));
+    pin.value = "";
+    if (!r) return;
+    const verdict = (o: string, token: string | null) => t(`drill.${o}`, { card: token ?? "" });
+    status.replaceChildren(
+      h("p", { class: r.last.all_open ? "ok" : "error", role: "status" }, t(r.last.all_open ? "drill.allOpen" : "drill.notAll", { opened: r.last.opened, n: r.last.bicles })),
+      h(
+        "table",
+        {},
+        h("caption", {}, t("drill.caption")),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("bicles.designation")), h("th", { scope: "col" }, t("drill.kind")), h("th", { scope: "col" }, t("drill.verdict")))),
+        h(
+          "tbody",
+          {},
+          ...r.rows.map((row) =>
+            h(
+              "tr",
+              {},
+              h("th", { scope: "row" }, row.designation),
+              h("td", {}, t(row.kind === "backup" ? "bicles.backup" : "bicles.personal")),
+              h("td", {}, verdict(row.outcome, row.token), row.error ? h("small", {}, ` — ${row.error.message} (${row.error.code})`) : ""),
+            ),
+          ),
+        ),
+      ),
+    );
+  });
+  return form;
+}
+
 export async function biclesPage(): Promise<HTMLElement> {
   try {
     const caps = await call("capabilities", null);
@@ -164,6 +208,7 @@ export async function biclesPage(): Promise<HTMLElement> {
       tables,
       p.paired ? section(t("bicles.add"), candidatesError, addForm(certs, () => void drawTables())) : section(t("bicles.add"), h("p", {}, t("bicles.pairFirst"))),
     );
+    if (p.paired) root.append(section(t("drill.title"), drillSection()));
     await drawTables();
     return root;
   } catch (e) {
