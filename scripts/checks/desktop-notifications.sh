@@ -9,6 +9,7 @@
 #   - "Certificat bientôt expiré" at J-30 and at J-5 for store certificates with their key (NSS database);
 #   - "Certificat à retirer" for a pending request 2 days before its withdrawal deadline (a real vault entry made
 #     8 days ago with libfaketime: IGC-Santé gives 10 days);
+#   - "Exercice des bi-clés": paired and no backup-key drill yet (monthly by default);
 # each reminder once: a restart sends none again (data/reminders.json), while the card still notifies. With the
 # setting off (desktop.json "notifications": false) nothing reaches the server; switched back on, it does again.
 # dunst's own history is read at the end as a second witness. Run inside scripts/in-session.sh (a session bus).
@@ -233,6 +234,7 @@ app_stop() { kill "$app_pid" 2>/dev/null || true; wait "$app_pid" 2>/dev/null ||
 J30='^Certificat bientôt expiré \| Le certificat de Agent Trente \(Agent Trente\) expire dans (19|20) jour\(s\) : pensez à le renouveler\.$'
 J5='^Certificat bientôt expiré \| Le certificat de Agent Cinq \(Agent Cinq\) expire dans [34] jour\(s\) : pensez à le renouveler\.$'
 PENDING='^Certificat à retirer \| Jeanne Dupont .*: plus que 2 jour\(s\) pour retirer le certificat, sinon la demande est perdue\.$'
+DRILL='^Exercice des bi-clés \| Vérifiez que vos bi-clés \(personnel et de secours\) ouvrent toujours les plis'
 PORTAL_RE=${PORTAL//[()]/.}
 CONNECTED="^Trousseau est connecté \| Le portail $PORTAL_RE voit votre assistant : « Connecté »\.$"
 DISCONNECTED="^Trousseau est déconnecté \| La liaison avec $PORTAL_RE est coupée ; Trousseau réessaie automatiquement\."
@@ -245,8 +247,9 @@ app_start
 wait_count "$J30" 1 10 "J-30 reminder"
 wait_count "$J5" 1 10 "J-5 reminder"
 wait_count "$PENDING" 1 10 "pending request reminder"
+wait_count "$DRILL" 1 10 "bi-clé drill reminder (paired, no drill yet)"
 wait_count "$CONNECTED" 1 20 "portal connected"
-ok "reminders J-30, J-5, pending request, and portal connected"
+ok "reminders J-30, J-5, pending request, bi-clé drill, and portal connected"
 card_in
 wait_count "$INSERTED" 1 20 "card inserted"
 card_out
@@ -260,7 +263,7 @@ expect_count "$CONNECTED" 1 "portal connected"
 ok "portal disconnected when the sandbox stopped"
 app_stop
 first=$(notes | wc -l)
-[ "$first" = 7 ] || fail "first run: $first notifications, expected 7"
+[ "$first" = 8 ] || fail "first run: $first notifications, expected 8"
 
 # 2. Restart: the reminders are not sent again (reminders.json); the app still notifies (a card).
 app_start --tray
@@ -269,7 +272,7 @@ wait_count "$INSERTED" 2 20 "card inserted after the restart"
 card_out
 wait_count "$REMOVED" 2 20 "card removed after the restart"
 app_stop
-for re in "$J30" "$J5" "$PENDING"; do expect_count "$re" 1 "reminder after a restart"; done
+for re in "$J30" "$J5" "$PENDING" "$DRILL"; do expect_count "$re" 1 "reminder after a restart"; done
 [ "$(notes | wc -l)" = $((first + 2)) ] || fail "after the restart: expected only the card's 2 notifications"
 ok "restart: no reminder sent twice; the card still notified"
 
@@ -317,7 +320,7 @@ python3 - "$work/history.json" <<'PY' || fail "dunst's history does not hold the
 import json, sys
 h = json.load(open(sys.argv[1]))["data"][0]
 summaries = [n["summary"]["data"] for n in h]
-want = {"Certificat bientôt expiré": 2, "Certificat à retirer": 1, "Trousseau est connecté": 1,
+want = {"Certificat bientôt expiré": 2, "Certificat à retirer": 1, "Exercice des bi-clés": 1, "Trousseau est connecté": 1,
         "Trousseau est déconnecté": 1, "Carte insérée": 2, "Carte retirée": 3}
 for s, n in want.items():
     if summaries.count(s) != n:
