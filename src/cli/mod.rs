@@ -294,3 +294,14 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod command_line_tests {
+    /// clap's own consistency checks over every subcommand (an argument named in `conflicts_with` that a
+    /// subcommand lacks panics only when that subcommand runs otherwise).
+    #[test]
+    fn every_subcommand_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -40,6 +40,158 @@ pub enum TokenCmd {
         #[command(flatten)]
         pin: PinArgs,
     },
+    /// Change or unblock the card's PIN
+    #[command(subcommand)]
+    Pin(PinCmd),
+}
+
+/// `trousseau token pin change|unblock`: secrets from a prompt, an environment variable or stdin (one of them at
+/// most from stdin), never from an argument.
+#[derive(clap::Subcommand, Debug)]
+pub enum PinCmd {
+    /// Change the PIN (the current PIN is needed; retries left are shown first)
+    Change {
+        #[arg(long)]
+        token: String,
+        #[command(flatten)]
+        pin: PinArgs,
+        #[command(flatten)]
+        new_pin: NewPinArgs,
+        /// Go on even when the PIN is on its final try (a wrong current PIN then locks the card)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Unblock (reset) the PIN with the card's unblocking code (PUK / SO PIN)
+    Unblock {
+        #[arg(long)]
+        token: String,
+        /// Read the unblocking code from standard input
+        #[arg(long, conflicts_with_all = ["puk_env", "new_pin_stdin"])]
+        puk_stdin: bool,
+        /// Read the unblocking code from this environment variable
+        #[arg(long, value_name = "VAR")]
+        puk_env: Option<String>,
+        #[command(flatten)]
+        new_pin: NewPinArgs,
+    },
+}
+
+/// Where the new PIN comes from (prompted twice when interactive).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct NewPinArgs {
+    /// Read the new PIN from standard input
+    #[arg(long, conflicts_with = "new_pin_env")]
+    pub new_pin_stdin: bool,
+    /// Read the new PIN from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub new_pin_env: Option<String>,
+}
+
+impl NewPinArgs {
+    /// The new PIN, and its second entry when typed at a prompt.
+    fn read(&self, ctx: &Ctx, label: &str) -> Result<(Pin, Option<Pin>), CliError> {
+        let prompt = [
+            format!("Nouveau code PIN de « {label} »"),
+            format!("New PIN of \"{label}\""),
+            format!("Neue PIN von „{label}“"),
+        ];
+        let pw = PasswordArgs { password_stdin: self.new_pin_stdin, password_env: self.new_pin_env.clone() };
+        if self.new_pin_stdin || self.new_pin_env.is_some() {
+            return Ok((Pin::new(pw.read(ctx, [&prompt[0], &prompt[1], &prompt[2]])?), None));
+        }
+        let first = pw.read(ctx, [&prompt[0], &prompt[1], &prompt[2]])?;
+        let again =
+            pw.read(ctx, ["Confirmez le nouveau code PIN", "Confirm the new PIN", "Bestätigen Sie die neue PIN"])?;
+        Ok((Pin::new(first), Some(Pin::new(again))))
+    }
+}
+
+/// Retries left, on stderr, before a prompt (the user knows what a wrong entry costs).
+fn show_pin_state(t: &Token) {
+    eprintln!("{} — {}", t.label, t.pin.message);
+}
+
+fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
+    let l = ctx.lang;
+    let discovery = token::discover();
+    match c {
+        PinCmd::Change { token: label, pin, new_pin, yes } => {
+            if pin.pin_stdin && new_pin.new_pin_stdin {
+                return Err(CliError::new(
+                    "cli.stdin_twice",
+                    l.pick3(
+                        "Un seul code peut venir de l'entrée standard : donnez l'autre par --pin-env ou --new-pin-env.",
+                        "Only one code can come from standard input: give the other with --pin-env or --new-pin-env.",
+                        "Nur ein Code kann von der Standardeingabe kommen: Geben Sie den anderen mit --pin-env oder --new-pin-env an.",
+                    ),
+                ));
+            }
+            let t = token::find_token(&discovery, &label, l)?;
+            show_pin_state(&t);
+            if t.pin.state == token::PinState::Locked {
+                return Err(token::TokenError::PinLocked.into());
+            }
+            if t.pin.state == token::PinState::FinalTry && !yes && !confirm_final_try(ctx) {
+                return Err(CliError::new(
+                    "token.final_try_not_confirmed",
+                    l.pick3(
+                        "Dernier essai avant le blocage de la carte : rien n'a été tenté. Relancez avec --yes si vous êtes sûr du code PIN actuel.",
+                        "Final try before the card locks: nothing was tried. Run again with --yes if you are sure of the current PIN.",
+                        "Letzter Versuch, bevor die Karte gesperrt wird: Es wurde nichts versucht. Führen Sie den Befehl mit --yes erneut aus, wenn Sie sich der aktuellen PIN sicher sind.",
+                    ),
+                ));
+            }
+            let old = pin.read(ctx, &t.label)?;
+            let (new, again) = new_pin.read(ctx, &t.label)?;
+            token::change_pin(&t, old, new, again)?;
+            if ctx.json {
+                return ctx.print_json(&serde_json::json!({"token": t.label, "changed": true}));
+            }
+            println!("{}", l.pick3("Code PIN changé.", "PIN changed.", "PIN geändert."));
+            Ok(())
+        }
+        PinCmd::Unblock { token: label, puk_stdin, puk_env, new_pin } => {
+            let t = token::find_token(&discovery, &label, l)?;
+            show_pin_state(&t);
+            let prompt = [
+                format!("Code de déblocage (PUK) de « {} »", t.label),
+                format!("Unblocking code (PUK) of \"{}\"", t.label),
+                format!("Entsperrcode (PUK) von „{}“", t.label),
+            ];
+            let puk = PasswordArgs { password_stdin: puk_stdin, password_env: puk_env }
+                .read(ctx, [&prompt[0], &prompt[1], &prompt[2]])?;
+            let (new, again) = new_pin.read(ctx, &t.label)?;
+            token::unblock_pin(&t, Pin::new(puk), new, again)?;
+            if ctx.json {
+                return ctx.print_json(&serde_json::json!({"token": t.label, "unblocked": true}));
+            }
+            println!(
+                "{}",
+                l.pick3(
+                    "Code PIN débloqué : utilisez le nouveau code PIN.",
+                    "PIN unblocked: use the new PIN.",
+                    "PIN entsperrt: Verwenden Sie die neue PIN."
+                )
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Asks on the terminal whether to use the final try (no terminal: no).
+fn confirm_final_try(ctx: &Ctx) -> bool {
+    use std::io::{BufRead, Write};
+    let Ok(mut tty) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty") else { return false };
+    let q = ctx.lang.pick3(
+        "Il ne reste qu'un essai avant le blocage de la carte. Continuer ? [o/N] ",
+        "One try left before the card locks. Go on? [y/N] ",
+        "Nur noch ein Versuch, bevor die Karte gesperrt wird. Fortfahren? [j/N] ",
+    );
+    let _ = write!(tty, "{q}");
+    let _ = tty.flush();
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(tty).read_line(&mut line);
+    matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "j" | "ja" | "y" | "yes")
 }
 
 /// How a PIN reaches the CLI: prompt (default), `--pin-stdin`, or `--pin-env VAR`. Never as an argument.
@@ -187,6 +339,7 @@ struct LoginOut<'a> {
 
 pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
     match c {
+        TokenCmd::Pin(p) => run_pin(p, ctx),
         TokenCmd::Certs { token: label, login, pin } => {
             let discovery = token::discover();
             let tokens: Vec<Token> = match &label {

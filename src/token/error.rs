@@ -45,6 +45,18 @@ pub enum TokenError {
     /// The PIN has a length or characters the token refuses.
     #[error("the PIN has an invalid length or characters")]
     PinInvalid,
+    /// The new PIN's length is outside what the token accepts.
+    #[error("the new PIN must have {min} to {max} characters")]
+    PinLength { min: usize, max: usize },
+    /// The two entries of the new PIN differ.
+    #[error("the two entries of the new PIN differ")]
+    PinMismatch,
+    /// The unblocking code (PUK / SO PIN) was refused.
+    #[error("wrong unblocking code")]
+    WrongUnblockCode { final_try: bool },
+    /// The unblocking code itself is blocked: only the card's issuer can help.
+    #[error("the unblocking code is locked")]
+    UnblockCodeLocked,
     /// No key (or certificate) with this CKA_ID.
     #[error("no key with id {id} on the token")]
     KeyNotFound { id: String },
@@ -79,6 +91,10 @@ impl Coded for TokenError {
             TokenError::PinLocked | TokenError::PinLockedNow => "token.pin_locked",
             TokenError::PinExpired => "token.pin_expired",
             TokenError::PinInvalid => "token.pin_invalid",
+            TokenError::PinLength { .. } => "token.pin_length",
+            TokenError::PinMismatch => "token.pin_mismatch",
+            TokenError::WrongUnblockCode { .. } => "token.wrong_unblock_code",
+            TokenError::UnblockCodeLocked => "token.unblock_code_locked",
             TokenError::KeyNotFound { .. } => "token.key_not_found",
             TokenError::Unsupported { .. } => "token.unsupported",
             TokenError::Removed { .. } => "token.removed",
@@ -185,6 +201,36 @@ impl Coded for TokenError {
                 "Le code PIN a expiré : changez-le avec l'outil de la carte, puis réessayez.",
                 "The PIN has expired: change it with the card's tool, then try again.",
                 "Die PIN ist abgelaufen: Ändern Sie sie mit dem Programm der Karte und versuchen Sie es dann erneut.",
+            ),
+            TokenError::PinLength { min, max } => lang.pick3(
+                format!("Le nouveau code PIN doit compter de {min} à {max} caractères : rien n'a été changé."),
+                format!("The new PIN must have {min} to {max} characters: nothing was changed."),
+                format!("Die neue PIN muss {min} bis {max} Zeichen haben: Es wurde nichts geändert."),
+            ),
+            TokenError::PinMismatch => lang.pick3(
+                "Les deux saisies du nouveau code PIN diffèrent : rien n'a été changé. Recommencez.",
+                "The two entries of the new PIN differ: nothing was changed. Try again.",
+                "Die beiden Eingaben der neuen PIN unterscheiden sich: Es wurde nichts geändert. Versuchen Sie es erneut.",
+            ),
+            TokenError::WrongUnblockCode { final_try } => {
+                if *final_try {
+                    lang.pick3(
+                        "Code de déblocage (PUK) incorrect : il ne reste qu'un essai avant son blocage définitif. Vérifiez le courrier reçu avec la carte.",
+                        "Wrong unblocking code (PUK): one try left before it locks for good. Check the letter that came with the card.",
+                        "Falscher Entsperrcode (PUK): Nur noch ein Versuch, bevor er endgültig gesperrt wird. Prüfen Sie das Schreiben, das Sie mit der Karte erhalten haben.",
+                    )
+                } else {
+                    lang.pick3(
+                        "Code de déblocage (PUK) incorrect : la carte l'a refusé. Vérifiez le courrier reçu avec la carte et réessayez.",
+                        "Wrong unblocking code (PUK): the card refused it. Check the letter that came with the card and try again.",
+                        "Falscher Entsperrcode (PUK): Die Karte hat ihn abgelehnt. Prüfen Sie das Schreiben, das Sie mit der Karte erhalten haben, und versuchen Sie es erneut.",
+                    )
+                }
+            }
+            TokenError::UnblockCodeLocked => lang.pick3(
+                "Le code de déblocage (PUK) de cette carte est bloqué : seul l'émetteur de la carte (LuxTrust, l'ANS pour la CPS) peut la débloquer ou la remplacer.",
+                "This card's unblocking code (PUK) is locked: only the card's issuer (LuxTrust, ANS for the CPS) can unblock or replace it.",
+                "Der Entsperrcode (PUK) dieser Karte ist gesperrt: Nur der Herausgeber der Karte (LuxTrust, ANS für die CPS) kann sie entsperren oder ersetzen.",
             ),
             TokenError::PinInvalid => lang.pick3(
                 "Ce code PIN n'a pas une longueur ou des caractères acceptés par la carte. Vérifiez-le et réessayez.",

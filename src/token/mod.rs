@@ -13,6 +13,7 @@ mod discovery;
 mod error;
 mod ffi;
 mod objects;
+mod pin;
 mod session;
 #[cfg(feature = "software-keys")]
 mod signer;
@@ -24,6 +25,7 @@ pub use discovery::{
 };
 pub use error::TokenError;
 pub use objects::{certificates, classify, encryption_certificates, KeyRole, TokenCertificate};
+pub use pin::{change_pin, check_new_pin, pin_rules, unblock_pin, PinRules};
 pub use session::{login, login_protected, DecryptPadding, KeyAlgorithm, Pin, TokenKeyInfo, TokenSession};
 #[cfg(feature = "software-keys")]
 pub use signer::TokenSigningKey;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 /// A PIN: moved in, never copied, never printed, zeroized when dropped.
-pub struct Pin(SecretString);
+pub struct Pin(pub(super) SecretString);
 
 impl Pin {
     /// Takes the PIN out of a zeroizing string (the original buffer is wiped when `pin` drops).

@@ -30,6 +30,8 @@ pub(crate) enum Op {
     Sign,
     Decrypt,
     Generate,
+    /// Changing or unblocking a PIN (C_SetPIN, SO login + C_InitPIN).
+    SetPin,
     Close,
 }
 
@@ -42,6 +44,7 @@ impl Op {
             Op::Sign => "signature",
             Op::Decrypt => "decryption",
             Op::Generate => "key generation",
+            Op::SetPin => "PIN change",
             Op::Close => "logout",
         }
     }
@@ -54,7 +57,7 @@ impl Op {
         Duration::from_secs(match self {
             Op::Probe | Op::List => 30,
             // A PIN pad or a protected authentication path waits for the user.
-            Op::Login => 120,
+            Op::Login | Op::SetPin => 120,
             Op::Sign | Op::Decrypt => 60,
             Op::Generate => 180,
             Op::Close => 10,

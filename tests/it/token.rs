@@ -510,6 +510,78 @@ fn opencryptoki_pin_lock_is_reported_and_never_retried() {
     let t = token::find_token(&d, "TrousseauLock", Lang::Fr).expect("token");
     assert_eq!(t.pin.state, PinState::Locked);
     assert!(matches!(token::login(&t, pin(ock::USER_PIN)), Err(TokenError::PinLocked)));
+
+    // Unblocking (issue 14): changing a locked PIN is refused without trying; a wrong unblocking code is reported
+    // in the token's terms; the right one (opencryptoki's SO PIN) sets a new PIN that logs in.
+    let change = cli(
+        &[("OLD", ock::USER_PIN), ("NEW", "55556666")],
+        &["--json", "token", "pin", "change", "--token", "TrousseauLock", "--pin-env", "OLD", "--new-pin-env", "NEW"],
+    );
+    assert_eq!(json_error_code(&change), "token.pin_locked");
+    let unblock = |puk: &str| {
+        cli(
+            &[("PUK", puk), ("NEW", "55556666")],
+            &[
+                "--json",
+                "token",
+                "pin",
+                "unblock",
+                "--token",
+                "TrousseauLock",
+                "--puk-env",
+                "PUK",
+                "--new-pin-env",
+                "NEW",
+            ],
+        )
+    };
+    let out = unblock("00000000");
+    assert_eq!(json_error_code(&out), "token.wrong_unblock_code", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("déblocage"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = unblock(ock::SO_PIN);
+    assert!(out.status.success(), "unblock: {}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(pin_state()["state"], "locked");
+    assert!(login("55556666").status.success(), "the new PIN logs in");
+    assert_eq!(json_error_code(&login(ock::USER_PIN)), "token.wrong_pin", "the old PIN no longer works");
+}
+
+/// `token pin change` on SoftHSM2: the new PIN works and the old one no longer; a wrong current PIN, a new PIN of a
+/// length the token refuses, or two different entries change nothing.
+#[test]
+fn pin_change_on_a_token_checks_lengths_and_the_current_pin() {
+    let hsm = SoftHsm::new();
+    hsm.init_token("Changer");
+    let home = Home::new();
+    let cli = |env: &[(&str, &str)], args: &[&str]| -> Output {
+        let mut c = home.cli();
+        hsm.env(&mut c);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.args(args).output().expect("trousseau runs")
+    };
+    let change = |old: &str, new: &str| {
+        cli(
+            &[("OLD", old), ("NEW", new)],
+            &["--json", "token", "pin", "change", "--token", "Changer", "--pin-env", "OLD", "--new-pin-env", "NEW"],
+        )
+    };
+    let login = |p: &str| cli(&[("P", p)], &["--json", "token", "login", "--token", "Changer", "--pin-env", "P"]);
+    // SoftHSM2 accepts 4 to 255 characters
+    assert_eq!(json_error_code(&change(USER_PIN, "12")), "token.pin_length");
+    assert_eq!(json_error_code(&change("9999", "24682468")), "token.wrong_pin");
+    assert!(login(USER_PIN).status.success(), "nothing changed");
+    let out = change(USER_PIN, "24682468");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(login("24682468").status.success());
+    assert_eq!(json_error_code(&login(USER_PIN)), "token.wrong_pin");
+    // typed twice at a prompt: the core refuses two different entries before touching the token
+    std::env::set_var("SOFTHSM2_CONF", hsm.conf());
+    let d = token::discover_with(&DiscoveryOptions::only([softhsm::module()]));
+    let t = token::find_token(&d, "Changer", Lang::Fr).expect("token");
+    let r = token::change_pin(&t, pin("24682468"), pin("13571357"), Some(pin("13571358")));
+    assert!(matches!(r, Err(TokenError::PinMismatch)), "{r:?}");
+    assert!(login("24682468").status.success(), "nothing changed");
 }
 
 #[test]
