@@ -1556,6 +1556,74 @@ fn tr(lang: Lang, fr: &str, en: &str, de: &str) -> String {
     .to_string()
 }
 
+/// Change a card's PIN (`current` is the PIN now), or unblock it (`current` is then the unblocking code, PUK / SO
+/// PIN); `new_pin` typed twice (`confirm`).
+#[derive(Clone, Serialize, Deserialize, TS)]
+pub struct PinChangeRequest {
+    /// Token label, as the Cartes page shows it.
+    pub token: String,
+    pub current: String,
+    pub new_pin: String,
+    pub confirm: String,
+    /// The user confirmed that the PIN is on its final try.
+    pub final_try_ok: bool,
+}
+
+impl std::fmt::Debug for PinChangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinChangeRequest")
+            .field("token", &self.token)
+            .field("final_try_ok", &self.final_try_ok)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PinChangeRequest {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.current);
+        zeroize::Zeroize::zeroize(&mut self.new_pin);
+        zeroize::Zeroize::zeroize(&mut self.confirm);
+    }
+}
+
+fn pin_of(s: &str) -> crate::token::Pin {
+    crate::token::Pin::new(zeroize::Zeroizing::new(s.to_string()))
+}
+
+/// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.
+pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
+    use crate::token::{PinState, TokenError};
+    let discovery = crate::token::discover();
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    if t.pin.state == PinState::Locked {
+        return Err(ApiError::from_coded(&TokenError::PinLocked, lang));
+    }
+    if t.pin.state == PinState::FinalTry && !req.final_try_ok {
+        return Err(ApiError {
+            code: "token.final_try_not_confirmed".into(),
+            message: lang.pick3(
+                "Dernier essai avant le blocage de la carte : confirmez que vous êtes sûr du code PIN actuel.",
+                "Final try before the card locks: confirm that you are sure of the current PIN.",
+                "Letzter Versuch, bevor die Karte gesperrt wird: Bestätigen Sie, dass Sie sich der aktuellen PIN sicher sind.",
+            ),
+        });
+    }
+    crate::token::change_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(token_row(t))
+}
+
+/// Unblocks a card's PIN with its unblocking code (`current`), setting `new_pin`.
+pub fn token_pin_unblock(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
+    let discovery = crate::token::discover();
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    crate::token::unblock_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(token_row(t))
+}
+
 /// Run the backup-key drill (the PIN is used only if a bi-clé's key is on a card).
 #[derive(Clone, Default, Serialize, Deserialize, TS)]
 pub struct DrillRequest {
@@ -1808,6 +1876,8 @@ macro_rules! with_commands {
             envelope_inspect: $crate::api::FileRequest => $crate::api::EnvelopeView;
             envelope_open: $crate::api::EnvelopeOpenRequest => $crate::api::EnvelopeOpened;
             portal_drill: $crate::api::DrillRequest => $crate::api::DrillView;
+            token_pin_change: $crate::api::PinChangeRequest => $crate::api::TokenRow;
+            token_pin_unblock: $crate::api::PinChangeRequest => $crate::api::TokenRow;
         }
     };
 }
@@ -1886,6 +1956,7 @@ pub fn typescript_bindings() -> String {
         DrillRequest::decl(&cfg),
         DrillRowView::decl(&cfg),
         DrillView::decl(&cfg),
+        PinChangeRequest::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

@@ -361,6 +361,16 @@ reachable: string, token: string | null, error: ApiError | null, };
 
 export type DrillView = { rows: Array<DrillRowView>, last: DrillLast, };
 
+export type PinChangeRequest = { 
+/**
+ * Token label, as the Cartes page shows it.
+ */
+token: string, current: string, new_pin: string, confirm: string, 
+/**
+ * The user confirmed that the PIN is on its final try.
+ */
+final_try_ok: boolean, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -392,4 +402,6 @@ export type Commands = {
   envelope_inspect: { req: FileRequest; res: EnvelopeView };
   envelope_open: { req: EnvelopeOpenRequest; res: EnvelopeOpened };
   portal_drill: { req: DrillRequest; res: DrillView };
+  token_pin_change: { req: PinChangeRequest; res: TokenRow };
+  token_pin_unblock: { req: PinChangeRequest; res: TokenRow };
 };

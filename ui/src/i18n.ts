@@ -6,6 +6,20 @@ export const LANGS: Lang[] = ["fr", "en", "de"];
 type Dict = Record<string, string>;
 
 const fr: Dict = {
+  "pin.title": "Code PIN de la carte",
+  "pin.noToken": "Aucune carte : insérez-la pour changer ou débloquer son code PIN.",
+  "pin.token": "Carte",
+  "pin.mode": "Opération",
+  "pin.change": "Changer le code PIN",
+  "pin.unblock": "Débloquer avec le code de déblocage (PUK)",
+  "pin.current": "Code PIN actuel",
+  "pin.puk": "Code de déblocage (PUK)",
+  "pin.new": "Nouveau code PIN",
+  "pin.confirm": "Nouveau code PIN (confirmation)",
+  "pin.finalTry": "Il ne reste qu'un essai : je suis sûr du code PIN actuel",
+  "pin.submit": "Valider",
+  "pin.changed": "Code PIN changé.",
+  "pin.unblocked": "Code PIN débloqué : utilisez le nouveau code PIN.",
   "drill.title": "Exercice des bi-clés (secours)",
   "drill.help": "Trousseau demande au portail la liste de vos bi-clés (rien d'autre n'est envoyé), prépare un pli de test pour chacun et l'ouvre avec la clé de ce poste : vous savez ainsi, avant le jour d'ouverture, que votre bi-clé personnel et votre bi-clé de secours fonctionnent.",
   "drill.pin": "Code PIN de la carte (si un bi-clé est sur une carte)",
@@ -243,6 +257,20 @@ const fr: Dict = {
 };
 
 const en: Dict = {
+  "pin.title": "Card PIN",
+  "pin.noToken": "No card: insert it to change or unblock its PIN.",
+  "pin.token": "Card",
+  "pin.mode": "Operation",
+  "pin.change": "Change the PIN",
+  "pin.unblock": "Unblock with the unblocking code (PUK)",
+  "pin.current": "Current PIN",
+  "pin.puk": "Unblocking code (PUK)",
+  "pin.new": "New PIN",
+  "pin.confirm": "New PIN (again)",
+  "pin.finalTry": "One try left: I am sure of the current PIN",
+  "pin.submit": "Confirm",
+  "pin.changed": "PIN changed.",
+  "pin.unblocked": "PIN unblocked: use the new PIN.",
   "drill.title": "Bi-clé drill (backup)",
   "drill.help": "Trousseau asks the portal for the list of your bi-clés (nothing else is sent), prepares a test envelope for each and opens it with this workstation's key: you know before opening day that your personal and backup bi-clés work.",
   "drill.pin": "Card PIN (if a bi-clé is on a card)",
@@ -480,6 +508,20 @@ const en: Dict = {
 };
 
 const de: Dict = {
+  "pin.title": "PIN der Karte",
+  "pin.noToken": "Keine Karte: Stecken Sie sie ein, um ihre PIN zu ändern oder zu entsperren.",
+  "pin.token": "Karte",
+  "pin.mode": "Vorgang",
+  "pin.change": "PIN ändern",
+  "pin.unblock": "Mit dem Entsperrcode (PUK) entsperren",
+  "pin.current": "Aktuelle PIN",
+  "pin.puk": "Entsperrcode (PUK)",
+  "pin.new": "Neue PIN",
+  "pin.confirm": "Neue PIN (Bestätigung)",
+  "pin.finalTry": "Nur noch ein Versuch: Ich bin mir der aktuellen PIN sicher",
+  "pin.submit": "Bestätigen",
+  "pin.changed": "PIN geändert.",
+  "pin.unblocked": "PIN entsperrt: Verwenden Sie die neue PIN.",
   "drill.title": "Übung der Schlüsselpaare (Ersatz)",
   "drill.help": "Trousseau fragt das Portal nach der Liste Ihrer Schlüsselpaare (sonst wird nichts gesendet), bereitet für jedes einen Testumschlag vor und öffnet ihn mit dem Schlüssel dieses Arbeitsplatzes: So wissen Sie vor dem Öffnungstag, dass Ihr persönliches und Ihr Ersatz-Schlüsselpaar funktionieren.",
   "drill.pin": "PIN der Karte (falls ein Schlüsselpaar auf einer Karte liegt)",

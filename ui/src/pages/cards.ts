@@ -3,9 +3,9 @@
 
 import { call } from "../api";
 import type { ReaderState, TokenCertRow, TokenCerts, TokenCertsView, TokensView } from "../bindings";
-import { h } from "../dom";
+import { h, field } from "../dom";
 import { t } from "../i18n";
-import { errorBox, expiry, section, soonBox } from "../widgets";
+import { errorBox, expiry, section, soonBox, withProgress } from "../widgets";
 
 export function readersTable(readers: ReaderState[]): HTMLElement {
   if (readers.length === 0) return h("p", {}, t("dash.noReader"));
@@ -105,6 +105,56 @@ export function renderTokens(v: TokenCertsView): HTMLElement {
   return h("div", {}, tokensTable(view), ...v.tokens.map(tokenCertsTable));
 }
 
+/** Changing or unblocking a card's PIN: the retries left are shown before anything is typed; the final try needs
+ * a tick; the new PIN is typed twice (the core checks both and the card's lengths). */
+export function pinForm(v: TokensView, onDone: () => void): HTMLElement {
+  if (v.tokens.length === 0) return h("p", {}, t("pin.noToken"));
+  const token = h("select", { name: "pin-token" }, ...v.tokens.map((x) => h("option", { value: x.label }, x.label)));
+  const mode = h("select", { name: "pin-mode" }, h("option", { value: "change" }, t("pin.change")), h("option", { value: "unblock" }, t("pin.unblock")));
+  const state = h("p", { "data-testid": "pin-state", role: "status" });
+  const current = h("input", { type: "password", name: "pin-current", autocomplete: "off" });
+  const currentLabel = h("span", {});
+  const next = h("input", { type: "password", name: "pin-new", autocomplete: "off" });
+  const confirm = h("input", { type: "password", name: "pin-confirm", autocomplete: "off" });
+  const finalOk = h("input", { type: "checkbox", name: "pin-final-ok" });
+  const finalRow = h("label", {}, finalOk, ` ${t("pin.finalTry")}`);
+  const status = h("div", { "aria-live": "polite", "data-testid": "pin-status" });
+  const refresh = () => {
+    const row = v.tokens.find((x) => x.label === token.value);
+    state.textContent = row ? `${row.label} — ${row.pin_message}` : "";
+    finalRow.hidden = !(row && row.pin_state === "final_try" && mode.value === "change");
+    currentLabel.textContent = mode.value === "change" ? t("pin.current") : t("pin.puk");
+    current.setAttribute("aria-label", currentLabel.textContent);
+  };
+  token.addEventListener("change", refresh);
+  mode.addEventListener("change", refresh);
+  const form = h(
+    "form",
+    {},
+    field(t("pin.token"), token),
+    field(t("pin.mode"), mode),
+    state,
+    h("label", {}, currentLabel, current),
+    field(t("pin.new"), next),
+    field(t("pin.confirm"), confirm),
+    finalRow,
+    h("button", { type: "submit", class: "primary" }, t("pin.submit")),
+    status,
+  );
+  refresh();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const req = { token: token.value, current: current.value, new_pin: next.value, confirm: confirm.value, final_try_ok: finalOk.checked };
+    const r = await withProgress(status, () => call(mode.value === "change" ? "token_pin_change" : "token_pin_unblock", req));
+    current.value = next.value = confirm.value = "";
+    if (r) {
+      status.replaceChildren(h("p", { class: "ok", role: "status" }, t(mode.value === "change" ? "pin.changed" : "pin.unblocked")));
+      onDone();
+    }
+  });
+  return form;
+}
+
 export async function cardsPage(): Promise<HTMLElement> {
   const caps = await call("capabilities", null).catch(() => null);
   const readers = section(t("dash.readers"));
@@ -113,5 +163,7 @@ export async function cardsPage(): Promise<HTMLElement> {
   else readers.appendChild(await call("cards_list", null).then(readersTable, errorBox));
   if (!caps?.tokens) tokens.appendChild(soonBox(t("cards.tokens")));
   else tokens.appendChild(await call("token_certificates", null).then(renderTokens, errorBox));
-  return h("div", {}, readers, tokens);
+  const pin = section(t("pin.title"));
+  if (caps?.tokens) pin.appendChild(await call("tokens_list", null).then((v) => pinForm(v, () => void 0), errorBox));
+  return h("div", {}, readers, tokens, caps?.tokens ? pin : null);
 }
