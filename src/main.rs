@@ -3,6 +3,7 @@
 mod cli;
 
 use clap::Parser;
+use std::io::Write;
 
 fn main() {
     tracing_subscriber::fmt()
@@ -14,17 +15,22 @@ fn main() {
         .init();
     let parsed = cli::Cli::parse();
     let json = parsed.json;
-    match cli::run(parsed) {
+    match cli::run(parsed).and_then(|()| cli::flush_out()) {
         Ok(()) => {}
-        Err(cli::CliError(report)) => {
-            if json {
+        // The reader of our output stopped (`| head`): end quietly, as a finished command.
+        Err(cli::CliError::ClosedOutput) => {}
+        Err(cli::CliError::Report(report)) => {
+            // Never `eprintln!`: it panics when standard error is itself a closed pipe.
+            let mut err = std::io::stderr().lock();
+            let _ = if json {
                 let v = serde_json::json!({ "error": { "code": report.code, "message": report.message } });
-                eprintln!("{v}");
+                writeln!(err, "{v}")
             } else {
                 // French puts a space before the colon.
                 let label = trousseau::Lang::from_env().pick3("code : ", "code: ", "Code: ");
-                eprintln!("trousseau: {}\n  ({label}{})", report.message, report.code);
-            }
+                writeln!(err, "trousseau: {}\n  ({label}{})", report.message, report.code)
+            };
+            drop(err);
             std::process::exit(1);
         }
     }

@@ -20,7 +20,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         return ctx.print_json(&serde_json::json!({ "readers": readers }));
     }
-    print!("{}", describe(&readers, ctx.lang));
+    out!("{}", describe(&readers, ctx.lang))?;
     Ok(())
 }
 

@@ -201,12 +201,12 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&v)
             } else {
-                println!("igc-sante:");
+                outln!("igc-sante:")?;
                 for o in csr::igc_sante::offers(ctx.lang) {
                     let usages = o.usages.iter().map(|u| u.id).collect::<Vec<_>>().join(", ");
-                    println!("  {:<5} {} — {usages} ({})", o.id, o.label, o.fields.join(", "));
+                    outln!("  {:<5} {} — {usages} ({})", o.id, o.label, o.fields.join(", "))?;
                 }
-                println!("generic: --subject \"CN=…,O=…,C=LU\" [--email …] [--fqdn …] [--upn …]");
+                outln!("generic: --subject \"CN=…,O=…,C=LU\" [--email …] [--fqdn …] [--upn …]")?;
                 Ok(())
             }
         }
@@ -222,26 +222,26 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&made)
             } else {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         format!("Demande créée : {}", made.out.display()),
                         format!("Request created: {}", made.out.display()),
                         format!("Zertifikatsanforderung erstellt: {}", made.out.display())
                     )
-                );
-                println!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), made.subject);
-                println!("  {} {}", ctx.lang.pick3("Identifiant :", "Id:", "Kennung:"), made.id);
+                )?;
+                outln!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), made.subject)?;
+                outln!("  {} {}", ctx.lang.pick3("Identifiant :", "Id:", "Kennung:"), made.id)?;
                 if let Some(d) = made.deadline {
                     let day = format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
-                    println!(
+                    outln!(
                         "  {}",
                         ctx.lang.pick3(
                             format!("Retirez le certificat avant le {day} ; la clé privée attend dans le coffre de Trousseau."),
                             format!("Withdraw the certificate before {day}; the private key waits in Trousseau's vault."),
                             format!("Rufen Sie das Zertifikat vor dem {day} ab; der private Schlüssel wartet im Tresor von Trousseau."),
                         )
-                    );
+                    )?;
                 }
                 Ok(())
             }

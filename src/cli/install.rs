@@ -117,7 +117,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         ctx.print_json(&result)
     } else {
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 format!(
@@ -136,13 +136,13 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
                     result.id
                 ),
             )
-        );
+        )?;
         for d in &result.destinations {
-            println!(
+            outln!(
                 "  {} {}",
                 ctx.lang.pick3("Écrit et vérifié :", "Written and verified:", "Geschrieben und geprüft:"),
                 d.path.display()
-            );
+            )?;
         }
         Ok(())
     }

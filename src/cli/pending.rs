@@ -84,21 +84,21 @@ fn day(t: OffsetDateTime) -> String {
     format!("{:02}/{:02}/{}", t.day(), u8::from(t.month()), t.year())
 }
 
-fn print_text(items: &[PendingItem], ctx: &Ctx) {
+fn print_text(items: &[PendingItem], ctx: &Ctx) -> Result<(), CliError> {
     if items.is_empty() {
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 "Aucune demande en attente.",
                 "No pending request.",
                 "Keine ausstehende Zertifikatsanforderung."
             )
-        );
-        return;
+        )?;
+        return Ok(());
     }
     for i in items {
         if let Some(e) = &i.error {
-            println!("{}  ⚠ {}", i.id, e.message);
+            outln!("{}  ⚠ {}", i.id, e.message)?;
             continue;
         }
         let mut line = format!("{}  {}", i.id, i.subject.as_deref().unwrap_or(""));
@@ -109,11 +109,12 @@ fn print_text(items: &[PendingItem], ctx: &Ctx) {
                 format!("  — vor dem {} abrufen ({left} T.)", day(d)),
             ));
         }
-        println!("{line}");
+        outln!("{line}")?;
         if let Some(p) = &i.csr_path {
-            println!("    {} {}", ctx.lang.pick3("CSR :", "CSR:", "CSR-Datei:"), p.display());
+            outln!("    {} {}", ctx.lang.pick3("CSR :", "CSR:", "CSR-Datei:"), p.display())?;
         }
     }
+    Ok(())
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
@@ -125,8 +126,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&items)
             } else {
-                print_text(&items, ctx);
-                Ok(())
+                print_text(&items, ctx)
             }
         }
         Cmd::Csr { id, out } => {
@@ -137,14 +137,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&serde_json::json!({ "id": meta.id, "out": out, "subject": meta.subject }))
             } else {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         format!("CSR écrite : {}", out.display()),
                         format!("CSR written: {}", out.display()),
                         format!("CSR geschrieben: {}", out.display())
                     )
-                );
+                )?;
                 Ok(())
             }
         }

@@ -63,7 +63,7 @@ impl PinArgs {
     /// otherwise it is read (prompt, stdin or environment) and moved into a [`Pin`].
     pub fn login(&self, ctx: &Ctx, t: &Token) -> Result<token::TokenSession, CliError> {
         if t.pin.protected_path && !self.given() {
-            eprintln!(
+            note!(
                 "{}",
                 ctx.lang.pick3(
                     format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
@@ -120,29 +120,29 @@ pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
         });
     }
     let l = ctx.lang;
-    println!("{}", l.pick3("Modules PKCS#11 :", "PKCS#11 modules:", "PKCS#11-Module:"));
+    outln!("{}", l.pick3("Modules PKCS#11 :", "PKCS#11 modules:", "PKCS#11-Module:"))?;
     if discovery.modules.is_empty() {
-        println!("  {}", l.pick3("(aucun)", "(none)", "(keine)"));
+        outln!("  {}", l.pick3("(aucun)", "(none)", "(keine)"))?;
     }
     for m in &discovery.modules {
-        println!("  {} ({} {}) — {}", m.manufacturer, m.description, m.library_version, m.path.display());
+        outln!("  {} ({} {}) — {}", m.manufacturer, m.description, m.library_version, m.path.display())?;
     }
     if !problems.is_empty() {
-        println!("{}", l.pick3("Modules inutilisables :", "Unusable modules:", "Nicht verwendbare Module:"));
+        outln!("{}", l.pick3("Modules inutilisables :", "Unusable modules:", "Nicht verwendbare Module:"))?;
         for p in &problems {
-            println!("  {} : {} ({})", p.path.display(), p.error.message(l), p.error.code());
+            outln!("  {} : {} ({})", p.path.display(), p.error.message(l), p.error.code())?;
         }
     }
-    println!("{}", l.pick3("Cartes et jetons :", "Cards and tokens:", "Karten und Token:"));
+    outln!("{}", l.pick3("Cartes et jetons :", "Cards and tokens:", "Karten und Token:"))?;
     if list.tokens.is_empty() {
-        println!(
+        outln!(
             "  {}",
             l.pick3("(aucun : insérez une carte)", "(none: insert a card)", "(keine: stecken Sie eine Karte ein)")
-        );
+        )?;
     }
     for t in &list.tokens {
-        println!("  « {} » — {} {} n° {} ({})", t.label, t.manufacturer, t.model, t.serial, t.slot_description);
-        println!("      {}", t.pin.message);
+        outln!("  « {} » — {} {} n° {} ({})", t.label, t.manufacturer, t.model, t.serial, t.slot_description)?;
+        outln!("      {}", t.pin.message)?;
     }
     Ok(())
 }
@@ -182,20 +182,20 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&all);
             }
             if all.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         "Aucun certificat sur la carte.",
                         "No certificate on the card.",
                         "Kein Zertifikat auf der Karte."
                     )
-                );
+                )?;
             }
             for c in &all {
                 let name = c.certificate.subject_cn.clone().unwrap_or_else(|| c.certificate.subject.clone());
                 let issuer = c.certificate.issuer_cn.clone().unwrap_or_else(|| c.certificate.issuer.clone());
-                println!("« {} » — {} ({})", c.token, name, issuer);
-                println!(
+                outln!("« {} » — {} ({})", c.token, name, issuer)?;
+                outln!(
                     "    id {} · {:?} · {} {} · {}",
                     c.key_id,
                     c.role,
@@ -210,7 +210,7 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                     } else {
                         ctx.lang.pick3("sans clé privée", "no private key", "ohne privaten Schlüssel")
                     }
-                );
+                )?;
             }
             Ok(())
         }
@@ -222,18 +222,18 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&keys);
             }
             if keys.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         "Aucune clé privée sur la carte.",
                         "No private key on the card.",
                         "Kein privater Schlüssel auf der Karte."
                     )
-                );
+                )?;
             }
             for k in &keys {
                 let bits = k.bits.map(|b| format!(" {b} bits")).unwrap_or_default();
-                println!("id {} — « {} » {:?}{bits}", k.key_id, k.label, k.algorithm);
+                outln!("id {} — « {} » {:?}{bits}", k.key_id, k.label, k.algorithm)?;
             }
             Ok(())
         }
@@ -250,14 +250,14 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&LoginOut { token: &t.label, logged_in: true, pin: &now });
             }
-            println!(
+            outln!(
                 "{}",
                 ctx.lang.pick3(
                     format!("Code PIN correct pour « {} ».", t.label),
                     format!("PIN correct for \"{}\".", t.label),
                     format!("PIN für „{}“ korrekt.", t.label)
                 )
-            );
+            )?;
             Ok(())
         }
     }
@@ -358,16 +358,16 @@ pub fn csr_on_token(
     if ctx.json {
         return ctx.print_json(&o);
     }
-    println!(
+    outln!(
         "{}",
         ctx.lang.pick3(
             format!("Demande créée : {}", abs.display()),
             format!("Request created: {}", abs.display()),
             format!("Zertifikatsanforderung erstellt: {}", abs.display())
         )
-    );
-    println!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), o.subject);
-    println!(
+    )?;
+    outln!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), o.subject)?;
+    outln!(
         "  {}",
         ctx.lang.pick3(
             format!(
@@ -380,7 +380,7 @@ pub fn csr_on_token(
                 t.label, o.key_id
             ),
         )
-    );
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,70 @@
+//! Files and output (issue 11, parts 4 and 5): a reader that stops early ends the CLI quietly; no command
+//! replaces an existing file unless asked (`--force`), and a refused file is left byte-for-byte unchanged; logs
+//! written to a file or a pipe carry no colour codes; a child process never sees the variable that carried a
+//! password.
+
+use crate::support::pki::Pki;
+use crate::support::{json_ok, nss, run_with_stdin, Home};
+use std::process::{Command, Output, Stdio};
+
+const PW: &str = "Myc3rt-Sant\u{e9}!2026";
+
+/// A home with an NSS database holding the identity `agent` (key, certificate, chain) and its `.p12`.
+fn home_with_identity() -> (Home, Pki) {
+    let home = Home::new();
+    nss::create_db(&home.file("nssdb"));
+    let pki = Pki::test_root(&home.file("pki"), "Trousseau Test Root");
+    pki.leaf("agent", "Agent Dupont", "rsa", "keyEncipherment");
+    let p12 = pki.p12("agent", PW, &[]);
+    let mut c = home.cli();
+    c.args(["--json", "p12", "import", "--password-stdin"]).arg(&p12);
+    json_ok(&run_with_stdin(c, format!("{PW}\n").as_bytes()));
+    (home, pki)
+}
+
+/// Runs `cmd` with its standard output a pipe whose reader is already gone.
+fn run_with_closed_stdout(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    drop(child.stdout.take()); // the reader stops before the first line, as `| head -c0` would
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn closed_output_pipe_ends_every_command_quietly() {
+    let (home, pki) = home_with_identity();
+    // Well over a pipe buffer, in case a command wrote before the reader went away.
+    let bundle = home.file("bundle.pem");
+    let one = std::fs::read(pki.path("agent.pem")).expect("agent.pem");
+    std::fs::write(&bundle, one.repeat(400)).expect("bundle");
+    let p12 = pki.path("agent.p12");
+    let b = bundle.to_str().expect("UTF-8");
+    let p = p12.to_str().expect("UTF-8");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["store", "list"],
+        vec!["--json", "store", "list"],
+        vec!["store", "profiles"],
+        vec!["cert", "inspect", b],
+        vec!["--json", "cert", "inspect", b],
+        vec!["p12", "inspect", p, "--password-env", "IT_PW"],
+        vec!["--json", "p12", "inspect", p, "--password-env", "IT_PW"],
+        vec!["csr", "profiles"],
+        vec!["--json", "csr", "profiles"],
+        vec!["status"],
+        vec!["--json", "status"],
+        vec!["tokens"],
+        vec!["--json", "tokens"],
+    ];
+    let mut quiet = 0;
+    for args in &commands {
+        let mut c = home.cli();
+        c.args(args).env("IT_PW", PW).env("TROUSSEAU_PKCS11_SYSTEM", "0");
+        let o = run_with_closed_stdout(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?} panicked on a closed pipe: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?} must end as a finished command: {err}");
+        assert!(!err.contains("\"error\""), "{args:?}: no error JSON for a reader that stopped: {err}");
+        quiet += 1;
+    }
+    println!("closed output pipe: {quiet}/{} commands ended quietly", commands.len());
+}
