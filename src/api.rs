@@ -352,7 +352,7 @@ pub fn load_settings() -> Result<Settings, SettingsError> {
     Ok(settings)
 }
 
-/// Validates and writes the settings atomically (temp file + rename).
+/// Validates and writes the settings atomically ([`crate::fsutil::write_atomic`]).
 pub fn save_settings(s: &Settings) -> Result<(), SettingsError> {
     if Lang::parse(&s.lang).is_none() {
         return Err(SettingsError::Invalid("lang"));
@@ -367,21 +367,19 @@ pub fn save_settings(s: &Settings) -> Result<(), SettingsError> {
         source: std::io::Error::other(e.to_string()),
     })?;
     let path = dir.join("desktop.json");
-    let tmp = dir.join("desktop.json.tmp");
     #[cfg(feature = "portal")]
     let s = &Settings { portals: Vec::new(), ..s.clone() }; // kept in portals.json, not twice
     let json = serde_json::to_vec_pretty(s).map_err(|source| SettingsError::Parse { path: path.clone(), source })?;
-    std::fs::write(&tmp, json).map_err(|source| SettingsError::Io { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &path).map_err(|source| SettingsError::Io { path, source })?;
+    crate::fsutil::write_atomic(&path, &json, crate::fsutil::Access::Private)
+        .map_err(|e| SettingsError::Io { path: path.clone(), source: e.into() })?;
     if let Some(file) = crate::token::configured_modules_file() {
         let mut text = String::from("# PKCS#11 modules added in Trousseau's settings, one path per line\n");
         for m in &s.pkcs11_modules {
             text.push_str(m.trim());
             text.push('\n');
         }
-        let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|source| SettingsError::Io { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &file).map_err(|source| SettingsError::Io { path: file, source })?;
+        crate::fsutil::write_atomic(&file, text.as_bytes(), crate::fsutil::Access::Private)
+            .map_err(|e| SettingsError::Io { path: file.clone(), source: e.into() })?;
     }
     #[cfg(feature = "portal")]
     if let Some((entries, bridge)) = portals {
@@ -602,9 +600,13 @@ pub struct IgcRequest {
     #[serde(flatten)]
     #[ts(flatten)]
     pub input: crate::csr::igc_sante::Input,
-    /// Where to write the CSR (PEM); it must not exist yet.
+    /// Where to write the CSR (PEM); it must not exist yet unless `force`.
     #[ts(type = "string")]
     pub out: PathBuf,
+    /// Replace `out` if it exists (the user confirmed); absent means no.
+    #[serde(default)]
+    #[ts(optional)]
+    pub force: Option<bool>,
 }
 
 /// Without software keys no request can be made: the command answers `api.unavailable` whatever it is sent.
@@ -628,9 +630,11 @@ pub struct CsrResult {
 fn make_software_request(
     spec: &crate::csr::RequestSpec,
     out: &std::path::Path,
+    force: bool,
     lang: Lang,
 ) -> Result<CsrResult, ApiError> {
-    let made = crate::csr::new_software_request_default_vault(spec, out).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let made =
+        crate::csr::new_software_request_default_vault(spec, out, force).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(CsrResult {
         id: made.id,
         out: made.out.display().to_string(),
@@ -644,7 +648,7 @@ fn make_software_request(
 #[cfg(feature = "software-keys")]
 pub fn csr_igc_new(req: IgcRequest, lang: Lang) -> Result<CsrResult, ApiError> {
     let spec = crate::csr::RequestSpec::igc_sante(&req.input).map_err(|e| ApiError::from_coded(&e, lang))?;
-    make_software_request(&spec, &req.out, lang)
+    make_software_request(&spec, &req.out, req.force.unwrap_or(false), lang)
 }
 
 #[cfg(not(feature = "software-keys"))]
@@ -747,10 +751,8 @@ pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
     if !due.is_empty() {
         shown.extend(due.iter().map(|r| r.key.clone()));
         if let Ok(json) = serde_json::to_vec(&shown) {
-            let tmp = path.with_extension("json.tmp");
-            if std::fs::write(&tmp, json).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
+            // Best effort: a reminder not recorded is shown again, nothing worse.
+            let _ = crate::fsutil::write_atomic(&path, &json, crate::fsutil::Access::Private);
         }
     }
     due
@@ -1127,6 +1129,10 @@ pub struct GenericRequest {
     pub dns: Vec<String>,
     #[ts(type = "string")]
     pub out: PathBuf,
+    /// Replace `out` if it exists (the user confirmed); absent means no.
+    #[serde(default)]
+    #[ts(optional)]
+    pub force: Option<bool>,
 }
 
 /// Generates RSA-2048 and a generic CSR, the key kept in the vault first.
@@ -1141,7 +1147,7 @@ pub fn csr_generic_new(req: GenericRequest, lang: Lang) -> Result<CsrResult, Api
         .collect();
     let spec =
         crate::csr::RequestSpec::generic(req.subject.trim(), sans).map_err(|e| ApiError::from_coded(&e, lang))?;
-    make_software_request(&spec, &req.out, lang)
+    make_software_request(&spec, &req.out, req.force.unwrap_or(false), lang)
 }
 
 #[cfg(not(feature = "software-keys"))]
@@ -1337,6 +1343,10 @@ pub struct ExportRequest {
     pub policy: PasswordPolicy,
     /// 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
     pub legacy: bool,
+    /// Replace `path` if it exists (the user confirmed); absent means no: the answer is then `file.exists`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub force: Option<bool>,
 }
 
 impl Drop for ExportRequest {
@@ -1351,7 +1361,7 @@ pub fn store_export(req: ExportRequest, lang: Lang) -> Result<InstallResult, Api
     password::check(req.policy.into(), &req.password, &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     let enc = if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern };
-    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, &req.password, enc, &req.path)
+    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, &req.password, enc, &req.path, req.force.unwrap_or(false))
         .map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(InstallResult {
         store: req.path.display().to_string(),

@@ -78,9 +78,12 @@ pub struct NewArgs {
     /// Generic profile: subject as an RFC 4514 string, most specific first ("CN=Name,O=Org,C=LU")
     #[arg(long)]
     pub subject: Option<String>,
-    /// Where to write the CSR (PEM); an existing file is never overwritten
+    /// Where to write the CSR (PEM); an existing file is kept unless --force
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace the --out file if it exists
+    #[arg(long)]
+    pub force: bool,
     /// Sign with a key on this PKCS#11 token (card) instead of a new software key: no vault entry, the key stays there
     #[arg(long)]
     pub token: Option<String>,
@@ -214,11 +217,11 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             let spec = spec_from_args(&a, ctx)?;
             if let Some(label) = &a.token {
                 let (id, generate) = (a.key_id.as_deref(), a.generate_on_token);
-                return super::tokens::csr_on_token(ctx, label, id, generate, &a.pin, &spec, &a.out);
+                return super::tokens::csr_on_token(ctx, label, id, generate, &a.pin, &spec, &a.out, a.force);
             }
             // Refuse a bad destination before touching the keyring or generating anything.
-            csr::check_output(&a.out)?;
-            let made = csr::new_software_request_default_vault(&spec, &a.out)?;
+            csr::check_output(&a.out, a.force)?;
+            let made = csr::new_software_request_default_vault(&spec, &a.out, a.force)?;
             if ctx.json {
                 ctx.print_json(&made)
             } else {

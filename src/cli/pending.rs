@@ -15,9 +15,12 @@ pub enum Cmd {
     Csr {
         /// Request id (see `pending list`)
         id: String,
-        /// Where to write the CSR (never overwrites)
+        /// Where to write the CSR (an existing file is kept unless --force)
         #[arg(long)]
         out: PathBuf,
+        /// Replace the file if it exists
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -129,11 +132,11 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                 print_text(&items, ctx)
             }
         }
-        Cmd::Csr { id, out } => {
+        Cmd::Csr { id, out, force } => {
             let vault = Vault::open()?;
             let entry = vault.get(&id)?;
             let meta: &PendingMeta = &entry.meta;
-            write_csr(&out, &meta.csr_pem, ctx)?;
+            write_csr(&out, &meta.csr_pem, force, ctx)?;
             if ctx.json {
                 ctx.print_json(&serde_json::json!({ "id": meta.id, "out": out, "subject": meta.subject }))
             } else {
@@ -151,30 +154,17 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
-fn write_csr(out: &std::path::Path, pem: &str, ctx: &Ctx) -> Result<(), CliError> {
-    if out.exists() {
-        return Err(CliError::new(
-            "csr.output_exists",
-            ctx.lang.pick3(
-                format!("Le fichier {} existe déjà : choisissez un autre nom.", out.display()),
-                format!("The file {} already exists: choose another name.", out.display()),
-                format!("Die Datei {} existiert bereits: wählen Sie einen anderen Namen.", out.display()),
-            ),
-        ));
-    }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| {
-        CliError::new(
-            "csr.write",
-            ctx.lang.pick3(
-                format!("Impossible d'écrire {} : {e}", out.display()),
-                format!("Cannot write {}: {e}", out.display()),
-                format!("{} kann nicht geschrieben werden: {e}", out.display()),
-            ),
-        )
-    })?;
-    std::io::Write::write_all(&mut f, pem.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| CliError::new("csr.write", format!("{}: {e}", out.display())))
+/// Writes the CSR through the core's one writer: never over an existing file unless `force`, atomically.
+fn write_csr(out: &std::path::Path, pem: &str, force: bool, ctx: &Ctx) -> Result<(), CliError> {
+    use trousseau::fsutil::{self, Access, FileError};
+    fsutil::write(out, pem.as_bytes(), Access::Public, force).map_err(|e| {
+        CliError::Report(match e {
+            FileError::Exists { path } => {
+                ErrorReport::from_coded(&trousseau::csr::CsrError::OutputExists { path }, ctx.lang)
+            }
+            e => ErrorReport::from_coded(&e, ctx.lang),
+        })
+    })
 }
 
 #[cfg(test)]
@@ -187,7 +177,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let out = dir.path().join("demande.csr");
         std::fs::write(&out, "keep me").expect("write");
-        let (de, en) = de_en(|ctx| write_csr(&out, "-----BEGIN CERTIFICATE REQUEST-----", ctx).err());
+        let (de, en) = de_en(|ctx| write_csr(&out, "-----BEGIN CERTIFICATE REQUEST-----", false, ctx).err());
         assert_eq!(de.code, "csr.output_exists");
         assert_german(&de.message, &en.message);
         assert!(de.message.contains("existiert bereits"), "{}", de.message);

@@ -89,9 +89,12 @@ pub enum Cmd {
     Export {
         /// SHA-256 fingerprint of the certificate (see `trousseau store list`)
         sha256: String,
-        /// The .p12 file to write
+        /// The .p12 file to write (an existing file is kept unless --force)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace the file if it exists
+        #[arg(long)]
+        force: bool,
         /// 3DES / SHA-1 protection for old importers (older macOS, Windows Server 2016, some Android)
         #[arg(long)]
         legacy: bool,
@@ -155,8 +158,8 @@ impl From<PolicyArg> for trousseau::password::Policy {
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     match cmd {
         Cmd::List { with_key, encryption_capable, target } => list(&target, with_key, encryption_capable, ctx),
-        Cmd::Export { sha256, out, legacy, policy, password, target } => {
-            export(&target, &sha256, &out, legacy, policy, &password, ctx)
+        Cmd::Export { sha256, out, force, legacy, policy, password, target } => {
+            export(&target, &sha256, &out, force, legacy, policy, &password, ctx)
         }
         Cmd::Remove { sha256, target } => remove(&target, &sha256, ctx),
         Cmd::ImportCa { file, target } => import_ca(&target, &file, ctx),
@@ -233,6 +236,7 @@ fn export(
     target: &Target,
     sha256: &str,
     out: &Path,
+    force: bool,
     legacy: bool,
     policy: Option<PolicyArg>,
     password: &PasswordArgs,
@@ -260,7 +264,7 @@ fn export(
         None => trousseau::password::strength(&pw, &inputs),
     };
     let encryption = if legacy { ExportEncryption::Legacy } else { ExportEncryption::Modern };
-    let written = store::export_pkcs12_file(st.as_mut(), &cert.sha256, &pw, encryption, out)?;
+    let written = store::export_pkcs12_file(st.as_mut(), &cert.sha256, &pw, encryption, out, force)?;
     if ctx.json {
         #[derive(Serialize)]
         struct Out<'a> {

@@ -267,6 +267,7 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
 /// that stays there (no vault entry). With `--generate-on-token` a new RSA-2048 pair is created on the token first
 /// (with `--key-id` as its CKA_ID when given). The destination was checked by the caller.
 #[cfg(feature = "software-keys")]
+#[allow(clippy::too_many_arguments)] // the parsed arguments of `csr new --token`, passed through
 pub fn csr_on_token(
     ctx: &Ctx,
     label: &str,
@@ -275,6 +276,7 @@ pub fn csr_on_token(
     pin: &PinArgs,
     spec: &trousseau::csr::RequestSpec,
     out: &std::path::Path,
+    force: bool,
 ) -> Result<(), CliError> {
     use trousseau::csr;
     let id = match key_id {
@@ -300,7 +302,7 @@ pub fn csr_on_token(
             ),
         ));
     }
-    let abs = csr::check_output(out)?;
+    let abs = csr::check_output(out, force)?;
     let (_d, t) = find(ctx, label)?;
     let session = pin.login(ctx, &t)?;
     let id = if generate {
@@ -314,7 +316,7 @@ pub fn csr_on_token(
         // rcgen only says "remote key error": report what the token said.
         Err(e) => return Err(key.take_error().map(CliError::from).unwrap_or_else(|| CliError::from(e))),
     };
-    csr::write_public_file(&abs, pem.as_bytes()).map_err(|e| {
+    trousseau::fsutil::write(&abs, pem.as_bytes(), trousseau::fsutil::Access::Public, force).map_err(|e| {
         CliError::new(
             "csr.write",
             ctx.lang.pick3(
@@ -394,11 +396,11 @@ mod tests {
         let spec = trousseau::csr::RequestSpec::generic("CN=Test", Vec::new()).expect("subject");
         let out = std::path::Path::new("never-written.csr");
         let pin = PinArgs::default();
-        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", Some("zz"), false, &pin, &spec, out).err());
+        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", Some("zz"), false, &pin, &spec, out, false).err());
         assert_eq!(de.code, "csr.arguments");
         assert_german(&de.message, &en.message);
         assert!(de.message.contains("„zz“"), "{}", de.message);
-        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", None, false, &pin, &spec, out).err());
+        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", None, false, &pin, &spec, out, false).err());
         assert_german(&de.message, &en.message);
         assert!(!out.exists());
     }

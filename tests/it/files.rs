@@ -4,7 +4,7 @@
 //! password.
 
 use crate::support::pki::Pki;
-use crate::support::{json_ok, nss, run_with_stdin, Home};
+use crate::support::{json_error_code, json_ok, nss, run_with_stdin, Home};
 use std::process::{Command, Output, Stdio};
 
 const PW: &str = "Myc3rt-Sant\u{e9}!2026";
@@ -67,4 +67,67 @@ fn closed_output_pipe_ends_every_command_quietly() {
         quiet += 1;
     }
     println!("closed output pipe: {quiet}/{} commands ended quietly", commands.len());
+}
+
+#[test]
+fn store_export_never_overwrites_an_existing_file_unless_force() {
+    let (home, pki) = home_with_identity();
+    let sha = pki.sha256("agent");
+    let out = home.file("export.p12");
+    std::fs::write(&out, b"someone else's file").expect("write");
+    for lang in ["fr", "en", "de"] {
+        let mut c = home.cli();
+        c.args(["--json", "store", "export", &sha, "--password-env", "EXPORT_PW", "--out"]).arg(&out);
+        let o = c.env("EXPORT_PW", PW).env("TROUSSEAU_LANG", lang).output().expect("run");
+        assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(json_error_code(&o), "file.exists");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("export.p12") && err.contains("--force"), "names the file and the way out: {err}");
+        assert_eq!(std::fs::read(&out).expect("read"), b"someone else's file", "left byte-for-byte unchanged");
+    }
+    let names: Vec<_> = std::fs::read_dir(home.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+    assert!(!names.iter().any(|n| n.to_string_lossy().starts_with(".tmp-")), "no temporary file left: {names:?}");
+    // Asked explicitly: replaced, and OpenSSL reads the new file.
+    let mut c = home.cli();
+    c.args(["--json", "store", "export", &sha, "--force", "--password-env", "EXPORT_PW", "--out"]).arg(&out);
+    json_ok(&c.env("EXPORT_PW", PW).output().expect("run"));
+    let dump = crate::support::openssl_reads_p12(home.path(), &out, PW, false);
+    assert_eq!(dump.key_modulus, dump.cert_modulus);
+}
+
+#[test]
+fn store_export_into_a_planted_symlink_does_not_write_through_it() {
+    let (home, pki) = home_with_identity();
+    let victim = home.file("victim.txt");
+    std::fs::write(&victim, b"victim").expect("write");
+    let out = home.file("link.p12");
+    std::os::unix::fs::symlink(&victim, &out).expect("symlink");
+    let mut c = home.cli();
+    c.args(["--json", "store", "export", &pki.sha256("agent"), "--password-env", "EXPORT_PW", "--out"]).arg(&out);
+    let o = c.env("EXPORT_PW", PW).output().expect("run");
+    assert_eq!(json_error_code(&o), "file.exists");
+    assert_eq!(std::fs::read(&victim).expect("read"), b"victim");
+}
+
+/// The same rule from the window's API (`store_export`): `file.exists` unless `force`. In-process: nextest runs
+/// each test in its own process, so this test's environment is its own.
+#[test]
+fn api_store_export_keeps_an_existing_file_unless_force() {
+    let (home, pki) = home_with_identity();
+    std::env::set_var("TROUSSEAU_HOME", home.file("home"));
+    std::env::set_var("TROUSSEAU_NSSDB", home.file("nssdb"));
+    let out = home.file("window.p12");
+    std::fs::write(&out, b"keep").expect("write");
+    let export = |force: Option<bool>| {
+        let req = serde_json::json!({
+            "sha256": pki.sha256("agent"), "path": out, "password": PW, "policy": "tcs", "legacy": false, "force": force,
+        });
+        let req: trousseau::api::ExportRequest = serde_json::from_value(req).expect("request");
+        trousseau::api::store_export(req, trousseau::Lang::En)
+    };
+    let e = export(None).expect_err("an existing file is kept");
+    assert_eq!(e.code, "file.exists", "{e:?}");
+    assert_eq!(std::fs::read(&out).expect("read"), b"keep");
+    export(Some(true)).expect("replaced when the user confirmed");
+    assert_ne!(std::fs::read(&out).expect("read"), b"keep");
 }
