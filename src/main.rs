@@ -3,11 +3,13 @@
 mod cli;
 
 use clap::Parser;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: logs captured to a file or a pipe stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TROUSSEAU_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),

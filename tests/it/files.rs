@@ -5,6 +5,7 @@
 
 use crate::support::pki::Pki;
 use crate::support::{json_error_code, json_ok, nss, run_with_stdin, Home};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const PW: &str = "Myc3rt-Sant\u{e9}!2026";
@@ -130,4 +131,34 @@ fn api_store_export_keeps_an_existing_file_unless_force() {
     assert_eq!(std::fs::read(&out).expect("read"), b"keep");
     export(Some(true)).expect("replaced when the user confirmed");
     assert_ne!(std::fs::read(&out).expect("read"), b"keep");
+}
+
+#[test]
+fn logs_on_a_pipe_carry_no_ansi_colour_codes() {
+    let home = Home::new();
+    let pki = Pki::test_root(&home.file("pki"), "Trousseau Test Root");
+    pki.leaf("agent", "Agent Dupont", "rsa", "keyEncipherment");
+    // A damaged PEM block beside a good certificate: the core logs a warning and reads the rest.
+    let mut text = std::fs::read_to_string(pki.path("agent.pem")).expect("pem");
+    text.push_str("-----BEGIN CERTIFICATE-----\nnot base64 at all !!\n-----END CERTIFICATE-----\n");
+    let file = home.file("damaged.pem");
+    std::fs::write(&file, text).expect("write");
+    let o = home.cli().args(["cert", "inspect"]).arg(&file).env("TROUSSEAU_LOG", "warn").output().expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("damaged PEM block"), "the warning is logged: {err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI escape in logs written to a pipe: {err:?}");
+}
+
+/// The desktop shell logs through tauri-plugin-log, whose ANSI colours exist only with its `colored` feature and
+/// `with_colors`: neither may appear (its logs go to a file and to a stdout that is rarely a terminal).
+#[test]
+fn desktop_logs_carry_no_ansi_colour_codes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src-tauri");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("src-tauri/Cargo.toml");
+    let log_line = manifest.lines().find(|l| l.starts_with("tauri-plugin-log")).expect("tauri-plugin-log dependency");
+    assert!(!log_line.contains("colored"), "{log_line}");
+    for entry in std::fs::read_dir(root.join("src")).expect("src-tauri/src").flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        assert!(!text.contains("with_colors") && !text.contains("with_ansi(true)"), "{}", entry.path().display());
+    }
 }
