@@ -7,6 +7,7 @@
 pub mod api;
 pub mod card;
 pub mod cert;
+pub mod child;
 pub mod fsutil;
 #[cfg(feature = "software-keys")]
 pub mod csr;

@@ -2,7 +2,7 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::io::{IsTerminal, Write};
 
 fn main() {
@@ -15,7 +15,10 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let parsed = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    // Before anything runs: variables named by --password-env/--pin-env are never passed on to a child process.
+    cli::hide_secret_variables(&matches);
+    let parsed = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let json = parsed.json;
     match cli::run(parsed).and_then(|()| cli::flush_out()) {
         Ok(()) => {}

@@ -188,6 +188,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// The arguments whose value names an environment variable holding a secret.
+const SECRET_VARIABLE_ARGS: [&str; 3] = ["password_env", "pin_env", "store_password_env"];
+
+/// Names, for [`trousseau::child`], every environment variable given to a `--…-env` secret argument anywhere in
+/// the command line, so that no child process (certutil, modutil…) inherits it.
+pub fn hide_secret_variables(m: &clap::ArgMatches) {
+    for id in SECRET_VARIABLE_ARGS {
+        if let Ok(Some(var)) = m.try_get_one::<String>(id) {
+            trousseau::child::hide_variable(var);
+        }
+    }
+    if let Some((_, sub)) = m.subcommand() {
+        hide_secret_variables(sub);
+    }
+}
+
 /// How a password or PIN reaches the CLI: interactive prompt (default), stdin, or an environment variable.
 /// Never as an argument value.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -350,6 +366,24 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn secret_variables_of_every_command_are_hidden_from_children() {
+        use clap::CommandFactory;
+        let lines: [&[&str]; 3] = [
+            &["trousseau", "store", "export", "ab", "--out", "x.p12", "--password-env", "PW_7A1", "--store-password-env", "DB_7A1"],
+            &["trousseau", "--json", "csr", "new", "--subject", "CN=A", "--out", "x.csr", "--token", "T", "--key-id", "01", "--pin-env", "PIN_7A1"],
+            &["trousseau", "token", "login", "--token", "T", "--pin-env", "PIN2_7A1"],
+        ];
+        for line in lines {
+            let m = Cli::command().try_get_matches_from(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            hide_secret_variables(&m);
+        }
+        let hidden = trousseau::child::hidden_variables();
+        for var in ["PW_7A1", "DB_7A1", "PIN_7A1", "PIN2_7A1"] {
+            assert!(hidden.iter().any(|h| h == var), "{var} not hidden: {hidden:?}");
         }
     }
 

@@ -162,3 +162,46 @@ fn desktop_logs_carry_no_ansi_colour_codes() {
         assert!(!text.contains("with_colors") && !text.contains("with_ansi(true)"), "{}", entry.path().display());
     }
 }
+
+/// `--password-env VAR`: NSS's tools started on the way (here `certutil -N` creating the database) must not
+/// inherit VAR. A `certutil` first on PATH records its environment, then runs the real one.
+#[test]
+fn child_processes_never_see_the_password_variable() {
+    const SECRET: &str = "Child-Must-Not-See-9f2!";
+    let home = Home::new();
+    let bin = home.file("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let spy = bin.join("certutil");
+    std::fs::write(&spy, "#!/bin/sh\nenv > \"$SPY_DIR/certutil-env.$$\"\nexec /usr/bin/certutil \"$@\"\n").expect("spy");
+    std::fs::set_permissions(&spy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let fingerprint = "ab".repeat(32);
+    for args in [
+        vec!["--json", "store", "export", &fingerprint, "--password-env", "IT_EXPORT_SECRET", "--out", "x.p12"],
+        vec!["--json", "store", "list", "--store-password-env", "IT_EXPORT_SECRET"],
+    ] {
+        // A fresh database each time, so that `certutil -N` runs.
+        let _ = std::fs::remove_dir_all(home.file("nssdb"));
+        // The commands themselves fail (no such certificate): only their children matter here.
+        home.cli()
+            .args(&args)
+            .current_dir(home.path())
+            .env("PATH", &path)
+            .env("SPY_DIR", home.path())
+            .env("IT_EXPORT_SECRET", SECRET)
+            .output()
+            .expect("run");
+    }
+    let dumps: Vec<_> = std::fs::read_dir(home.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("certutil-env."))
+        .collect();
+    assert!(!dumps.is_empty(), "certutil was started (the spy saw it)");
+    for d in &dumps {
+        let env = std::fs::read_to_string(d.path()).expect("dump");
+        assert!(env.contains("SPY_DIR="), "the dump is an environment");
+        assert!(!env.contains("IT_EXPORT_SECRET") && !env.contains(SECRET), "a child inherited the secret: {env}");
+    }
+    println!("child processes watched: {}, secret variables seen: 0", dumps.len());
+}
