@@ -201,17 +201,12 @@ impl From<PasswordPolicy> for password::Policy {
 /// A password to rate before it protects a key (the window calls this as the user types).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct PasswordCheckRequest {
-    pub password: String,
+    #[ts(type = "string")]
+    pub password: password::Password,
     pub policy: PasswordPolicy,
     /// Words the password must not be built from (holder's name, e-mail).
     #[serde(default)]
     pub user_inputs: Vec<String>,
-}
-
-impl Drop for PasswordCheckRequest {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
 }
 
 /// The verdict on a password: every unmet rule at once, the strength meter, and whether it is accepted.
@@ -1218,13 +1213,8 @@ pub fn cert_inspect(req: FileRequest, lang: Lang) -> Result<CertFile, ApiError> 
 pub struct P12Request {
     #[ts(type = "string")]
     pub path: PathBuf,
-    pub password: String,
-}
-
-impl Drop for P12Request {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
+    #[ts(type = "string")]
+    pub password: password::Password,
 }
 
 /// What a `.p12` holds (read with its password; nothing installed).
@@ -1236,7 +1226,7 @@ pub struct P12Summary {
 
 /// Opens a `.p12` with its password and says what it holds.
 pub fn p12_inspect(req: P12Request, lang: Lang) -> Result<P12Summary, ApiError> {
-    let contents = crate::pkcs12::read_file(&req.path, &req.password).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let contents = crate::pkcs12::read_file(&req.path, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
     let now = time::OffsetDateTime::now_utc();
     let certificates = contents
         .certificates
@@ -1287,7 +1277,7 @@ pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError
         ),
     })?;
     let identity =
-        crate::store::identity_from_pkcs12(&bytes, &req.password).map_err(|e| ApiError::from_coded(&e, lang))?;
+        crate::store::identity_from_pkcs12(&bytes, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     store.install_identity(&identity).map(install_result).map_err(|e| ApiError::from_coded(&e, lang))
 }
@@ -1339,7 +1329,8 @@ pub struct ExportRequest {
     pub sha256: String,
     #[ts(type = "string")]
     pub path: PathBuf,
-    pub password: String,
+    #[ts(type = "string")]
+    pub password: password::Password,
     pub policy: PasswordPolicy,
     /// 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
     pub legacy: bool,
@@ -1349,19 +1340,13 @@ pub struct ExportRequest {
     pub force: Option<bool>,
 }
 
-impl Drop for ExportRequest {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
-}
-
 /// Exports after checking the password against the policy and the strength estimate; the file is written
 /// atomically.
 pub fn store_export(req: ExportRequest, lang: Lang) -> Result<InstallResult, ApiError> {
-    password::check(req.policy.into(), &req.password, &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
+    password::check(req.policy.into(), req.password.expose(), &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     let enc = if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern };
-    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, &req.password, enc, &req.path, req.force.unwrap_or(false))
+    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, req.password.expose(), enc, &req.path, req.force.unwrap_or(false))
         .map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(InstallResult {
         store: req.path.display().to_string(),
@@ -1397,9 +1382,9 @@ pub fn pending_list(_req: (), lang: Lang) -> Result<Vec<PendingSummary>, ApiErro
 pub fn password_check(req: PasswordCheckRequest, lang: Lang) -> Result<PasswordCheck, ApiError> {
     let policy = password::Policy::from(req.policy);
     let inputs: Vec<&str> = req.user_inputs.iter().map(String::as_str).collect();
-    let unmet = password::unmet_rules(policy, &req.password).into_iter().map(|r| r.describe(lang)).collect();
-    let score = password::strength(&req.password, &inputs).score;
-    Ok(match password::check(policy, &req.password, &inputs) {
+    let unmet = password::unmet_rules(policy, req.password.expose()).into_iter().map(|r| r.describe(lang)).collect();
+    let score = password::strength(req.password.expose(), &inputs).score;
+    Ok(match password::check(policy, req.password.expose(), &inputs) {
         Ok(s) => PasswordCheck { accepted: true, score: s.score, unmet, error: None },
         Err(e) => PasswordCheck { accepted: false, score, unmet, error: Some(ApiError::from_coded(&e, lang)) },
     })
@@ -1604,6 +1589,27 @@ mod tests {
         for (en, de) in pairs {
             assert_ne!(en, de);
             assert!(!de.contains('{') && !de.contains('}'), "{de}");
+        }
+    }
+
+    #[test]
+    fn request_debug_never_shows_the_password() {
+        const SECRET: &str = "Secr3t-Never-In-Logs!";
+        let p12: P12Request = serde_json::from_value(serde_json::json!({ "path": "/tmp/a.p12", "password": SECRET }))
+            .expect("P12Request");
+        let export: ExportRequest = serde_json::from_value(serde_json::json!({
+            "sha256": "ab", "path": "/tmp/a.p12", "password": SECRET, "policy": "tcs", "legacy": false,
+        }))
+        .expect("ExportRequest");
+        let check = PasswordCheckRequest { password: SECRET.into(), policy: PasswordPolicy::Tcs, user_inputs: vec![] };
+        for text in [format!("{p12:?}"), format!("{export:?}"), format!("{check:?}"), format!("{p12:#?}")] {
+            assert!(!text.contains(SECRET) && text.contains("Password(***)"), "{text}");
+        }
+        assert_eq!(p12.password.expose(), SECRET, "the secret itself is still there for the call");
+        // The guard: a request field that carries a secret is a Password, never a bare String.
+        let source = include_str!("api.rs");
+        for bare in [concat!("pub password: ", "String"), concat!("pub pin: ", "String")] {
+            assert!(!source.contains(bare), "a request carries a secret as a String ({bare}): use password::Password");
         }
     }
 
