@@ -5,15 +5,29 @@ mod cli;
 use clap::{CommandFactory, FromArgMatches};
 use std::io::{IsTerminal, Write};
 
+/// Log targets of dependencies that print secrets at their most verbose level, with the level they are capped at
+/// whatever `TROUSSEAU_LOG` asks: tungstenite's TRACE dumps the WebSocket handshake, `Authorization: Bearer`
+/// header (the portal's access token) included.
+const SECRET_LOGGING_TARGETS: [&str; 2] = ["tungstenite::handshake=debug", "tungstenite::handshake::client=debug"];
+
+/// `TROUSSEAU_LOG` (default `warn`), with [`SECRET_LOGGING_TARGETS`] capped.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut f = tracing_subscriber::EnvFilter::try_from_env("TROUSSEAU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for d in SECRET_LOGGING_TARGETS {
+        if let Ok(d) = d.parse() {
+            f = f.add_directive(d);
+        }
+    }
+    f
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal: logs captured to a file or a pipe stay plain text.
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TROUSSEAU_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(log_filter())
         .init();
     let matches = cli::Cli::command().get_matches();
     // Before anything runs: variables named by --password-env/--pin-env are never passed on to a child process.

@@ -12,6 +12,7 @@ mod fuzz_corpus;
 mod install;
 mod p12;
 mod portal;
+mod secrets;
 mod status;
 mod store;
 mod support;
