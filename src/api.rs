@@ -1226,7 +1226,8 @@ pub struct P12Summary {
 
 /// Opens a `.p12` with its password and says what it holds.
 pub fn p12_inspect(req: P12Request, lang: Lang) -> Result<P12Summary, ApiError> {
-    let contents = crate::pkcs12::read_file(&req.path, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let contents =
+        crate::pkcs12::read_file(&req.path, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
     let now = time::OffsetDateTime::now_utc();
     let certificates = contents
         .certificates
@@ -1276,8 +1277,8 @@ pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError
             ),
         ),
     })?;
-    let identity =
-        crate::store::identity_from_pkcs12(&bytes, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let identity = crate::store::identity_from_pkcs12(&bytes, req.password.expose())
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     store.install_identity(&identity).map(install_result).map_err(|e| ApiError::from_coded(&e, lang))
 }
@@ -1346,8 +1347,15 @@ pub fn store_export(req: ExportRequest, lang: Lang) -> Result<InstallResult, Api
     password::check(req.policy.into(), req.password.expose(), &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     let enc = if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern };
-    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, req.password.expose(), enc, &req.path, req.force.unwrap_or(false))
-        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let count = crate::store::export_pkcs12_file(
+        store.as_mut(),
+        &req.sha256,
+        req.password.expose(),
+        enc,
+        &req.path,
+        req.force.unwrap_or(false),
+    )
+    .map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(InstallResult {
         store: req.path.display().to_string(),
         installed: count as u32,

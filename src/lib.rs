@@ -8,9 +8,9 @@ pub mod api;
 pub mod card;
 pub mod cert;
 pub mod child;
-pub mod fsutil;
 #[cfg(feature = "software-keys")]
 pub mod csr;
+pub mod fsutil;
 pub mod i18n;
 pub mod password;
 pub mod paths;

@@ -304,7 +304,6 @@ pub fn new_id() -> String {
     hex::encode(b)
 }
 
-
 fn cipher(key: &[u8; 32]) -> Aes256Gcm {
     Aes256Gcm::new(key.into())
 }

@@ -345,7 +345,8 @@ mod tests {
     #[test]
     fn no_panicking_print_macro_in_the_cli_path() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let needles = [concat!("print", "ln!("), concat!("print", "!("), concat!("eprint", "ln!("), concat!("eprint", "!(")];
+        let needles =
+            [concat!("print", "ln!("), concat!("print", "!("), concat!("eprint", "ln!("), concat!("eprint", "!(")];
         let mut stack = vec![root];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).expect("readable") {
@@ -373,8 +374,34 @@ mod tests {
     fn secret_variables_of_every_command_are_hidden_from_children() {
         use clap::CommandFactory;
         let lines: [&[&str]; 3] = [
-            &["trousseau", "store", "export", "ab", "--out", "x.p12", "--password-env", "PW_7A1", "--store-password-env", "DB_7A1"],
-            &["trousseau", "--json", "csr", "new", "--subject", "CN=A", "--out", "x.csr", "--token", "T", "--key-id", "01", "--pin-env", "PIN_7A1"],
+            &[
+                "trousseau",
+                "store",
+                "export",
+                "ab",
+                "--out",
+                "x.p12",
+                "--password-env",
+                "PW_7A1",
+                "--store-password-env",
+                "DB_7A1",
+            ],
+            &[
+                "trousseau",
+                "--json",
+                "csr",
+                "new",
+                "--subject",
+                "CN=A",
+                "--out",
+                "x.csr",
+                "--token",
+                "T",
+                "--key-id",
+                "01",
+                "--pin-env",
+                "PIN_7A1",
+            ],
             &["trousseau", "token", "login", "--token", "T", "--pin-env", "PIN2_7A1"],
         ];
         for line in lines {

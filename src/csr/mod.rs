@@ -392,7 +392,12 @@ pub fn check_output(out: &Path, force: bool) -> Result<PathBuf, CsrError> {
 /// The whole software path of `csr new`: check the destination, generate RSA-2048, sign the CSR, store the key
 /// in `vault` (durably), and only then write the CSR to `out` (atomically; an existing file is replaced only when
 /// `force` says so).
-pub fn new_software_request(spec: &RequestSpec, out: &Path, vault: &Vault, force: bool) -> Result<NewRequest, CsrError> {
+pub fn new_software_request(
+    spec: &RequestSpec,
+    out: &Path,
+    vault: &Vault,
+    force: bool,
+) -> Result<NewRequest, CsrError> {
     let abs = check_output(out, force)?;
     let key = generate_rsa_2048()?;
     finish_software_request(spec, &abs, vault, &key, force)
@@ -400,11 +405,7 @@ pub fn new_software_request(spec: &RequestSpec, out: &Path, vault: &Vault, force
 
 /// Same as [`new_software_request`] with the current user's vault, opened (keyring round trips) while the key is
 /// being generated on another thread: the two waits overlap instead of adding up.
-pub fn new_software_request_default_vault(
-    spec: &RequestSpec,
-    out: &Path,
-    force: bool,
-) -> Result<NewRequest, CsrError> {
+pub fn new_software_request_default_vault(spec: &RequestSpec, out: &Path, force: bool) -> Result<NewRequest, CsrError> {
     let abs = check_output(out, force)?;
     std::thread::scope(|s| {
         let keygen = s.spawn(generate_rsa_2048);

@@ -172,7 +172,8 @@ fn child_processes_never_see_the_password_variable() {
     let bin = home.file("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     let spy = bin.join("certutil");
-    std::fs::write(&spy, "#!/bin/sh\nenv > \"$SPY_DIR/certutil-env.$$\"\nexec /usr/bin/certutil \"$@\"\n").expect("spy");
+    std::fs::write(&spy, "#!/bin/sh\nenv > \"$SPY_DIR/certutil-env.$$\"\nexec /usr/bin/certutil \"$@\"\n")
+        .expect("spy");
     std::fs::set_permissions(&spy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let fingerprint = "ab".repeat(32);
