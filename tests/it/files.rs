@@ -206,3 +206,45 @@ fn child_processes_never_see_the_password_variable() {
     }
     println!("child processes watched: {}, secret variables seen: 0", dumps.len());
 }
+
+/// `csr new --out`: an existing file is kept (nothing created, no key in the vault); `--force` replaces it.
+/// Needs the session keyring.
+#[test]
+fn csr_new_keeps_an_existing_file_unless_force() {
+    use crate::csr::{csr_new, csr_ok, vault_entries};
+    let home = Home::new();
+    let out = home.file("demande.csr");
+    std::fs::write(&out, b"earlier request").expect("write");
+    let o = csr_new(&home, &["--subject", "CN=Force Test,C=LU"], &out);
+    assert_eq!(json_error_code(&o), "csr.output_exists");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&out).expect("read"), b"earlier request");
+    assert!(vault_entries(&home).is_empty(), "no key generated for a refused destination");
+    csr_ok(&home, &["--subject", "CN=Force Test,C=LU", "--force"], &out);
+    assert!(std::fs::read_to_string(&out).expect("read").starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    assert_eq!(vault_entries(&home).len(), 1);
+}
+
+/// `cert install --p12-out`: an unrelated file is kept and the key keeps waiting; `--force` replaces it and the
+/// new file is read back by OpenSSL. Needs the session keyring.
+#[test]
+fn cert_install_p12_out_keeps_an_existing_file_unless_force() {
+    use crate::csr::{csr_ok, pending};
+    use crate::install::{install, make_ca, sign, PASSWORD};
+    let h = Home::new();
+    make_ca(h.path());
+    csr_ok(&h, &["--subject", "CN=Force Install,C=LU"], &h.file("f.csr"));
+    let leaf = sign(h.path(), &h.file("f.csr"), "f");
+    let out = h.file("taken.p12");
+    std::fs::write(&out, b"not mine to replace").expect("write");
+    let o = install(&h, &leaf, &out, PASSWORD, &[]);
+    assert_eq!(json_error_code(&o), "install.output_exists");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&out).expect("read"), b"not mine to replace");
+    assert_eq!(pending(&h).len(), 1, "the key still waits");
+    let o = install(&h, &leaf, &out, PASSWORD, &["--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dump = crate::support::openssl_reads_p12(h.path(), &out, PASSWORD, false);
+    assert_eq!(dump.key_modulus, dump.cert_modulus);
+    assert!(pending(&h).is_empty(), "retired once the replaced file was verified");
+}
