@@ -156,14 +156,15 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
 
 /// Writes the CSR through the core's one writer: never over an existing file unless `force`, atomically.
 fn write_csr(out: &std::path::Path, pem: &str, force: bool, ctx: &Ctx) -> Result<(), CliError> {
-    use trousseau::fsutil::{self, Access, FileError};
+    use trousseau::fsutil::{self, Access};
     fsutil::write(out, pem.as_bytes(), Access::Public, force).map_err(|e| {
-        CliError::Report(match e {
-            FileError::Exists { path } => {
-                ErrorReport::from_coded(&trousseau::csr::CsrError::OutputExists { path }, ctx.lang)
-            }
-            e => ErrorReport::from_coded(&e, ctx.lang),
-        })
+        // The same code and sentence as `csr new` (the csr module exists with software keys only).
+        #[cfg(feature = "software-keys")]
+        if let fsutil::FileError::Exists { path } = &e {
+            let e = trousseau::csr::CsrError::OutputExists { path: path.clone() };
+            return CliError::Report(ErrorReport::from_coded(&e, ctx.lang));
+        }
+        CliError::Report(ErrorReport::from_coded(&e, ctx.lang))
     })
 }
 
