@@ -245,4 +245,37 @@ mod tests {
             assert_eq!(mode, 0o600);
         }
     }
+
+    /// The guard: outside this module nothing in src/ or src-tauri/src writes a file by hand (`fs::write`,
+    /// `rename`, `File::create`, tempfile's `persist`); every writer goes through `write_new`/`write_atomic`.
+    #[test]
+    fn every_writer_goes_through_fsutil() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let needles = [
+            concat!("fs::", "write("),
+            concat!("fs::", "rename("),
+            concat!("File::", "create("),
+            concat!(".persist", "("),
+        ];
+        let mut stack = vec![root.join("src"), root.join("src-tauri/src")];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for entry in rd.flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "rs") && !p.ends_with("fsutil.rs") {
+                    let text = std::fs::read_to_string(&p).expect("read");
+                    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                    for needle in needles {
+                        assert!(
+                            !code.contains(needle),
+                            "{} writes a file by hand ({needle}): use crate::fsutil",
+                            p.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
