@@ -230,17 +230,12 @@ impl From<PasswordPolicy> for password::Policy {
 /// A password to rate before it protects a key (the window calls this as the user types).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct PasswordCheckRequest {
-    pub password: String,
+    #[ts(type = "string")]
+    pub password: password::Password,
     pub policy: PasswordPolicy,
     /// Words the password must not be built from (holder's name, e-mail).
     #[serde(default)]
     pub user_inputs: Vec<String>,
-}
-
-impl Drop for PasswordCheckRequest {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
 }
 
 /// The verdict on a password: every unmet rule at once, the strength meter, and whether it is accepted.
@@ -389,7 +384,7 @@ pub fn load_settings() -> Result<Settings, SettingsError> {
     Ok(settings)
 }
 
-/// Validates and writes the settings atomically (temp file + rename).
+/// Validates and writes the settings atomically ([`crate::fsutil::write_atomic`]).
 pub fn save_settings(s: &Settings) -> Result<(), SettingsError> {
     if Lang::parse(&s.lang).is_none() {
         return Err(SettingsError::Invalid("lang"));
@@ -407,21 +402,19 @@ pub fn save_settings(s: &Settings) -> Result<(), SettingsError> {
         source: std::io::Error::other(e.to_string()),
     })?;
     let path = dir.join("desktop.json");
-    let tmp = dir.join("desktop.json.tmp");
     #[cfg(feature = "portal")]
     let s = &Settings { portals: Vec::new(), ..s.clone() }; // kept in portals.json, not twice
     let json = serde_json::to_vec_pretty(s).map_err(|source| SettingsError::Parse { path: path.clone(), source })?;
-    std::fs::write(&tmp, json).map_err(|source| SettingsError::Io { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &path).map_err(|source| SettingsError::Io { path, source })?;
+    crate::fsutil::write_atomic(&path, &json, crate::fsutil::Access::Private)
+        .map_err(|e| SettingsError::Io { path: path.clone(), source: e.into() })?;
     if let Some(file) = crate::token::configured_modules_file() {
         let mut text = String::from("# PKCS#11 modules added in Trousseau's settings, one path per line\n");
         for m in &s.pkcs11_modules {
             text.push_str(m.trim());
             text.push('\n');
         }
-        let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|source| SettingsError::Io { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &file).map_err(|source| SettingsError::Io { path: file, source })?;
+        crate::fsutil::write_atomic(&file, text.as_bytes(), crate::fsutil::Access::Private)
+            .map_err(|e| SettingsError::Io { path: file.clone(), source: e.into() })?;
     }
     #[cfg(feature = "portal")]
     if let Some((entries, bridge)) = portals {
@@ -653,9 +646,13 @@ pub struct IgcRequest {
     #[serde(flatten)]
     #[ts(flatten)]
     pub input: crate::csr::igc_sante::Input,
-    /// Where to write the CSR (PEM); it must not exist yet.
+    /// Where to write the CSR (PEM); it must not exist yet unless `force`.
     #[ts(type = "string")]
     pub out: PathBuf,
+    /// Replace `out` if it exists (the user confirmed); absent means no.
+    #[serde(default)]
+    #[ts(optional)]
+    pub force: Option<bool>,
 }
 
 /// Without software keys no request can be made: the command answers `api.unavailable` whatever it is sent.
@@ -679,9 +676,11 @@ pub struct CsrResult {
 fn make_software_request(
     spec: &crate::csr::RequestSpec,
     out: &std::path::Path,
+    force: bool,
     lang: Lang,
 ) -> Result<CsrResult, ApiError> {
-    let made = crate::csr::new_software_request_default_vault(spec, out).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let made =
+        crate::csr::new_software_request_default_vault(spec, out, force).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(CsrResult {
         id: made.id,
         out: made.out.display().to_string(),
@@ -695,7 +694,7 @@ fn make_software_request(
 #[cfg(feature = "software-keys")]
 pub fn csr_igc_new(req: IgcRequest, lang: Lang) -> Result<CsrResult, ApiError> {
     let spec = crate::csr::RequestSpec::igc_sante(&req.input).map_err(|e| ApiError::from_coded(&e, lang))?;
-    make_software_request(&spec, &req.out, lang)
+    make_software_request(&spec, &req.out, req.force.unwrap_or(false), lang)
 }
 
 #[cfg(not(feature = "software-keys"))]
@@ -838,10 +837,8 @@ pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
     if !due.is_empty() {
         shown.extend(due.iter().map(|r| r.key.clone()));
         if let Ok(json) = serde_json::to_vec(&shown) {
-            let tmp = path.with_extension("json.tmp");
-            if std::fs::write(&tmp, json).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
+            // Best effort: a reminder not recorded is shown again, nothing worse.
+            let _ = crate::fsutil::write_atomic(&path, &json, crate::fsutil::Access::Private);
         }
     }
     due
@@ -1218,6 +1215,10 @@ pub struct GenericRequest {
     pub dns: Vec<String>,
     #[ts(type = "string")]
     pub out: PathBuf,
+    /// Replace `out` if it exists (the user confirmed); absent means no.
+    #[serde(default)]
+    #[ts(optional)]
+    pub force: Option<bool>,
 }
 
 /// Generates RSA-2048 and a generic CSR, the key kept in the vault first.
@@ -1232,7 +1233,7 @@ pub fn csr_generic_new(req: GenericRequest, lang: Lang) -> Result<CsrResult, Api
         .collect();
     let spec =
         crate::csr::RequestSpec::generic(req.subject.trim(), sans).map_err(|e| ApiError::from_coded(&e, lang))?;
-    make_software_request(&spec, &req.out, lang)
+    make_software_request(&spec, &req.out, req.force.unwrap_or(false), lang)
 }
 
 #[cfg(not(feature = "software-keys"))]
@@ -1303,13 +1304,8 @@ pub fn cert_inspect(req: FileRequest, lang: Lang) -> Result<CertFile, ApiError> 
 pub struct P12Request {
     #[ts(type = "string")]
     pub path: PathBuf,
-    pub password: String,
-}
-
-impl Drop for P12Request {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
+    #[ts(type = "string")]
+    pub password: password::Password,
 }
 
 /// What a `.p12` holds (read with its password; nothing installed).
@@ -1321,7 +1317,8 @@ pub struct P12Summary {
 
 /// Opens a `.p12` with its password and says what it holds.
 pub fn p12_inspect(req: P12Request, lang: Lang) -> Result<P12Summary, ApiError> {
-    let contents = crate::pkcs12::read_file(&req.path, &req.password).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let contents =
+        crate::pkcs12::read_file(&req.path, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
     let now = time::OffsetDateTime::now_utc();
     let certificates = contents
         .certificates
@@ -1371,8 +1368,8 @@ pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError
             ),
         ),
     })?;
-    let identity =
-        crate::store::identity_from_pkcs12(&bytes, &req.password).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let identity = crate::store::identity_from_pkcs12(&bytes, req.password.expose())
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     store.install_identity(&identity).map(install_result).map_err(|e| ApiError::from_coded(&e, lang))
 }
@@ -1424,26 +1421,32 @@ pub struct ExportRequest {
     pub sha256: String,
     #[ts(type = "string")]
     pub path: PathBuf,
-    pub password: String,
+    #[ts(type = "string")]
+    pub password: password::Password,
     pub policy: PasswordPolicy,
     /// 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
     pub legacy: bool,
-}
-
-impl Drop for ExportRequest {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
+    /// Replace `path` if it exists (the user confirmed); absent means no: the answer is then `file.exists`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub force: Option<bool>,
 }
 
 /// Exports after checking the password against the policy and the strength estimate; the file is written
 /// atomically.
 pub fn store_export(req: ExportRequest, lang: Lang) -> Result<InstallResult, ApiError> {
-    password::check(req.policy.into(), &req.password, &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
+    password::check(req.policy.into(), req.password.expose(), &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     let enc = if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern };
-    let count = crate::store::export_pkcs12_file(store.as_mut(), &req.sha256, &req.password, enc, &req.path)
-        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let count = crate::store::export_pkcs12_file(
+        store.as_mut(),
+        &req.sha256,
+        req.password.expose(),
+        enc,
+        &req.path,
+        req.force.unwrap_or(false),
+    )
+    .map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(InstallResult {
         store: req.path.display().to_string(),
         installed: count as u32,
@@ -1478,9 +1481,9 @@ pub fn pending_list(_req: (), lang: Lang) -> Result<Vec<PendingSummary>, ApiErro
 pub fn password_check(req: PasswordCheckRequest, lang: Lang) -> Result<PasswordCheck, ApiError> {
     let policy = password::Policy::from(req.policy);
     let inputs: Vec<&str> = req.user_inputs.iter().map(String::as_str).collect();
-    let unmet = password::unmet_rules(policy, &req.password).into_iter().map(|r| r.describe(lang)).collect();
-    let score = password::strength(&req.password, &inputs).score;
-    Ok(match password::check(policy, &req.password, &inputs) {
+    let unmet = password::unmet_rules(policy, req.password.expose()).into_iter().map(|r| r.describe(lang)).collect();
+    let score = password::strength(req.password.expose(), &inputs).score;
+    Ok(match password::check(policy, req.password.expose(), &inputs) {
         Ok(s) => PasswordCheck { accepted: true, score: s.score, unmet, error: None },
         Err(e) => PasswordCheck { accepted: false, score, unmet, error: Some(ApiError::from_coded(&e, lang)) },
     })
@@ -1558,36 +1561,22 @@ fn tr(lang: Lang, fr: &str, en: &str, de: &str) -> String {
 
 /// Change a card's PIN (`current` is the PIN now), or unblock it (`current` is then the unblocking code, PUK / SO
 /// PIN); `new_pin` typed twice (`confirm`).
-#[derive(Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct PinChangeRequest {
     /// Token label, as the Cartes page shows it.
     pub token: String,
-    pub current: String,
-    pub new_pin: String,
-    pub confirm: String,
+    #[ts(type = "string")]
+    pub current: password::Password,
+    #[ts(type = "string")]
+    pub new_pin: password::Password,
+    #[ts(type = "string")]
+    pub confirm: password::Password,
     /// The user confirmed that the PIN is on its final try.
     pub final_try_ok: bool,
 }
 
-impl std::fmt::Debug for PinChangeRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PinChangeRequest")
-            .field("token", &self.token)
-            .field("final_try_ok", &self.final_try_ok)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PinChangeRequest {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.current);
-        zeroize::Zeroize::zeroize(&mut self.new_pin);
-        zeroize::Zeroize::zeroize(&mut self.confirm);
-    }
-}
-
-fn pin_of(s: &str) -> crate::token::Pin {
-    crate::token::Pin::new(zeroize::Zeroizing::new(s.to_string()))
+fn pin_of(p: &password::Password) -> crate::token::Pin {
+    crate::token::Pin::new(zeroize::Zeroizing::new(p.expose().to_string()))
 }
 
 /// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.
@@ -1625,23 +1614,10 @@ pub fn token_pin_unblock(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, 
 }
 
 /// Run the backup-key drill (the PIN is used only if a bi-clé's key is on a card).
-#[derive(Clone, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 pub struct DrillRequest {
-    pub pin: Option<String>,
-}
-
-impl std::fmt::Debug for DrillRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DrillRequest").field("pin", &self.pin.as_ref().map(|_| "<redacted>")).finish()
-    }
-}
-
-impl Drop for DrillRequest {
-    fn drop(&mut self) {
-        if let Some(p) = &mut self.pin {
-            zeroize::Zeroize::zeroize(p);
-        }
-    }
+    #[ts(type = "string | null")]
+    pub pin: Option<password::Password>,
 }
 
 /// One bi-clé's verdict in the drill.
@@ -1672,10 +1648,9 @@ pub fn portal_drill(req: DrillRequest, lang: Lang) -> Result<DrillView, ApiError
     use crate::envelope::EnvelopeError;
     let s = session(lang)?;
     let bicles = block_on(lang, s.list_bicles())?.map_err(|e| ApiError::from_coded(&e, lang))?;
-    let given = req.pin.clone().map(zeroize::Zeroizing::new);
     let mut source = |t: &crate::token::Token| -> Result<Option<crate::token::Pin>, EnvelopeError> {
-        match &given {
-            Some(p) => Ok(Some(crate::token::Pin::new(p.clone()))),
+        match &req.pin {
+            Some(p) => Ok(Some(pin_of(p))),
             None if t.pin.protected_path => Ok(None),
             None => Err(EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
         }
@@ -1739,7 +1714,7 @@ pub struct EnvelopeView {
 }
 
 /// Open an envelope into a folder (or file); the card's PIN when the key is on a card.
-#[derive(Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct EnvelopeOpenRequest {
     #[ts(type = "string")]
     pub path: PathBuf,
@@ -1747,26 +1722,8 @@ pub struct EnvelopeOpenRequest {
     pub out: PathBuf,
     /// Replace an existing file of the same name.
     pub force: bool,
-    pub pin: Option<String>,
-}
-
-impl std::fmt::Debug for EnvelopeOpenRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnvelopeOpenRequest")
-            .field("path", &self.path)
-            .field("out", &self.out)
-            .field("force", &self.force)
-            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-impl Drop for EnvelopeOpenRequest {
-    fn drop(&mut self) {
-        if let Some(p) = &mut self.pin {
-            zeroize::Zeroize::zeroize(p);
-        }
-    }
+    #[ts(type = "string | null")]
+    pub pin: Option<password::Password>,
 }
 
 /// An envelope opened: where its content is.
@@ -1815,10 +1772,9 @@ pub fn envelope_inspect(req: FileRequest, lang: Lang) -> Result<EnvelopeView, Ap
 pub fn envelope_open(req: EnvelopeOpenRequest, lang: Lang) -> Result<EnvelopeOpened, ApiError> {
     use crate::envelope::EnvelopeError;
     let open = crate::envelope::OpenRequest { file: req.path.clone(), out: req.out.clone(), force: req.force };
-    let given = req.pin.clone().map(zeroize::Zeroizing::new);
     let mut source = |t: &crate::token::Token| -> Result<Option<crate::token::Pin>, EnvelopeError> {
-        match &given {
-            Some(p) => Ok(Some(crate::token::Pin::new(p.clone()))),
+        match &req.pin {
+            Some(p) => Ok(Some(pin_of(p))),
             None if t.pin.protected_path => Ok(None),
             None => Err(EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
         }
@@ -1984,6 +1940,27 @@ mod tests {
         for (en, de) in pairs {
             assert_ne!(en, de);
             assert!(!de.contains('{') && !de.contains('}'), "{de}");
+        }
+    }
+
+    #[test]
+    fn request_debug_never_shows_the_password() {
+        const SECRET: &str = "Secr3t-Never-In-Logs!";
+        let p12: P12Request = serde_json::from_value(serde_json::json!({ "path": "/tmp/a.p12", "password": SECRET }))
+            .expect("P12Request");
+        let export: ExportRequest = serde_json::from_value(serde_json::json!({
+            "sha256": "ab", "path": "/tmp/a.p12", "password": SECRET, "policy": "tcs", "legacy": false,
+        }))
+        .expect("ExportRequest");
+        let check = PasswordCheckRequest { password: SECRET.into(), policy: PasswordPolicy::Tcs, user_inputs: vec![] };
+        for text in [format!("{p12:?}"), format!("{export:?}"), format!("{check:?}"), format!("{p12:#?}")] {
+            assert!(!text.contains(SECRET) && text.contains("Password(***)"), "{text}");
+        }
+        assert_eq!(p12.password.expose(), SECRET, "the secret itself is still there for the call");
+        // The guard: a request field that carries a secret is a Password, never a bare String.
+        let source = include_str!("api.rs");
+        for bare in [concat!("pub password: ", "String"), concat!("pub pin: ", "String")] {
+            assert!(!source.contains(bare), "a request carries a secret as a String ({bare}): use password::Password");
         }
     }
 

@@ -7,10 +7,12 @@
 pub mod api;
 pub mod card;
 pub mod cert;
+pub mod child;
 #[cfg(feature = "software-keys")]
 pub mod csr;
 #[cfg(feature = "software-keys")]
 pub mod envelope;
+pub mod fsutil;
 pub mod i18n;
 pub mod password;
 pub mod paths;

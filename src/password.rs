@@ -8,7 +8,44 @@
 //! listed at once, in the user's language, so the user fixes everything in one go.
 
 use crate::i18n::{Coded, Lang};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// A password or PIN as requests carry it: a plain string on the wire, zeroized when dropped, and never shown by
+/// `Debug` (a request logged or printed in a panic message shows `Password(***)`).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    /// The secret itself, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl From<String> for Password {
+    fn from(s: String) -> Self {
+        Password(s)
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Self {
+        Password(s.to_string())
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 /// A set of rules a password must follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -17,6 +17,7 @@
 //!   existing entry unreadable). `key.json` beside the entries names the keyring account and holds a check value,
 //!   so a wrong key is told apart from a damaged entry.
 
+use crate::fsutil::{self, Access};
 use crate::i18n::{Coded, Lang};
 use crate::paths::PathsError;
 use crate::secrets::{self, SecretsError};
@@ -26,7 +27,6 @@ use base64::Engine as _;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -304,50 +304,6 @@ pub fn new_id() -> String {
     hex::encode(b)
 }
 
-/// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync of the
-/// directory. A crash leaves either the old content (or nothing) or the new content, never a mix. On Unix the
-/// file is created readable by its owner only.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".tmp-{name}-{}", new_id()));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        sync_dir(&dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `fsync` of a directory, so a rename or unlink in it is durable (no-op where directories cannot be opened).
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
 fn cipher(key: &[u8; 32]) -> Aes256Gcm {
     Aes256Gcm::new(key.into())
 }
@@ -487,7 +443,7 @@ impl Vault {
         let check = B64.encode([nonce, ct].concat());
         let kf = KeyFile { version: 1, account: account.clone(), check };
         let json = serde_json::to_vec_pretty(&kf).map_err(|e| io("écrire", &key_path)(std::io::Error::other(e)))?;
-        write_atomic(&key_path, &json).map_err(io("écrire", &key_path))?;
+        fsutil::write_atomic(&key_path, &json, Access::Private).map_err(|e| io("écrire", &key_path)(e.into()))?;
         Ok(Vault { dir: dir.to_path_buf(), account, key })
     }
 
@@ -526,14 +482,13 @@ impl Vault {
             ciphertext: B64.encode(ct),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| io("écrire", &path)(std::io::Error::other(e)))?;
-        if path.exists() {
-            return Err(VaultError::Io {
-                operation: "créer",
-                path,
-                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-            });
-        }
-        write_atomic(&path, &bytes).map_err(io("écrire", &path))?;
+        // Never replaces an entry: an id collision fails without touching the existing key.
+        fsutil::write_new(&path, &bytes, Access::Private).map_err(|e| match e {
+            fsutil::FileError::Exists { .. } => {
+                VaultError::Io { operation: "créer", path: path.clone(), source: e.into() }
+            }
+            e => io("écrire", &path)(e.into()),
+        })?;
         Ok(path)
     }
 
@@ -610,7 +565,7 @@ impl Vault {
             }
             Err(e) => return Err(VaultError::Io { operation: "supprimer", path, source: e }),
         }
-        sync_dir(&self.dir).map_err(io("synchroniser", &self.dir))
+        fsutil::sync_dir(&self.dir).map_err(io("synchroniser", &self.dir))
     }
 }
 

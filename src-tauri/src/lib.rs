@@ -162,7 +162,13 @@ pub fn run() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--write-bindings") {
         let path = args.get(i + 1).cloned().unwrap_or_else(|| "ui/src/bindings.ts".into());
-        if let Err(e) = std::fs::write(&path, trousseau::api::typescript_bindings()) {
+        let bytes = trousseau::api::typescript_bindings();
+        let written = trousseau::fsutil::write_atomic(
+            std::path::Path::new(&path),
+            bytes.as_bytes(),
+            trousseau::fsutil::Access::Public,
+        );
+        if let Err(e) = written {
             eprintln!("trousseau-desktop: cannot write {path}: {e}");
             std::process::exit(1);
         }

@@ -1,7 +1,6 @@
 //! `trousseau cards [--watch] [--json]`: readers and the cards in them, once or as they change.
 
 use super::{CliError, Ctx};
-use std::io::Write;
 use trousseau::card::{self, CardEvent, CardEventKind, Monitor, ReaderState};
 use trousseau::Lang;
 
@@ -20,7 +19,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         return ctx.print_json(&serde_json::json!({ "readers": readers }));
     }
-    print!("{}", describe(&readers, ctx.lang));
+    out!("{}", describe(&readers, ctx.lang))?;
     Ok(())
 }
 
@@ -64,16 +63,21 @@ fn describe_event(e: &CardEvent, lang: Lang) -> String {
 /// Prints events as they happen, one line each, flushed at once. Ends when stdout closes.
 fn watch(ctx: &Ctx) -> Result<(), CliError> {
     let (monitor, events) = Monitor::start()?;
-    let stdout = std::io::stdout();
     for e in events {
         let line = if ctx.json {
             serde_json::to_string(&e).map_err(|err| CliError::new("cli.json", format!("JSON output failed: {err}")))?
         } else {
             describe_event(&e, ctx.lang)
         };
-        let mut out = stdout.lock();
-        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-            break; // the reader of our output went away
+        // Through the one writer, flushed at once: a reader that went away ends the watch quietly, any other
+        // failure is reported.
+        match outln!("{line}").and_then(|()| super::flush_out()) {
+            Ok(()) => {}
+            Err(CliError::ClosedOutput) => break,
+            Err(e) => {
+                monitor.stop();
+                return Err(e);
+            }
         }
     }
     monitor.stop();

@@ -21,9 +21,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             } else {
                 for (i, c) in certs.iter().enumerate() {
                     if i > 0 {
-                        println!();
+                        outln!()?;
                     }
-                    print!("{}", describe(c, ctx.lang));
+                    out!("{}", describe(c, ctx.lang))?;
                 }
                 Ok(())
             }

@@ -78,9 +78,12 @@ pub struct NewArgs {
     /// Generic profile: subject as an RFC 4514 string, most specific first ("CN=Name,O=Org,C=LU")
     #[arg(long)]
     pub subject: Option<String>,
-    /// Where to write the CSR (PEM); an existing file is never overwritten
+    /// Where to write the CSR (PEM); an existing file is kept unless --force
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace the --out file if it exists
+    #[arg(long)]
+    pub force: bool,
     /// Sign with a key on this PKCS#11 token (card) instead of a new software key: no vault entry, the key stays there
     #[arg(long)]
     pub token: Option<String>,
@@ -201,12 +204,12 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&v)
             } else {
-                println!("igc-sante:");
+                outln!("igc-sante:")?;
                 for o in csr::igc_sante::offers(ctx.lang) {
                     let usages = o.usages.iter().map(|u| u.id).collect::<Vec<_>>().join(", ");
-                    println!("  {:<5} {} — {usages} ({})", o.id, o.label, o.fields.join(", "));
+                    outln!("  {:<5} {} — {usages} ({})", o.id, o.label, o.fields.join(", "))?;
                 }
-                println!("generic: --subject \"CN=…,O=…,C=LU\" [--email …] [--fqdn …] [--upn …]");
+                outln!("generic: --subject \"CN=…,O=…,C=LU\" [--email …] [--fqdn …] [--upn …]")?;
                 Ok(())
             }
         }
@@ -214,34 +217,34 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             let spec = spec_from_args(&a, ctx)?;
             if let Some(label) = &a.token {
                 let (id, generate) = (a.key_id.as_deref(), a.generate_on_token);
-                return super::tokens::csr_on_token(ctx, label, id, generate, &a.pin, &spec, &a.out);
+                return super::tokens::csr_on_token(ctx, label, id, generate, &a.pin, &spec, &a.out, a.force);
             }
             // Refuse a bad destination before touching the keyring or generating anything.
-            csr::check_output(&a.out)?;
-            let made = csr::new_software_request_default_vault(&spec, &a.out)?;
+            csr::check_output(&a.out, a.force)?;
+            let made = csr::new_software_request_default_vault(&spec, &a.out, a.force)?;
             if ctx.json {
                 ctx.print_json(&made)
             } else {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         format!("Demande créée : {}", made.out.display()),
                         format!("Request created: {}", made.out.display()),
                         format!("Zertifikatsanforderung erstellt: {}", made.out.display())
                     )
-                );
-                println!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), made.subject);
-                println!("  {} {}", ctx.lang.pick3("Identifiant :", "Id:", "Kennung:"), made.id);
+                )?;
+                outln!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), made.subject)?;
+                outln!("  {} {}", ctx.lang.pick3("Identifiant :", "Id:", "Kennung:"), made.id)?;
                 if let Some(d) = made.deadline {
                     let day = format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
-                    println!(
+                    outln!(
                         "  {}",
                         ctx.lang.pick3(
                             format!("Retirez le certificat avant le {day} ; la clé privée attend dans le coffre de Trousseau."),
                             format!("Withdraw the certificate before {day}; the private key waits in Trousseau's vault."),
                             format!("Rufen Sie das Zertifikat vor dem {day} ab; der private Schlüssel wartet im Tresor von Trousseau."),
                         )
-                    );
+                    )?;
                 }
                 Ok(())
             }

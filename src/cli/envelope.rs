@@ -34,7 +34,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&i);
             }
-            println!(
+            outln!(
                 "{}",
                 l.pick3(
                     format!(
@@ -56,8 +56,8 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                         i.content_cipher.name()
                     ),
                 )
-            );
-            println!("{}", l.pick3("Destinataires :", "Recipients:", "Empfänger:"));
+            )?;
+            outln!("{}", l.pick3("Destinataires :", "Recipients:", "Empfänger:"))?;
             for r in &i.recipients {
                 let name = match (&r.issuer, &r.serial, &r.ski) {
                     (Some(is), Some(s), _) => format!("{is} — n° {s}"),
@@ -82,7 +82,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                             .to_string(),
                     ),
                 };
-                println!("  - {name}\n    {here}");
+                outln!("  - {name}\n    {here}")?;
             }
             Ok(())
         }
@@ -93,14 +93,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&opened);
             }
-            println!(
+            outln!(
                 "{}",
                 l.pick3(
                     format!("Pli ouvert : {} ({} octets).", opened.out.display(), opened.size),
                     format!("Envelope opened: {} ({} bytes).", opened.out.display(), opened.size),
                     format!("Umschlag geöffnet: {} ({} Bytes).", opened.out.display(), opened.size),
                 )
-            );
+            )?;
             Ok(())
         }
     }

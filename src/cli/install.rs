@@ -13,9 +13,13 @@ use std::path::PathBuf;
 pub struct Args {
     /// The certificate received (PEM, DER, or a PKCS#7 .p7b/.p7c bag with its chain)
     pub file: PathBuf,
-    /// Write the certificate, its chain and the private key to this PKCS#12 file (never overwrites another file)
+    /// Write the certificate, its chain and the private key to this PKCS#12 file (an existing file is kept unless
+    /// --force)
     #[arg(long, value_name = "FILE")]
     pub p12_out: Option<PathBuf>,
+    /// Replace the --p12-out file if it exists
+    #[arg(long, requires = "p12_out")]
+    pub force: bool,
     /// Legacy PKCS#12 encryption (3DES, SHA-1 MAC) for older macOS/Windows/Android importers
     #[arg(long)]
     pub legacy: bool,
@@ -80,7 +84,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
         let cn = leaf_cert.subject_cn.clone().unwrap_or_default();
         password::check(Policy::IgcSante, &pw, &[cn.as_str()])?;
         let enc = if a.legacy { Encryption::Legacy } else { Encryption::Modern };
-        let written = reunite::write_p12_verified(out, &key, &chain, &pw, enc)?;
+        let written = reunite::write_p12_verified(out, &key, &chain, &pw, enc, a.force)?;
         done.push(Done { kind: "p12", path: out.clone(), written });
     }
 
@@ -117,7 +121,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         ctx.print_json(&result)
     } else {
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 format!(
@@ -136,13 +140,13 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
                     result.id
                 ),
             )
-        );
+        )?;
         for d in &result.destinations {
-            println!(
+            outln!(
                 "  {} {}",
                 ctx.lang.pick3("Écrit et vérifié :", "Written and verified:", "Geschrieben und geprüft:"),
                 d.path.display()
-            );
+            )?;
         }
         Ok(())
     }
@@ -171,6 +175,7 @@ mod tests {
             let a = Args {
                 file: PathBuf::from("absent.pem"),
                 p12_out: None,
+                force: false,
                 legacy: false,
                 into_store: false,
                 password: PasswordArgs::default(),

@@ -7,6 +7,32 @@ use std::io::{IsTerminal, Read};
 use trousseau::{Coded, ErrorReport, Lang};
 use zeroize::Zeroizing;
 
+/// Writes a line to standard output through [`write_out`]; evaluates to `Result<(), CliError>`.
+/// Every line the command line prints goes through here, never through `println!` (which panics on a closed pipe).
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to standard output without a line end (see [`outln!`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
+/// A progress or notice line on standard error. A closed or broken standard error is not a reason to stop (or to
+/// panic, as `eprintln!` does): the line is dropped.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::cli::write_note(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod cards;
 pub mod cert;
 pub mod csr;
@@ -75,25 +101,79 @@ impl Ctx {
     pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
         let s = serde_json::to_string_pretty(value)
             .map_err(|e| CliError::new("cli.json", format!("JSON output failed: {e}")))?;
-        println!("{s}");
-        Ok(())
+        outln!("{s}")
     }
 }
 
-/// An error as the CLI reports it: stable code + sentence in the user's language. Exit code 1.
+/// How a command ends when it does not succeed.
 #[derive(Debug)]
-pub struct CliError(pub ErrorReport);
+pub enum CliError {
+    /// An error to report: stable code + sentence in the user's language. Exit code 1.
+    Report(ErrorReport),
+    /// Whoever reads our output has stopped (`trousseau store list --json | head -1`): not an error of ours, the
+    /// command ends quietly (exit 0, nothing on stderr), as `head`'s users expect.
+    ClosedOutput,
+}
 
 impl CliError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        CliError(ErrorReport { code: code.to_string(), message: message.into() })
+        CliError::Report(ErrorReport { code: code.to_string(), message: message.into() })
+    }
+
+    /// The report of a [`CliError::Report`] (tests).
+    #[cfg(test)]
+    pub fn report(self) -> ErrorReport {
+        match self {
+            CliError::Report(r) => r,
+            CliError::ClosedOutput => panic!("closed output, not a report"),
+        }
     }
 }
 
 impl<E: Coded> From<E> for CliError {
     fn from(e: E) -> Self {
-        CliError(ErrorReport::from_coded(&e, Lang::from_env()))
+        CliError::Report(ErrorReport::from_coded(&e, Lang::from_env()))
     }
+}
+
+/// Whether `e` means the reader of our output went away (EPIPE, or a reset socket as stdout).
+fn is_closed_output(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+}
+
+/// The one writer of standard output: a closed pipe becomes [`CliError::ClosedOutput`], any other failure (disk
+/// full behind a redirection) a reported error; never a panic.
+pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args).map_err(|e| output_error(&e))
+}
+
+/// Flushes standard output at the end of a command (same mapping as [`write_out`]).
+pub fn flush_out() -> Result<(), CliError> {
+    use std::io::Write;
+    std::io::stdout().lock().flush().map_err(|e| output_error(&e))
+}
+
+fn output_error(e: &std::io::Error) -> CliError {
+    if is_closed_output(e) {
+        return CliError::ClosedOutput;
+    }
+    let lang = Lang::from_env();
+    CliError::new(
+        "cli.output",
+        lang.pick3(
+            format!("L'écriture du résultat a échoué ({e}) : vérifiez l'espace disque de la destination."),
+            format!("Writing the output failed ({e}): check the free space of the destination."),
+            format!("Die Ausgabe konnte nicht geschrieben werden ({e}): prüfen Sie den freien Speicher des Ziels."),
+        ),
+    )
+}
+
+/// The one writer of notices on standard error: failures are ignored (see [`note!`]).
+pub fn write_note(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
@@ -110,6 +190,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Store(c) => store::run(c, &ctx),
         Command::Portal(c) => portal::run(c, &ctx),
         Command::Envelope(c) => envelope::run(c, &ctx),
+    }
+}
+
+/// The arguments whose value names an environment variable holding a secret.
+const SECRET_VARIABLE_ARGS: [&str; 3] = ["password_env", "pin_env", "store_password_env"];
+
+/// Names, for [`trousseau::child`], every environment variable given to a `--…-env` secret argument anywhere in
+/// the command line, so that no child process (certutil, modutil…) inherits it.
+pub fn hide_secret_variables(m: &clap::ArgMatches) {
+    for id in SECRET_VARIABLE_ARGS {
+        if let Ok(Some(var)) = m.try_get_one::<String>(id) {
+            trousseau::child::hide_variable(var);
+        }
+    }
+    if let Some((_, sub)) = m.subcommand() {
+        hide_secret_variables(sub);
     }
 }
 
@@ -237,8 +333,8 @@ pub(crate) mod test_support {
 
     /// The same error in German and in English (code and message), for `f` run in each language.
     pub fn de_en(f: impl Fn(&Ctx) -> Option<super::CliError>) -> (trousseau::ErrorReport, trousseau::ErrorReport) {
-        let de = f(&ctx(Lang::De)).expect("an error in German").0;
-        let en = f(&ctx(Lang::En)).expect("an error in English").0;
+        let de = f(&ctx(Lang::De)).expect("an error in German").report();
+        let en = f(&ctx(Lang::En)).expect("an error in English").report();
         assert_eq!(de.code, en.code, "the code does not depend on the language");
         (de, en)
     }
@@ -248,6 +344,80 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::{assert_german, de_en};
     use super::*;
+
+    /// The guard: nothing in the command line's path prints with the macros that panic on a closed pipe
+    /// (`println!`, `print!`, `eprintln!`, `eprint!`); output goes through `outln!`/`out!`/`note!`.
+    #[test]
+    fn no_panicking_print_macro_in_the_cli_path() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let needles =
+            [concat!("print", "ln!("), concat!("print", "!("), concat!("eprint", "ln!("), concat!("eprint", "!(")];
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("readable") {
+                let p = entry.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&p).expect("read");
+                    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                    for (n, line) in code.lines().enumerate() {
+                        let line = line.trim_start();
+                        if line.starts_with("//") {
+                            continue;
+                        }
+                        for needle in needles {
+                            assert!(!line.contains(needle), "{}:{}: {line}", p.display(), n + 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn secret_variables_of_every_command_are_hidden_from_children() {
+        use clap::CommandFactory;
+        let lines: [&[&str]; 3] = [
+            &[
+                "trousseau",
+                "store",
+                "export",
+                "ab",
+                "--out",
+                "x.p12",
+                "--password-env",
+                "PW_7A1",
+                "--store-password-env",
+                "DB_7A1",
+            ],
+            &[
+                "trousseau",
+                "--json",
+                "csr",
+                "new",
+                "--subject",
+                "CN=A",
+                "--out",
+                "x.csr",
+                "--token",
+                "T",
+                "--key-id",
+                "01",
+                "--pin-env",
+                "PIN_7A1",
+            ],
+            &["trousseau", "token", "login", "--token", "T", "--pin-env", "PIN2_7A1"],
+        ];
+        for line in lines {
+            let m = Cli::command().try_get_matches_from(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            hide_secret_variables(&m);
+        }
+        let hidden = trousseau::child::hidden_variables();
+        for var in ["PW_7A1", "DB_7A1", "PIN_7A1", "PIN2_7A1"] {
+            assert!(hidden.iter().any(|h| h == var), "{var} not hidden: {hidden:?}");
+        }
+    }
 
     #[test]
     fn missing_password_variable_is_said_in_german() {

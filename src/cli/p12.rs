@@ -36,7 +36,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                 ctx.print_json(&Inspection { certificates: &contents.certificates, private_keys: contents.keys.len() })
             } else {
                 let lang = ctx.lang;
-                println!(
+                outln!(
                     "{}",
                     lang.pick3(
                         format!(
@@ -55,21 +55,21 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                             contents.keys.len()
                         ),
                     )
-                );
+                )?;
                 for (i, c) in contents.certificates.iter().enumerate() {
-                    println!();
+                    outln!()?;
                     let with_key = contents.keys.iter().any(|k| k.certificate == Some(i));
                     if with_key {
-                        println!(
+                        outln!(
                             "{}",
                             lang.pick3(
                                 "[avec sa clé privée]",
                                 "[with its private key]",
                                 "[mit seinem privaten Schlüssel]"
                             )
-                        );
+                        )?;
                     }
-                    print!("{}", super::cert::describe(c, lang));
+                    out!("{}", super::cert::describe(c, lang))?;
                 }
                 Ok(())
             }

@@ -15,9 +15,12 @@ pub enum Cmd {
     Csr {
         /// Request id (see `pending list`)
         id: String,
-        /// Where to write the CSR (never overwrites)
+        /// Where to write the CSR (an existing file is kept unless --force)
         #[arg(long)]
         out: PathBuf,
+        /// Replace the file if it exists
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -84,21 +87,21 @@ fn day(t: OffsetDateTime) -> String {
     format!("{:02}/{:02}/{}", t.day(), u8::from(t.month()), t.year())
 }
 
-fn print_text(items: &[PendingItem], ctx: &Ctx) {
+fn print_text(items: &[PendingItem], ctx: &Ctx) -> Result<(), CliError> {
     if items.is_empty() {
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 "Aucune demande en attente.",
                 "No pending request.",
                 "Keine ausstehende Zertifikatsanforderung."
             )
-        );
-        return;
+        )?;
+        return Ok(());
     }
     for i in items {
         if let Some(e) = &i.error {
-            println!("{}  ⚠ {}", i.id, e.message);
+            outln!("{}  ⚠ {}", i.id, e.message)?;
             continue;
         }
         let mut line = format!("{}  {}", i.id, i.subject.as_deref().unwrap_or(""));
@@ -109,11 +112,12 @@ fn print_text(items: &[PendingItem], ctx: &Ctx) {
                 format!("  — vor dem {} abrufen ({left} T.)", day(d)),
             ));
         }
-        println!("{line}");
+        outln!("{line}")?;
         if let Some(p) = &i.csr_path {
-            println!("    {} {}", ctx.lang.pick3("CSR :", "CSR:", "CSR-Datei:"), p.display());
+            outln!("    {} {}", ctx.lang.pick3("CSR :", "CSR:", "CSR-Datei:"), p.display())?;
         }
     }
+    Ok(())
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
@@ -125,56 +129,43 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&items)
             } else {
-                print_text(&items, ctx);
-                Ok(())
+                print_text(&items, ctx)
             }
         }
-        Cmd::Csr { id, out } => {
+        Cmd::Csr { id, out, force } => {
             let vault = Vault::open()?;
             let entry = vault.get(&id)?;
             let meta: &PendingMeta = &entry.meta;
-            write_csr(&out, &meta.csr_pem, ctx)?;
+            write_csr(&out, &meta.csr_pem, force, ctx)?;
             if ctx.json {
                 ctx.print_json(&serde_json::json!({ "id": meta.id, "out": out, "subject": meta.subject }))
             } else {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         format!("CSR écrite : {}", out.display()),
                         format!("CSR written: {}", out.display()),
                         format!("CSR geschrieben: {}", out.display())
                     )
-                );
+                )?;
                 Ok(())
             }
         }
     }
 }
 
-fn write_csr(out: &std::path::Path, pem: &str, ctx: &Ctx) -> Result<(), CliError> {
-    if out.exists() {
-        return Err(CliError::new(
-            "csr.output_exists",
-            ctx.lang.pick3(
-                format!("Le fichier {} existe déjà : choisissez un autre nom.", out.display()),
-                format!("The file {} already exists: choose another name.", out.display()),
-                format!("Die Datei {} existiert bereits: wählen Sie einen anderen Namen.", out.display()),
-            ),
-        ));
-    }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| {
-        CliError::new(
-            "csr.write",
-            ctx.lang.pick3(
-                format!("Impossible d'écrire {} : {e}", out.display()),
-                format!("Cannot write {}: {e}", out.display()),
-                format!("{} kann nicht geschrieben werden: {e}", out.display()),
-            ),
-        )
-    })?;
-    std::io::Write::write_all(&mut f, pem.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| CliError::new("csr.write", format!("{}: {e}", out.display())))
+/// Writes the CSR through the core's one writer: never over an existing file unless `force`, atomically.
+fn write_csr(out: &std::path::Path, pem: &str, force: bool, ctx: &Ctx) -> Result<(), CliError> {
+    use trousseau::fsutil::{self, Access};
+    fsutil::write(out, pem.as_bytes(), Access::Public, force).map_err(|e| {
+        // The same code and sentence as `csr new` (the csr module exists with software keys only).
+        #[cfg(feature = "software-keys")]
+        if let fsutil::FileError::Exists { path } = &e {
+            let e = trousseau::csr::CsrError::OutputExists { path: path.clone() };
+            return CliError::Report(ErrorReport::from_coded(&e, ctx.lang));
+        }
+        CliError::Report(ErrorReport::from_coded(&e, ctx.lang))
+    })
 }
 
 #[cfg(test)]
@@ -187,7 +178,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let out = dir.path().join("demande.csr");
         std::fs::write(&out, "keep me").expect("write");
-        let (de, en) = de_en(|ctx| write_csr(&out, "-----BEGIN CERTIFICATE REQUEST-----", ctx).err());
+        let (de, en) = de_en(|ctx| write_csr(&out, "-----BEGIN CERTIFICATE REQUEST-----", false, ctx).err());
         assert_eq!(de.code, "csr.output_exists");
         assert_german(&de.message, &en.message);
         assert!(de.message.contains("existiert bereits"), "{}", de.message);

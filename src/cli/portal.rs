@@ -94,7 +94,7 @@ impl Confirm for TerminalConfirm {
             None
         };
         let Some(mut tty) = tty else {
-            eprintln!(
+            note!(
                 "{}",
                 self.lang.pick3(
                     "Demande refusée : aucun terminal pour la confirmer (utilisez la fenêtre de Trousseau).",
@@ -141,14 +141,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 ctx.print_json(&json!({"unpaired": true, "portal": name, "portal_revoked": r.is_ok()}))?;
             } else {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         format!("Association avec « {name} » supprimée."),
                         format!("Pairing with \"{name}\" removed."),
                         format!("Kopplung mit „{name}“ aufgehoben.")
                     )
-                );
+                )?;
             }
             r.map_err(CliError::from)
         }
@@ -158,17 +158,17 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
                 ctx.print_json(&cfg)
             } else {
                 for p in &cfg.portals {
-                    println!("{}  {}", p.name, p.url);
+                    outln!("{}  {}", p.name, p.url)?;
                 }
                 if cfg.managed {
-                    println!(
+                    outln!(
                         "{}",
                         ctx.lang.pick3(
                             "(liste gérée par votre administrateur)",
                             "(list managed by your administrator)",
                             "(Liste von Ihrem Administrator verwaltet)"
                         )
-                    );
+                    )?;
                 }
                 Ok(())
             }
@@ -222,14 +222,14 @@ fn status(ctx: &Ctx) -> Result<(), CliError> {
         if ctx.json {
             return ctx.print_json(&json!({"paired": false, "state": "Déconnecté"}));
         }
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 "Aucun portail associé (trousseau portal pair ADRESSE).",
                 "No portal paired (trousseau portal pair ADDRESS).",
                 "Kein Portal gekoppelt (trousseau portal pair ADRESSE)."
             )
-        );
+        )?;
         return Ok(());
     };
     let rt = runtime()?;
@@ -259,16 +259,16 @@ fn status(ctx: &Ctx) -> Result<(), CliError> {
             "error": error,
         }));
     }
-    println!("{} — {}", p.name, p.url);
-    println!("{} {}", ctx.lang.pick3("Agent :", "Agent:", "Sachbearbeiter:"), p.agent.unwrap_or_default());
+    outln!("{} — {}", p.name, p.url)?;
+    outln!("{} {}", ctx.lang.pick3("Agent :", "Agent:", "Sachbearbeiter:"), p.agent.unwrap_or_default())?;
     let state = if connected {
         ChannelEvent::Connected { portal: p.name.clone(), agent: String::new() }
     } else {
         ChannelEvent::Stopped
     };
-    println!("{}", state.label(ctx.lang));
+    outln!("{}", state.label(ctx.lang))?;
     if let Some(e) = error {
-        println!("{} ({})", e.message, e.code);
+        outln!("{} ({})", e.message, e.code)?;
     }
     Ok(())
 }
@@ -289,7 +289,7 @@ fn run_channel(yes: bool, ctx: &Ctx) -> Result<(), CliError> {
     let rt = runtime()?;
     let session = Session::shared()?;
     let confirm: Arc<dyn Confirm> = if yes {
-        eprintln!(
+        note!(
             "{}",
             ctx.lang.pick3(
                 "ATTENTION : --yes confirme automatiquement toute demande du portail, y compris la création de bi-clés. Réservé aux scripts et démonstrations.",
@@ -333,7 +333,7 @@ fn run_channel(yes: bool, ctx: &Ctx) -> Result<(), CliError> {
                 if ctx.json {
                     let _ = writeln!(std::io::stdout(), "{}", json!({"event": ev, "label": ev.label(ctx.lang)}));
                 } else {
-                    eprintln!("{}", ev.label(ctx.lang));
+                    note!("{}", ev.label(ctx.lang));
                 }
                 let _ = std::io::stdout().flush();
                 if ev == ChannelEvent::Revoked {
@@ -417,7 +417,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&rows);
             }
             for r in &rows {
-                println!(
+                outln!(
                     "{:>4}  {:<9} {:<24} CN={}  {}  [{}]",
                     r["id"],
                     if r["kind"] == "backup" {
@@ -429,9 +429,9 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                     r["cn"].as_str().unwrap_or(""),
                     r["not_after"].as_str().unwrap_or(""),
                     r["status"].as_str().unwrap_or("")
-                );
+                )?;
                 for w in r["warnings"].as_array().into_iter().flatten() {
-                    println!("      ! {}", w.as_str().unwrap_or(""));
+                    outln!("      ! {}", w.as_str().unwrap_or(""))?;
                 }
             }
             Ok(())
@@ -476,7 +476,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&rows);
             }
             for r in &rows {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         format!(
@@ -498,7 +498,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                             r.id
                         ),
                     )
-                );
+                )?;
             }
             Ok(())
         }
@@ -528,9 +528,9 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                         Outcome::RemovedOnPortal => l.pick3("retiré sur le portail", "removed on the portal", "auf dem Portal entfernt"),
                         Outcome::Failed => l.pick3("échec du test", "test failed", "Test fehlgeschlagen"),
                     };
-                    println!("{:>4}  {:<10} {:<28} {verdict}", r.id, kind, r.designation);
+                    outln!("{:>4}  {:<10} {:<28} {verdict}", r.id, kind, r.designation)?;
                     if let Some(e) = &r.error {
-                        println!("      ! {} ({})", e.message, e.code);
+                        outln!("      ! {} ({})", e.message, e.code)?;
                     }
                 }
             }
@@ -552,7 +552,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&json!({"id": id, "status": status}));
             }
-            println!(
+            outln!(
                 "{}",
                 if status == "supprime" {
                     ctx.lang.pick3(
@@ -569,7 +569,7 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                         ),
                     )
                 }
-            );
+            )?;
             Ok(())
         }
     }

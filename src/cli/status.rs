@@ -11,7 +11,7 @@ pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         return ctx.print_json(&s);
     }
-    print!("{}", render(&s, ctx.lang));
+    out!("{}", render(&s, ctx.lang))?;
     Ok(())
 }
 

@@ -89,9 +89,12 @@ pub enum Cmd {
     Export {
         /// SHA-256 fingerprint of the certificate (see `trousseau store list`)
         sha256: String,
-        /// The .p12 file to write
+        /// The .p12 file to write (an existing file is kept unless --force)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace the file if it exists
+        #[arg(long)]
+        force: bool,
         /// 3DES / SHA-1 protection for old importers (older macOS, Windows Server 2016, some Android)
         #[arg(long)]
         legacy: bool,
@@ -155,8 +158,8 @@ impl From<PolicyArg> for trousseau::password::Policy {
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     match cmd {
         Cmd::List { with_key, encryption_capable, target } => list(&target, with_key, encryption_capable, ctx),
-        Cmd::Export { sha256, out, legacy, policy, password, target } => {
-            export(&target, &sha256, &out, legacy, policy, &password, ctx)
+        Cmd::Export { sha256, out, force, legacy, policy, password, target } => {
+            export(&target, &sha256, &out, force, legacy, policy, &password, ctx)
         }
         Cmd::Remove { sha256, target } => remove(&target, &sha256, ctx),
         Cmd::ImportCa { file, target } => import_ca(&target, &file, ctx),
@@ -176,18 +179,18 @@ fn list(target: &Target, with_key: bool, encryption_capable: bool, ctx: &Ctx) ->
         return ctx.print_json(&certs);
     }
     if certs.is_empty() {
-        println!("{}", ctx.lang.pick3("Aucun certificat.", "No certificate.", "Kein Zertifikat."));
+        outln!("{}", ctx.lang.pick3("Aucun certificat.", "No certificate.", "Kein Zertifikat."))?;
         return Ok(());
     }
-    println!("{}", st.location());
+    outln!("{}", st.location())?;
     let now = time::OffsetDateTime::now_utc();
     for c in &certs {
-        print_cert(c, now, ctx);
+        print_cert(c, now, ctx)?;
     }
     Ok(())
 }
 
-fn print_cert(c: &StoredCertificate, now: time::OffsetDateTime, ctx: &Ctx) {
+fn print_cert(c: &StoredCertificate, now: time::OffsetDateTime, ctx: &Ctx) -> Result<(), CliError> {
     let cert = &c.certificate;
     let name = cert.subject_cn.clone().unwrap_or_else(|| cert.subject.clone());
     let issuer = cert.issuer_cn.clone().unwrap_or_else(|| cert.issuer.clone());
@@ -220,17 +223,20 @@ fn print_cert(c: &StoredCertificate, now: time::OffsetDateTime, ctx: &Ctx) {
             "vertrauenswürdige Zertifizierungsstelle",
         ));
     }
-    println!(
+    outln!(
         "- {name} — {issuer} — {expiry}{}",
         if marks.is_empty() { String::new() } else { format!(" [{}]", marks.join(", ")) }
-    );
-    println!("  SHA-256 {}", cert.sha256);
+    )?;
+    outln!("  SHA-256 {}", cert.sha256)?;
+    Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // the parsed arguments of `store export`, passed through
 fn export(
     target: &Target,
     sha256: &str,
     out: &Path,
+    force: bool,
     legacy: bool,
     policy: Option<PolicyArg>,
     password: &PasswordArgs,
@@ -258,7 +264,7 @@ fn export(
         None => trousseau::password::strength(&pw, &inputs),
     };
     let encryption = if legacy { ExportEncryption::Legacy } else { ExportEncryption::Modern };
-    let written = store::export_pkcs12_file(st.as_mut(), &cert.sha256, &pw, encryption, out)?;
+    let written = store::export_pkcs12_file(st.as_mut(), &cert.sha256, &pw, encryption, out, force)?;
     if ctx.json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -278,14 +284,14 @@ fn export(
             strength,
         });
     }
-    println!(
+    outln!(
         "{}",
         ctx.lang.pick3(
             format!("Exporté dans {} : le certificat, sa clé privée et {} certificat(s) de la chaîne (solidité du mot de passe : {}/4).", out.display(), written.saturating_sub(1), strength.score),
             format!("Exported to {}: the certificate, its private key and {} chain certificate(s) (password strength: {}/4).", out.display(), written.saturating_sub(1), strength.score),
             format!("Exportiert nach {}: das Zertifikat, sein privater Schlüssel und {} Zertifikat(e) der Kette (Passwortstärke: {}/4).", out.display(), written.saturating_sub(1), strength.score),
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -295,14 +301,14 @@ fn remove(target: &Target, sha256: &str, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         return ctx.print_json(&removed);
     }
-    println!(
+    outln!(
         "{}",
         ctx.lang.pick3(
             format!("Certificat retiré de {} : {}", st.location(), removed.certificate.subject),
             format!("Certificate removed from {}: {}", st.location(), removed.certificate.subject),
             format!("Zertifikat aus {} entfernt: {}", st.location(), removed.certificate.subject),
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -322,7 +328,7 @@ fn import_ca(target: &Target, file: &Path, ctx: &Ctx) -> Result<(), CliError> {
         return ctx.print_json(&reports);
     }
     for r in &reports {
-        print_report(r, ctx);
+        print_report(r, ctx)?;
     }
     Ok(())
 }
@@ -399,7 +405,7 @@ fn register(
                 format!("Modul „{}“ war in {} nicht registriert.", d.name, st.location()),
             ),
         };
-        println!("{text}");
+        outln!("{text}")?;
     }
     Ok(())
 }
@@ -432,41 +438,41 @@ fn profiles(ctx: &Ctx) -> Result<(), CliError> {
     }
     #[cfg(target_os = "linux")]
     for p in &found {
-        println!("- {} ({}){}", p.name, p.path.display(), if p.default { " *" } else { "" });
+        outln!("- {} ({}){}", p.name, p.path.display(), if p.default { " *" } else { "" })?;
     }
     if found.is_empty() {
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 "Aucun profil Firefox trouvé.",
                 "No Firefox profile found.",
                 "Kein Firefox-Profil gefunden."
             )
-        );
+        )?;
     }
     Ok(())
 }
 
-fn print_report(r: &ImportReport, ctx: &Ctx) {
+fn print_report(r: &ImportReport, ctx: &Ctx) -> Result<(), CliError> {
     if r.already_present {
-        println!(
+        outln!(
             "{}",
             ctx.lang.pick3(
                 format!("Déjà présent dans {} : rien n'a été ajouté (SHA-256 {}).", r.store, r.sha256),
                 format!("Already in {}: nothing was added (SHA-256 {}).", r.store, r.sha256),
                 format!("Bereits in {} vorhanden: nichts wurde hinzugefügt (SHA-256 {}).", r.store, r.sha256),
             )
-        );
-        return;
+        )?;
+        return Ok(());
     }
-    println!(
+    outln!(
         "{}",
         ctx.lang.pick3(
             format!("Installé dans {} :", r.store),
             format!("Installed in {}:", r.store),
             format!("Installiert in {}:", r.store)
         )
-    );
+    )?;
     for i in &r.items {
         let what = match i.kind {
             "private_key" => ctx.lang.pick3("clé privée", "private key", "privater Schlüssel"),
@@ -478,8 +484,9 @@ fn print_report(r: &ImportReport, ctx: &Ctx) {
         } else {
             String::new()
         };
-        println!("- {what} : {}{state}", i.subject);
+        outln!("- {what} : {}{state}", i.subject)?;
     }
+    Ok(())
 }
 
 /// `trousseau p12 import FILE` (declared in p12.rs, implemented here with the store).
@@ -526,7 +533,7 @@ pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         return ctx.print_json(&report);
     }
-    print_report(&report, ctx);
+    print_report(&report, ctx)?;
     Ok(())
 }
 

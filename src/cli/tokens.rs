@@ -108,7 +108,7 @@ impl NewPinArgs {
 
 /// Retries left, on stderr, before a prompt (the user knows what a wrong entry costs).
 fn show_pin_state(t: &Token) {
-    eprintln!("{} — {}", t.label, t.pin.message);
+    note!("{} — {}", t.label, t.pin.message);
 }
 
 fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
@@ -147,7 +147,7 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({"token": t.label, "changed": true}));
             }
-            println!("{}", l.pick3("Code PIN changé.", "PIN changed.", "PIN geändert."));
+            outln!("{}", l.pick3("Code PIN changé.", "PIN changed.", "PIN geändert."))?;
             Ok(())
         }
         PinCmd::Unblock { token: label, puk_stdin, puk_env, new_pin } => {
@@ -165,14 +165,14 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({"token": t.label, "unblocked": true}));
             }
-            println!(
+            outln!(
                 "{}",
                 l.pick3(
                     "Code PIN débloqué : utilisez le nouveau code PIN.",
                     "PIN unblocked: use the new PIN.",
                     "PIN entsperrt: Verwenden Sie die neue PIN."
                 )
-            );
+            )?;
             Ok(())
         }
     }
@@ -215,7 +215,7 @@ impl PinArgs {
     /// otherwise it is read (prompt, stdin or environment) and moved into a [`Pin`].
     pub fn login(&self, ctx: &Ctx, t: &Token) -> Result<token::TokenSession, CliError> {
         if t.pin.protected_path && !self.given() {
-            eprintln!(
+            note!(
                 "{}",
                 ctx.lang.pick3(
                     format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
@@ -237,7 +237,7 @@ impl PinArgs {
     ) -> impl FnMut(&Token) -> Result<Option<Pin>, trousseau::envelope::EnvelopeError> + 'a {
         move |t: &Token| {
             if t.pin.protected_path && !self.given() {
-                eprintln!(
+                note!(
                     "{}",
                     ctx.lang.pick3(
                         format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
@@ -247,9 +247,12 @@ impl PinArgs {
                 );
                 return Ok(None);
             }
-            self.read(ctx, &t.label)
-                .map(Some)
-                .map_err(|e| trousseau::envelope::EnvelopeError::Pin { detail: e.0.message })
+            self.read(ctx, &t.label).map(Some).map_err(|e| trousseau::envelope::EnvelopeError::Pin {
+                detail: match e {
+                    CliError::Report(r) => r.message,
+                    CliError::ClosedOutput => String::new(),
+                },
+            })
         }
     }
 
@@ -296,29 +299,29 @@ pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
         });
     }
     let l = ctx.lang;
-    println!("{}", l.pick3("Modules PKCS#11 :", "PKCS#11 modules:", "PKCS#11-Module:"));
+    outln!("{}", l.pick3("Modules PKCS#11 :", "PKCS#11 modules:", "PKCS#11-Module:"))?;
     if discovery.modules.is_empty() {
-        println!("  {}", l.pick3("(aucun)", "(none)", "(keine)"));
+        outln!("  {}", l.pick3("(aucun)", "(none)", "(keine)"))?;
     }
     for m in &discovery.modules {
-        println!("  {} ({} {}) — {}", m.manufacturer, m.description, m.library_version, m.path.display());
+        outln!("  {} ({} {}) — {}", m.manufacturer, m.description, m.library_version, m.path.display())?;
     }
     if !problems.is_empty() {
-        println!("{}", l.pick3("Modules inutilisables :", "Unusable modules:", "Nicht verwendbare Module:"));
+        outln!("{}", l.pick3("Modules inutilisables :", "Unusable modules:", "Nicht verwendbare Module:"))?;
         for p in &problems {
-            println!("  {} : {} ({})", p.path.display(), p.error.message(l), p.error.code());
+            outln!("  {} : {} ({})", p.path.display(), p.error.message(l), p.error.code())?;
         }
     }
-    println!("{}", l.pick3("Cartes et jetons :", "Cards and tokens:", "Karten und Token:"));
+    outln!("{}", l.pick3("Cartes et jetons :", "Cards and tokens:", "Karten und Token:"))?;
     if list.tokens.is_empty() {
-        println!(
+        outln!(
             "  {}",
             l.pick3("(aucun : insérez une carte)", "(none: insert a card)", "(keine: stecken Sie eine Karte ein)")
-        );
+        )?;
     }
     for t in &list.tokens {
-        println!("  « {} » — {} {} n° {} ({})", t.label, t.manufacturer, t.model, t.serial, t.slot_description);
-        println!("      {}", t.pin.message);
+        outln!("  « {} » — {} {} n° {} ({})", t.label, t.manufacturer, t.model, t.serial, t.slot_description)?;
+        outln!("      {}", t.pin.message)?;
     }
     Ok(())
 }
@@ -359,20 +362,20 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&all);
             }
             if all.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         "Aucun certificat sur la carte.",
                         "No certificate on the card.",
                         "Kein Zertifikat auf der Karte."
                     )
-                );
+                )?;
             }
             for c in &all {
                 let name = c.certificate.subject_cn.clone().unwrap_or_else(|| c.certificate.subject.clone());
                 let issuer = c.certificate.issuer_cn.clone().unwrap_or_else(|| c.certificate.issuer.clone());
-                println!("« {} » — {} ({})", c.token, name, issuer);
-                println!(
+                outln!("« {} » — {} ({})", c.token, name, issuer)?;
+                outln!(
                     "    id {} · {:?} · {} {} · {}",
                     c.key_id,
                     c.role,
@@ -387,7 +390,7 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                     } else {
                         ctx.lang.pick3("sans clé privée", "no private key", "ohne privaten Schlüssel")
                     }
-                );
+                )?;
             }
             Ok(())
         }
@@ -399,18 +402,18 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 return ctx.print_json(&keys);
             }
             if keys.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     ctx.lang.pick3(
                         "Aucune clé privée sur la carte.",
                         "No private key on the card.",
                         "Kein privater Schlüssel auf der Karte."
                     )
-                );
+                )?;
             }
             for k in &keys {
                 let bits = k.bits.map(|b| format!(" {b} bits")).unwrap_or_default();
-                println!("id {} — « {} » {:?}{bits}", k.key_id, k.label, k.algorithm);
+                outln!("id {} — « {} » {:?}{bits}", k.key_id, k.label, k.algorithm)?;
             }
             Ok(())
         }
@@ -427,14 +430,14 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&LoginOut { token: &t.label, logged_in: true, pin: &now });
             }
-            println!(
+            outln!(
                 "{}",
                 ctx.lang.pick3(
                     format!("Code PIN correct pour « {} ».", t.label),
                     format!("PIN correct for \"{}\".", t.label),
                     format!("PIN für „{}“ korrekt.", t.label)
                 )
-            );
+            )?;
             Ok(())
         }
     }
@@ -444,6 +447,7 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
 /// that stays there (no vault entry). With `--generate-on-token` a new RSA-2048 pair is created on the token first
 /// (with `--key-id` as its CKA_ID when given). The destination was checked by the caller.
 #[cfg(feature = "software-keys")]
+#[allow(clippy::too_many_arguments)] // the parsed arguments of `csr new --token`, passed through
 pub fn csr_on_token(
     ctx: &Ctx,
     label: &str,
@@ -452,6 +456,7 @@ pub fn csr_on_token(
     pin: &PinArgs,
     spec: &trousseau::csr::RequestSpec,
     out: &std::path::Path,
+    force: bool,
 ) -> Result<(), CliError> {
     use trousseau::csr;
     let id = match key_id {
@@ -477,7 +482,7 @@ pub fn csr_on_token(
             ),
         ));
     }
-    let abs = csr::check_output(out)?;
+    let abs = csr::check_output(out, force)?;
     let (_d, t) = find(ctx, label)?;
     let session = pin.login(ctx, &t)?;
     let id = if generate {
@@ -491,7 +496,7 @@ pub fn csr_on_token(
         // rcgen only says "remote key error": report what the token said.
         Err(e) => return Err(key.take_error().map(CliError::from).unwrap_or_else(|| CliError::from(e))),
     };
-    csr::write_public_file(&abs, pem.as_bytes()).map_err(|e| {
+    trousseau::fsutil::write(&abs, pem.as_bytes(), trousseau::fsutil::Access::Public, force).map_err(|e| {
         CliError::new(
             "csr.write",
             ctx.lang.pick3(
@@ -535,16 +540,16 @@ pub fn csr_on_token(
     if ctx.json {
         return ctx.print_json(&o);
     }
-    println!(
+    outln!(
         "{}",
         ctx.lang.pick3(
             format!("Demande créée : {}", abs.display()),
             format!("Request created: {}", abs.display()),
             format!("Zertifikatsanforderung erstellt: {}", abs.display())
         )
-    );
-    println!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), o.subject);
-    println!(
+    )?;
+    outln!("  {} {}", ctx.lang.pick3("Sujet :", "Subject:", "Antragsteller:"), o.subject)?;
+    outln!(
         "  {}",
         ctx.lang.pick3(
             format!(
@@ -557,7 +562,7 @@ pub fn csr_on_token(
                 t.label, o.key_id
             ),
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -571,11 +576,11 @@ mod tests {
         let spec = trousseau::csr::RequestSpec::generic("CN=Test", Vec::new()).expect("subject");
         let out = std::path::Path::new("never-written.csr");
         let pin = PinArgs::default();
-        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", Some("zz"), false, &pin, &spec, out).err());
+        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", Some("zz"), false, &pin, &spec, out, false).err());
         assert_eq!(de.code, "csr.arguments");
         assert_german(&de.message, &en.message);
         assert!(de.message.contains("„zz“"), "{}", de.message);
-        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", None, false, &pin, &spec, out).err());
+        let (de, en) = de_en(|ctx| csr_on_token(ctx, "Carte", None, false, &pin, &spec, out, false).err());
         assert_german(&de.message, &en.message);
         assert!(!out.exists());
     }

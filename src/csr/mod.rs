@@ -95,9 +95,9 @@ impl Coded for CsrError {
                 format!("Ungültiger alternativer Name „{value}“: {de}. Es wurde nichts erstellt."),
             ),
             CsrError::OutputExists { path } => lang.pick3(
-                format!("Le fichier {} existe déjà : choisissez un autre nom (Trousseau n'écrase pas un fichier). Rien n'a été créé.", path.display()),
-                format!("The file {} already exists: choose another name (Trousseau does not overwrite files). Nothing was created.", path.display()),
-                format!("Die Datei {} existiert bereits: Wählen Sie einen anderen Namen (Trousseau überschreibt keine Dateien). Es wurde nichts erstellt.", path.display()),
+                format!("Le fichier {} existe déjà : choisissez un autre nom, ou demandez à le remplacer (--force). Rien n'a été créé.", path.display()),
+                format!("The file {} already exists: choose another name, or ask to replace it (--force). Nothing was created.", path.display()),
+                format!("Die Datei {} existiert bereits: Wählen Sie einen anderen Namen oder lassen Sie sie ersetzen (--force). Es wurde nichts erstellt.", path.display()),
             ),
             CsrError::OutputFolder { path } => lang.pick3(
                 format!("Le dossier de {} n'existe pas : créez-le ou choisissez un autre emplacement. Rien n'a été créé.", path.display()),
@@ -372,14 +372,15 @@ pub struct NewRequest {
     pub deadline: Option<OffsetDateTime>,
 }
 
-/// Checks that `out` can be created (its folder exists, no file there yet) and returns its absolute path.
-pub fn check_output(out: &Path) -> Result<PathBuf, CsrError> {
+/// Checks that `out` can be created (its folder exists, no file there yet unless `force` asks to replace it) and
+/// returns its absolute path. An early answer only: the final write is itself race-free ([`crate::fsutil`]).
+pub fn check_output(out: &Path, force: bool) -> Result<PathBuf, CsrError> {
     let abs = if out.is_absolute() {
         out.to_path_buf()
     } else {
         std::env::current_dir().map(|d| d.join(out)).unwrap_or_else(|_| out.to_path_buf())
     };
-    if abs.exists() {
+    if !force && (abs.exists() || abs.is_symlink()) {
         return Err(CsrError::OutputExists { path: out.to_path_buf() });
     }
     match abs.parent() {
@@ -389,23 +390,29 @@ pub fn check_output(out: &Path) -> Result<PathBuf, CsrError> {
 }
 
 /// The whole software path of `csr new`: check the destination, generate RSA-2048, sign the CSR, store the key
-/// in `vault` (durably), and only then write the CSR to `out` (atomically, never overwriting).
-pub fn new_software_request(spec: &RequestSpec, out: &Path, vault: &Vault) -> Result<NewRequest, CsrError> {
-    let abs = check_output(out)?;
+/// in `vault` (durably), and only then write the CSR to `out` (atomically; an existing file is replaced only when
+/// `force` says so).
+pub fn new_software_request(
+    spec: &RequestSpec,
+    out: &Path,
+    vault: &Vault,
+    force: bool,
+) -> Result<NewRequest, CsrError> {
+    let abs = check_output(out, force)?;
     let key = generate_rsa_2048()?;
-    finish_software_request(spec, &abs, vault, &key)
+    finish_software_request(spec, &abs, vault, &key, force)
 }
 
 /// Same as [`new_software_request`] with the current user's vault, opened (keyring round trips) while the key is
 /// being generated on another thread: the two waits overlap instead of adding up.
-pub fn new_software_request_default_vault(spec: &RequestSpec, out: &Path) -> Result<NewRequest, CsrError> {
-    let abs = check_output(out)?;
+pub fn new_software_request_default_vault(spec: &RequestSpec, out: &Path, force: bool) -> Result<NewRequest, CsrError> {
+    let abs = check_output(out, force)?;
     std::thread::scope(|s| {
         let keygen = s.spawn(generate_rsa_2048);
         let vault = Vault::open();
         let key =
             keygen.join().map_err(|_| CsrError::Signing { detail: "key generation thread failed".to_string() })??;
-        finish_software_request(spec, &abs, &vault?, &key)
+        finish_software_request(spec, &abs, &vault?, &key, force)
     })
 }
 
@@ -414,6 +421,7 @@ fn finish_software_request(
     abs: &Path,
     vault: &Vault,
     key: &KeyPair,
+    force: bool,
 ) -> Result<NewRequest, CsrError> {
     let pem = build_request(spec, key)?;
     let now = OffsetDateTime::now_utc();
@@ -439,10 +447,12 @@ fn finish_software_request(
     let pkcs8 = Zeroizing::new(key.serialize_der());
     // The key is durably in the vault BEFORE the CSR exists anywhere else.
     vault.add(&meta, &pkcs8)?;
-    write_public_file(abs, pem.as_bytes()).map_err(|source| CsrError::Write {
+    // Never over an existing file unless the user asked (`force`); a file that appeared since `check_output` is
+    // left untouched and reported as a write failure: the key is safe in the vault, the CSR can be written again.
+    crate::fsutil::write(abs, pem.as_bytes(), crate::fsutil::Access::Public, force).map_err(|e| CsrError::Write {
         path: abs.to_path_buf(),
         id: meta.id.clone(),
-        source,
+        source: e.into(),
     })?;
     Ok(NewRequest {
         id: meta.id,
@@ -452,33 +462,6 @@ fn finish_software_request(
         created,
         deadline: meta.deadline,
     })
-}
-
-/// Writes a public file (CSR) atomically without replacing an existing one: temporary file + fsync, rename to the
-/// final name (refused if a file appeared there meanwhile), fsync of the folder.
-pub fn write_public_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".tmp-{name}-{}", vault::new_id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        if path.exists() {
-            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
-        }
-        std::fs::rename(&tmp, path)?;
-        vault::sync_dir(&dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Offers and usages of the profiles, for the window and `csr profiles --json`.

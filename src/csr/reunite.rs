@@ -82,9 +82,9 @@ impl Coded for ReuniteError {
                 )
             }
             ReuniteError::OutputExists { path } => lang.pick3(
-                format!("Le fichier {} existe déjà et ne contient pas ce certificat avec sa clé : choisissez un autre nom. La clé en attente est conservée.", path.display()),
-                format!("The file {} already exists and does not hold this certificate with its key: choose another name. The pending key is kept.", path.display()),
-                format!("Die Datei {} existiert bereits und enthält nicht dieses Zertifikat mit seinem Schlüssel: Wählen Sie einen anderen Namen. Der ausstehende Schlüssel bleibt erhalten.", path.display()),
+                format!("Le fichier {} existe déjà et ne contient pas ce certificat avec sa clé : choisissez un autre nom, ou demandez à le remplacer (--force). La clé en attente est conservée.", path.display()),
+                format!("The file {} already exists and does not hold this certificate with its key: choose another name, or ask to replace it (--force). The pending key is kept.", path.display()),
+                format!("Die Datei {} existiert bereits und enthält nicht dieses Zertifikat mit seinem Schlüssel: Wählen Sie einen anderen Namen oder lassen Sie sie ersetzen (--force). Der ausstehende Schlüssel bleibt erhalten.", path.display()),
             ),
             ReuniteError::Write { path, source } => lang.pick3(
                 format!("Impossible d'écrire {} ({source}). Libérez de la place ou choisissez un autre dossier ; la clé en attente est conservée.", path.display()),
@@ -166,27 +166,32 @@ fn verify_p12(path: &Path, password: &str, key: &PendingKey, chain: &[Certificat
 }
 
 /// Writes `key` with `chain` (leaf first) to `out` as a PKCS#12 protected by `password`, durably, then reads the
-/// file back from disk and checks key and certificates. An existing `out` is never overwritten — unless it is
-/// already exactly this key and certificate under this password (an earlier run stopped before retiring the
-/// key), which is then accepted as verified. Returns `true` when a file was written.
+/// file back from disk and checks key and certificates. An existing `out` is never overwritten unless `force` —
+/// but when it already is exactly this key and certificate under this password (an earlier run stopped before
+/// retiring the key), it is accepted as verified. The creation itself is race-free ([`crate::fsutil::write_new`]):
+/// a file that appears at `out` meanwhile is left as it is. Returns `true` when a file was written.
 pub fn write_p12_verified(
     out: &Path,
     key: &PendingKey,
     chain: &[Certificate],
     password: &str,
     encryption: Encryption,
+    force: bool,
 ) -> Result<bool, ReuniteError> {
-    if out.exists() {
-        return match verify_p12(out, password, key, chain) {
-            Ok(()) => Ok(false),
-            Err(_) => Err(ReuniteError::OutputExists { path: out.to_path_buf() }),
-        };
-    }
+    use crate::fsutil::{self, Access, FileError};
     let name = chain.first().map(|c| c.display_name()).unwrap_or_default();
     let bytes =
         pkcs12::write(&WriteRequest { key_pkcs8: &key.pkcs8_der, chain, friendly_name: &name, password, encryption })?;
-    crate::vault::write_atomic(out, &bytes)
-        .map_err(|source| ReuniteError::Write { path: out.to_path_buf(), source })?;
+    match fsutil::write(out, &bytes, Access::Private, force) {
+        Ok(()) => {}
+        Err(FileError::Exists { .. }) => {
+            return match verify_p12(out, password, key, chain) {
+                Ok(()) => Ok(false),
+                Err(_) => Err(ReuniteError::OutputExists { path: out.to_path_buf() }),
+            };
+        }
+        Err(e) => return Err(ReuniteError::Write { path: out.to_path_buf(), source: e.into() }),
+    }
     verify_p12(out, password, key, chain).map_err(|detail| ReuniteError::Verify { path: out.to_path_buf(), detail })?;
     Ok(true)
 }

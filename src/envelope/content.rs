@@ -147,7 +147,8 @@ pub(super) fn decrypt_into(
     }
 }
 
-/// Decrypts the envelope's content with `cek` into `out`; returns the plaintext size.
+/// Decrypts the envelope's content with `cek` into `out`; returns the plaintext size. The file appears only once
+/// the whole content decrypted (and authenticated), never over an existing file unless `force`.
 pub(super) fn decrypt_to(
     env: &Envelope,
     cipher: ContentCipher,
@@ -155,13 +156,9 @@ pub(super) fn decrypt_to(
     out: &Path,
     force: bool,
 ) -> Result<u64, EnvelopeError> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new().prefix(".trousseau-pli-").tempfile_in(&dir).map_err(io(&dir))?;
+    let mut staged = crate::fsutil::stage(out, crate::fsutil::Access::Private).map_err(file_error)?;
     let written = {
-        let mut w = std::io::BufWriter::with_capacity(CHUNK, tmp.as_file_mut());
+        let mut w = std::io::BufWriter::with_capacity(CHUNK, staged.file());
         let n = decrypt_into(env, cipher, cek, &mut w).map_err(|e| match e {
             EnvelopeError::Io { source, .. } => EnvelopeError::Io { path: out.to_path_buf(), source },
             other => other,
@@ -169,20 +166,15 @@ pub(super) fn decrypt_to(
         w.flush().map_err(io(out))?;
         n
     };
-    tmp.as_file_mut().sync_all().map_err(io(out))?;
-    if force {
-        tmp.persist(out).map_err(|e| EnvelopeError::Io { path: out.to_path_buf(), source: e.error })?;
-    } else {
-        tmp.persist_noclobber(out).map_err(|e| match e.error.kind() {
-            std::io::ErrorKind::AlreadyExists => EnvelopeError::OutputExists { path: out.to_path_buf() },
-            _ => EnvelopeError::Io { path: out.to_path_buf(), source: e.error },
-        })?;
-    }
-    // the rename itself survives a crash
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    staged.commit(force).map_err(file_error)?;
     Ok(written)
+}
+
+fn file_error(e: crate::fsutil::FileError) -> EnvelopeError {
+    match e {
+        crate::fsutil::FileError::Exists { path } => EnvelopeError::OutputExists { path },
+        other => EnvelopeError::Io { path: other.path().to_path_buf(), source: other.into() },
+    }
 }
 
 fn aes_cbc(

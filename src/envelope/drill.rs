@@ -227,9 +227,8 @@ fn last_file() -> Option<std::path::PathBuf> {
 
 fn save_last(summary: &DrillSummary) {
     if let (Some(f), Ok(text)) = (last_file(), serde_json::to_vec_pretty(summary)) {
-        let tmp = f.with_extension("json.tmp");
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, &f);
+        if let Err(e) = crate::fsutil::write_atomic(&f, &text, crate::fsutil::Access::Private) {
+            tracing::warn!("the drill's result was not kept: {e}");
         }
     }
 }

@@ -325,11 +325,9 @@ pub fn publish_state(event: Option<&ChannelEvent>) {
     let Some(f) = state_file() else { return };
     match event {
         Some(ev) => {
-            let tmp = f.with_extension("json.tmp");
             let text = json!({"pid": std::process::id(), "event": ev}).to_string();
-            if std::fs::write(&tmp, text).is_ok() {
-                let _ = std::fs::rename(&tmp, &f);
-            }
+            // Best effort: other processes then show the state they saw last.
+            let _ = crate::fsutil::write_atomic(&f, text.as_bytes(), crate::fsutil::Access::Private);
         }
         None => {
             let _ = std::fs::remove_file(f);

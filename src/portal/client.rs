@@ -418,10 +418,8 @@ impl Session {
         };
         let path = pairing_file()?;
         let text = serde_json::to_string_pretty(&pairing).unwrap_or_default();
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| PortalError::Io { path: path.display().to_string(), source: e })?;
+        crate::fsutil::write_atomic(&path, text.as_bytes(), crate::fsutil::Access::Private)
+            .map_err(|e| PortalError::Io { path: path.display().to_string(), source: e.into() })?;
         s.pairing = Some(pairing);
         let s = std::sync::Arc::new(s);
         *shared_slot() = Some(std::sync::Arc::clone(&s));

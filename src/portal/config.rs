@@ -133,10 +133,8 @@ pub fn save_user_config(portals: &[PortalEntry], bridge: Option<&BridgeConfig>) 
     }
     let f = File { portals: portals.to_vec(), bridge: bridge.cloned() };
     let text = serde_json::to_string_pretty(&f).unwrap_or_default();
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| PortalError::Io { path: path.display().to_string(), source: e })?;
+    crate::fsutil::write_atomic(&path, text.as_bytes(), crate::fsutil::Access::Private)
+        .map_err(|e| PortalError::Io { path: path.display().to_string(), source: e.into() })?;
     read(&path).map(|_| ())
 }
 

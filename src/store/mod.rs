@@ -360,26 +360,19 @@ pub fn export_pkcs12(
     Ok((identity.to_pkcs12(password, encryption)?, identity.chain.len() + 1))
 }
 
-/// [`export_pkcs12`] into `out`: written beside it under a temporary name (0600), synced, then renamed, so a
-/// failure never leaves a half-written file. Returns the number of certificates in the file.
+/// [`export_pkcs12`] into `out` through [`crate::fsutil`]: an existing file is left untouched unless `force`, a
+/// failure never leaves a half-written file, the file is readable by its owner only. Returns the number of
+/// certificates in the file.
 pub fn export_pkcs12_file(
     store: &mut dyn CertStore,
     sha256: &str,
     password: &str,
     encryption: ExportEncryption,
     out: &std::path::Path,
+    force: bool,
 ) -> Result<usize, StoreError> {
-    use std::io::Write;
     let (bytes, count) = export_pkcs12(store, sha256, password, encryption)?;
-    let io = |source| StoreError::Io { path: out.to_path_buf(), source };
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new().prefix(".trousseau-export").tempfile_in(&dir).map_err(io)?;
-    tmp.write_all(&bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(out).map_err(|e| io(e.error))?;
+    crate::fsutil::write(out, &bytes, crate::fsutil::Access::Private, force)?;
     Ok(count)
 }
 
@@ -485,6 +478,8 @@ pub enum StoreError {
     Pkcs12(#[from] crate::pkcs12::Pkcs12Error),
     #[error(transparent)]
     Cert(#[from] crate::cert::CertError),
+    #[error(transparent)]
+    File(#[from] crate::fsutil::FileError),
 }
 
 impl Coded for StoreError {
@@ -508,6 +503,7 @@ impl Coded for StoreError {
             StoreError::Decrypt { .. } => "store.decrypt",
             StoreError::Pkcs12(e) => e.code(),
             StoreError::Cert(e) => e.code(),
+            StoreError::File(e) => e.code(),
         }
     }
 
@@ -613,6 +609,7 @@ impl Coded for StoreError {
             ),
             StoreError::Pkcs12(e) => e.message(lang),
             StoreError::Cert(e) => e.message(lang),
+            StoreError::File(e) => e.message(lang),
         }
     }
 }

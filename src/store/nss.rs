@@ -167,7 +167,7 @@ impl NssStore {
 
     /// `certutil`/`modutil` with `-d sql:DIR` (modutil spells it `-dbdir`).
     fn tool(&self, tool: &'static str) -> Result<Command, StoreError> {
-        let mut c = Command::new(tool);
+        let mut c = crate::child::command(tool);
         let db = format!("sql:{}", self.dir.display());
         if tool == "modutil" {
             c.arg("-dbdir").arg(db).arg("-force");

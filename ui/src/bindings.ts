@@ -162,7 +162,11 @@ export type ExportRequest = { sha256: string, path: string, password: string, po
 /**
  * 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
  */
-legacy: boolean, };
+legacy: boolean, 
+/**
+ * Replace `path` if it exists (the user confirmed); absent means no: the answer is then `file.exists`.
+ */
+force?: boolean, };
 
 export type PairRequest = { url: string, 
 /**
@@ -176,9 +180,13 @@ export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
 
 export type IgcRequest = { 
 /**
- * Where to write the CSR (PEM); it must not exist yet.
+ * Where to write the CSR (PEM); it must not exist yet unless `force`.
  */
-out: string, offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+out: string, 
+/**
+ * Replace `out` if it exists (the user confirmed); absent means no.
+ */
+force?: boolean, offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
 /**
  * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
  * empty or equal to it).
@@ -299,7 +307,11 @@ source: string,
  */
 token: string | null, };
 
-export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, };
+export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, 
+/**
+ * Replace `out` if it exists (the user confirmed); absent means no.
+ */
+force?: boolean, };
 
 export type EnvelopeRecipient = { 
 /**

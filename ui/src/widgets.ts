@@ -42,6 +42,26 @@ export async function withProgress<T>(status: HTMLElement, op: () => Promise<T>)
   }
 }
 
+/**
+ * [`withProgress`] for an operation that writes a file: the core never replaces a file unless asked, so when it
+ * answers that `path` exists the user is asked, and only a "yes" runs the operation again with `force`.
+ */
+export async function withReplaceConfirm<T>(status: HTMLElement, path: string, op: (force: boolean) => Promise<T>): Promise<T | undefined> {
+  status.replaceChildren(h("p", { class: "progress", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), t("common.working")));
+  try {
+    const r = await op(false);
+    status.replaceChildren();
+    return r;
+  } catch (e) {
+    const code = toApiError(e).code;
+    if ((code === "file.exists" || code === "csr.output_exists") && (await confirmDialog(t("common.replaceFile", { path })))) {
+      return withProgress(status, () => op(true));
+    }
+    status.replaceChildren(errorBox(e));
+    return undefined;
+  }
+}
+
 /** "31/12/2026 — expire dans 12 jours", with a warning class when close. */
 export function expiry(notAfter: string, daysLeft: number): HTMLElement {
   const cls = daysLeft < 0 ? "expired" : daysLeft <= 30 ? "soon-exp" : "";

@@ -5,7 +5,7 @@ import { h, field } from "../dom";
 import { t } from "../i18n";
 import type { IgcInsi } from "../bindings";
 import { FieldName, INSI, OFFERS, Offer, USAGES, Usage, Values, fieldsFor, igcRequest, isService, validate } from "../igc";
-import { section, soonBox, withProgress } from "../widgets";
+import { section, soonBox, withReplaceConfirm } from "../widgets";
 import { formatDate, getLang } from "../i18n";
 import { pickSave } from "../files";
 
@@ -132,7 +132,7 @@ export function wizard(csrAvailable: boolean): HTMLElement {
       if (st.step === 3) {
         if (!csrAvailable) return;
         next.disabled = true;
-        void withProgress(status, () => call("csr_igc_new", igcRequest(st.offer, st.usage, st.values, st.insi, st.out ?? ""))).then((r) => {
+        void withReplaceConfirm(status, st.out ?? "", (force) => call("csr_igc_new", { ...igcRequest(st.offer, st.usage, st.values, st.insi, st.out ?? ""), force })).then((r) => {
           next.disabled = false;
           if (r) {
             status.replaceChildren(
@@ -175,7 +175,8 @@ function genericForm(): HTMLElement {
   const list = (v: string) => v.split(/[\s,;]+/).filter(Boolean);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const r = await withProgress(status, () => call("csr_generic_new", { subject: subject.value, emails: list(emails.value), dns: list(dns.value), out: out.value.trim() }));
+    const path = out.value.trim();
+    const r = await withReplaceConfirm(status, path, (force) => call("csr_generic_new", { subject: subject.value, emails: list(emails.value), dns: list(dns.value), out: path, force }));
     if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("req.done", { path: r.out })));
   });
   return form;

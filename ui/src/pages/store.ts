@@ -5,7 +5,7 @@ import { call } from "../api";
 import type { CertSummary, PasswordPolicy } from "../bindings";
 import { h, field } from "../dom";
 import { t } from "../i18n";
-import { confirmDialog, errorBox, expiry, passwordMeter, section, soonBox, withProgress } from "../widgets";
+import { confirmDialog, errorBox, expiry, passwordMeter, section, soonBox, withProgress, withReplaceConfirm } from "../widgets";
 import { pickSave } from "../files";
 import { fileField, p12ImportForm } from "../p12import";
 
@@ -73,8 +73,9 @@ function exportForm(enabled: boolean, certs: CertSummary[]): HTMLElement {
   const form = h("form", {}, field(t("store.exportWhich"), which), field(t("store.exportFor"), dest), field(t("store.policy"), policy), meter.el, field(t("store.exportPath"), out), choose, h("div", {}, submit), status);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const r = await withProgress(status, () =>
-      call("store_export", { sha256: which.value, path: out.value.trim(), password: meter.input.value, policy: policy.value as PasswordPolicy, legacy: dest.value === "legacy" }),
+    const path = out.value.trim();
+    const r = await withReplaceConfirm(status, path, (force) =>
+      call("store_export", { sha256: which.value, path, password: meter.input.value, policy: policy.value as PasswordPolicy, legacy: dest.value === "legacy", force }),
     );
     if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("store.exported", { path: r.store })));
   });
