@@ -826,6 +826,7 @@ pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
         std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let certs = store_list((), lang).unwrap_or_default();
     let pending = pending_list((), lang).unwrap_or_default();
+    #[cfg_attr(not(feature = "portal"), allow(unused_mut))]
     let mut due = due_reminders(&certs, &pending, &shown, lang);
     #[cfg(feature = "portal")]
     {
