@@ -1407,13 +1407,69 @@ pub fn ca_install(req: FileRequest, lang: Lang) -> Result<InstallResult, ApiErro
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct CertRef {
     pub sha256: String,
+    /// Removal only: also forget the certificate's revocation code kept in the keyring (kept when absent).
+    #[serde(default)]
+    #[ts(optional)]
+    pub forget_revocation_code: Option<bool>,
 }
 
-/// Removes a certificate (and its key) from the store; the window asks for confirmation first.
+/// Removes a certificate (and its key) from the store; the window asks for confirmation first, and whether to
+/// forget a revocation code kept for it.
 pub fn store_remove(req: CertRef, lang: Lang) -> Result<CertSummary, ApiError> {
     let mut store = open_store(lang)?;
     let removed = store.remove(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
+    if req.forget_revocation_code == Some(true) {
+        let c = &removed.certificate;
+        crate::secrets::forget_revocation_code(&c.issuer, &c.serial).map_err(|e| ApiError::from_coded(&e, lang))?;
+    }
     Ok(summary_of(&removed, time::OffsetDateTime::now_utc()))
+}
+
+/// The certificate of the store with this fingerprint (for its issuer and serial).
+fn stored_certificate(sha256: &str, lang: Lang) -> Result<crate::cert::Certificate, ApiError> {
+    let mut store = open_store(lang)?;
+    match store.find(sha256).map_err(|e| ApiError::from_coded(&e, lang))? {
+        Some(c) => Ok(c.certificate),
+        None => Err(ApiError::from_coded(
+            &crate::store::StoreError::NotFound { sha256: sha256.to_string(), store: store.location() },
+            lang,
+        )),
+    }
+}
+
+/// Whether a revocation code is kept for a certificate of the store (the code itself is not sent).
+pub fn revocation_code_kept(req: CertRef, lang: Lang) -> Result<bool, ApiError> {
+    let c = stored_certificate(&req.sha256, lang)?;
+    crate::secrets::revocation_code(&c.issuer, &c.serial)
+        .map(|c| c.is_some())
+        .map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+/// The revocation code kept for a certificate (the window asks for confirmation first); `None` when none is kept.
+pub fn revocation_code_reveal(req: CertRef, lang: Lang) -> Result<Option<String>, ApiError> {
+    let c = stored_certificate(&req.sha256, lang)?;
+    crate::secrets::revocation_code(&c.issuer, &c.serial)
+        .map(|c| c.map(|z| z.as_str().to_string()))
+        .map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+/// Keep (or replace) a certificate's revocation code in the keyring.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RevocationCodeRequest {
+    pub sha256: String,
+    #[ts(type = "string")]
+    pub code: password::Password,
+}
+
+/// Keeps the revocation code chosen at withdrawal (IGC-Santé), needed later to revoke without the card.
+pub fn revocation_code_keep(req: RevocationCodeRequest, lang: Lang) -> Result<bool, ApiError> {
+    let c = stored_certificate(&req.sha256, lang)?;
+    let code = req.code.expose().trim();
+    if code.is_empty() {
+        return Err(ApiError::bad_request("empty revocation code", lang));
+    }
+    crate::secrets::remember_revocation_code(&c.issuer, &c.serial, code).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(true)
 }
 
 /// Export a certificate with its private key to a password-protected `.p12`.
@@ -1835,6 +1891,9 @@ macro_rules! with_commands {
             portal_drill: $crate::api::DrillRequest => $crate::api::DrillView;
             token_pin_change: $crate::api::PinChangeRequest => $crate::api::TokenRow;
             token_pin_unblock: $crate::api::PinChangeRequest => $crate::api::TokenRow;
+            revocation_code_kept: $crate::api::CertRef => bool;
+            revocation_code_reveal: $crate::api::CertRef => ::std::option::Option<::std::string::String>;
+            revocation_code_keep: $crate::api::RevocationCodeRequest => bool;
         }
     };
 }
@@ -1914,6 +1973,7 @@ pub fn typescript_bindings() -> String {
         DrillRowView::decl(&cfg),
         DrillView::decl(&cfg),
         PinChangeRequest::decl(&cfg),
+        RevocationCodeRequest::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

@@ -10,6 +10,85 @@ pub enum Cmd {
     Inspect { file: std::path::PathBuf },
     /// Reunite a withdrawn certificate (or PKCS#7) with its pending private key
     Install(super::install::Args),
+    /// The revocation code kept for a certificate (store fingerprint or certificate file), after a confirmation
+    RevocationCode {
+        /// SHA-256 of a certificate in the store, or a certificate file
+        cert: String,
+        /// Show it without asking (scripts)
+        #[arg(long)]
+        yes: bool,
+        /// Forget it instead of showing it
+        #[arg(long, conflicts_with = "yes")]
+        forget: bool,
+    },
+}
+
+/// The certificate named by a store fingerprint or a file.
+fn certificate_named(name: &str) -> Result<Certificate, CliError> {
+    if let Ok(sha) = trousseau::store::normalize_fingerprint(name) {
+        let mut st = trousseau::store::open_default()?;
+        return match st.find(&sha)? {
+            Some(c) => Ok(c.certificate),
+            None => Err(trousseau::store::StoreError::NotFound { sha256: sha, store: st.location() }.into()),
+        };
+    }
+    let certs = cert::read_file(std::path::Path::new(name))?;
+    certs
+        .into_iter()
+        .find(|c| !c.is_ca)
+        .ok_or_else(|| CliError::new("cert.no_certificate", format!("{name}: no end-entity certificate")))
+}
+
+fn revocation_code(name: &str, yes: bool, forget: bool, ctx: &Ctx) -> Result<(), CliError> {
+    let l = ctx.lang;
+    let c = certificate_named(name)?;
+    if forget {
+        let was = trousseau::secrets::forget_revocation_code(&c.issuer, &c.serial)?;
+        if ctx.json {
+            return ctx.print_json(&serde_json::json!({"sha256": c.sha256, "forgotten": was}));
+        }
+        return outln!(
+            "{}",
+            if was {
+                l.pick3("Code de révocation oublié.", "Revocation code forgotten.", "Sperrcode vergessen.")
+            } else {
+                l.pick3("Aucun code de révocation gardé.", "No revocation code kept.", "Kein Sperrcode aufbewahrt.")
+            }
+        );
+    }
+    let Some(code) = trousseau::secrets::revocation_code(&c.issuer, &c.serial)? else {
+        return Err(CliError::new(
+            "cert.no_revocation_code",
+            l.pick3(
+                format!("Aucun code de révocation n'est gardé pour « {} » sur ce poste.", c.display_name()),
+                format!("No revocation code is kept for \"{}\" on this workstation.", c.display_name()),
+                format!("Für „{}“ ist auf diesem Arbeitsplatz kein Sperrcode aufbewahrt.", c.display_name()),
+            ),
+        ));
+    };
+    if !yes
+        && !super::ask_yes(
+            ctx,
+            &l.pick3(
+                format!("Afficher le code de révocation de « {} » ?", c.display_name()),
+                format!("Show the revocation code of \"{}\"?", c.display_name()),
+                format!("Den Sperrcode von „{}“ anzeigen?", c.display_name()),
+            ),
+        )
+    {
+        return Err(CliError::new(
+            "cert.not_confirmed",
+            l.pick3(
+                "Code non affiché (confirmez à la question, ou --yes dans un script).",
+                "Code not shown (confirm at the question, or --yes in a script).",
+                "Code nicht angezeigt (bestätigen Sie die Frage oder --yes in einem Skript).",
+            ),
+        ));
+    }
+    if ctx.json {
+        return ctx.print_json(&serde_json::json!({"sha256": c.sha256, "revocation_code": code.as_str()}));
+    }
+    outln!("{}", code.as_str())
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
@@ -29,6 +108,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
             }
         }
         Cmd::Install(a) => super::install::run(a, ctx),
+        Cmd::RevocationCode { cert, yes, forget } => revocation_code(&cert, yes, forget, ctx),
     }
 }
 

@@ -29,6 +29,12 @@ pub struct Args {
     pub into_store: bool,
     #[command(flatten)]
     pub password: PasswordArgs,
+    /// Keep the revocation code chosen at withdrawal (IGC-Santé) in the system keyring, read from standard input
+    #[arg(long, conflicts_with = "revocation_code_env")]
+    pub revocation_code_stdin: bool,
+    /// Keep the revocation code, read from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub revocation_code_env: Option<String>,
 }
 
 /// One verified destination.
@@ -51,6 +57,8 @@ pub struct Installed {
     pub chain: usize,
     pub destinations: Vec<Done>,
     pub retired: bool,
+    /// The revocation code was kept in the system keyring (`trousseau cert revocation-code SHA256` shows it).
+    pub revocation_code_kept: bool,
 }
 
 #[cfg(feature = "software-keys")]
@@ -110,6 +118,16 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
 
     // Every destination asked for is verified: the key can leave the vault.
     vault.retire(&key.meta.id)?;
+    // IGC-Santé's revocation code, needed later to revoke without the card: kept in the keyring if given (or typed
+    // at the prompt; Enter skips it).
+    let code = read_revocation_code(&a, ctx)?;
+    let revocation_code_kept = match code {
+        Some(code) => {
+            trousseau::secrets::remember_revocation_code(&leaf_cert.issuer, &leaf_cert.serial, &code)?;
+            true
+        }
+        None => false,
+    };
     let result = Installed {
         id: key.meta.id.clone(),
         subject: leaf_cert.subject.clone(),
@@ -117,6 +135,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
         chain: chain.len(),
         destinations: done,
         retired: true,
+        revocation_code_kept,
     };
     if ctx.json {
         ctx.print_json(&result)
@@ -152,6 +171,38 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
+/// The revocation code from `--revocation-code-env`/`--revocation-code-stdin`, or asked at the terminal (optional).
+#[cfg(feature = "software-keys")]
+fn read_revocation_code(a: &Args, ctx: &Ctx) -> Result<Option<zeroize::Zeroizing<String>>, CliError> {
+    use std::io::IsTerminal;
+    if a.revocation_code_stdin && a.password.password_stdin {
+        return Err(CliError::new(
+            "cli.stdin_twice",
+            ctx.lang.pick3(
+                "Un seul secret peut venir de l'entrée standard : donnez l'autre par --password-env ou --revocation-code-env.",
+                "Only one secret can come from standard input: give the other with --password-env or --revocation-code-env.",
+                "Nur ein Geheimnis kann von der Standardeingabe kommen: Geben Sie das andere mit --password-env oder --revocation-code-env an.",
+            ),
+        ));
+    }
+    let given = a.revocation_code_stdin || a.revocation_code_env.is_some();
+    let code = if given {
+        let pw = PasswordArgs { password_stdin: a.revocation_code_stdin, password_env: a.revocation_code_env.clone() };
+        pw.read(ctx, ["Code de révocation", "Revocation code", "Sperrcode"])?
+    } else if std::io::stdin().is_terminal() && !a.password.password_stdin {
+        let prompt = ctx.lang.pick3(
+            "Code de révocation choisi au retrait (Entrée pour ne pas le garder) : ",
+            "Revocation code chosen at withdrawal (Enter not to keep it): ",
+            "Beim Abholen gewählter Sperrcode (Eingabe, um ihn nicht aufzubewahren): ",
+        );
+        zeroize::Zeroizing::new(rpassword::prompt_password(prompt).unwrap_or_default())
+    } else {
+        return Ok(None);
+    };
+    let trimmed = code.trim();
+    Ok((!trimmed.is_empty()).then(|| zeroize::Zeroizing::new(trimmed.to_string())))
+}
+
 #[cfg(not(feature = "software-keys"))]
 pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
     Err(CliError::new(
@@ -179,6 +230,8 @@ mod tests {
                 legacy: false,
                 into_store: false,
                 password: PasswordArgs::default(),
+                revocation_code_stdin: false,
+                revocation_code_env: None,
             };
             run(a, ctx).err()
         });

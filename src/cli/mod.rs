@@ -141,6 +141,22 @@ fn is_closed_output(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
 }
 
+/// Asks `question` on the terminal; true only for a yes ("o"/"oui", "j"/"ja", "y"/"yes" in every language). Never
+/// reads standard input when it is not a terminal (scripts): then the answer is no.
+pub fn ask_yes(ctx: &Ctx, question: &str) -> bool {
+    use std::io::{BufRead, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    let Ok(mut tty) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty") else { return false };
+    let choices = if ctx.lang == Lang::De { "[j/N]" } else { "[o/N]" };
+    let _ = write!(tty, "{question} {choices} ");
+    let _ = tty.flush();
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(tty).read_line(&mut line);
+    matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "j" | "ja" | "y" | "yes")
+}
+
 /// The one writer of standard output: a closed pipe becomes [`CliError::ClosedOutput`], any other failure (disk
 /// full behind a redirection) a reported error; never a panic.
 pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<(), CliError> {

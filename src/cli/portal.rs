@@ -1,7 +1,7 @@
 //! `trousseau portal` — pairing with a procurement portal, the Connecté channel, and the bi-clé registry.
 
 use serde_json::json;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,12 +88,7 @@ struct TerminalConfirm {
 impl Confirm for TerminalConfirm {
     fn confirm(&self, request: &ConfirmRequest) -> bool {
         use std::io::IsTerminal;
-        let tty = if std::io::stdin().is_terminal() {
-            std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()
-        } else {
-            None
-        };
-        let Some(mut tty) = tty else {
+        if !std::io::stdin().is_terminal() {
             note!(
                 "{}",
                 self.lang.pick3(
@@ -103,14 +98,8 @@ impl Confirm for TerminalConfirm {
                 )
             );
             return false;
-        };
-        // French and English answer "o" (oui), German "j" (ja); "y"/"yes" are accepted in every language.
-        let choices = if self.lang == Lang::De { "[j/N]" } else { "[o/N]" };
-        let _ = write!(tty, "{} {choices} ", request.question(self.lang));
-        let _ = tty.flush();
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(tty).read_line(&mut line);
-        matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "j" | "ja" | "y" | "yes")
+        }
+        super::ask_yes(&Ctx { json: false, lang: self.lang }, &request.question(self.lang))
     }
 }
 

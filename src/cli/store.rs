@@ -110,6 +110,9 @@ pub enum Cmd {
     Remove {
         /// SHA-256 fingerprint of the certificate
         sha256: String,
+        /// Also forget its revocation code kept in the keyring (asked at the terminal otherwise; scripts keep it)
+        #[arg(long)]
+        forget_revocation_code: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -161,7 +164,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
         Cmd::Export { sha256, out, force, legacy, policy, password, target } => {
             export(&target, &sha256, &out, force, legacy, policy, &password, ctx)
         }
-        Cmd::Remove { sha256, target } => remove(&target, &sha256, ctx),
+        Cmd::Remove { sha256, forget_revocation_code, target } => remove(&target, &sha256, forget_revocation_code, ctx),
         Cmd::ImportCa { file, target } => import_ca(&target, &file, ctx),
         Cmd::RegisterModule { module, name, remove, target } => register(&target, module, name, remove, ctx),
         Cmd::Profiles => profiles(ctx),
@@ -295,11 +298,34 @@ fn export(
     Ok(())
 }
 
-fn remove(target: &Target, sha256: &str, ctx: &Ctx) -> Result<(), CliError> {
+fn remove(target: &Target, sha256: &str, forget_code: bool, ctx: &Ctx) -> Result<(), CliError> {
     let mut st = target.open(ctx)?;
     let removed = st.remove(sha256)?;
+    // The revocation code outlives the certificate unless the user says otherwise: it may still be needed to
+    // revoke a copy installed elsewhere.
+    let c = &removed.certificate;
+    let kept = trousseau::secrets::revocation_code(&c.issuer, &c.serial).ok().flatten().is_some();
+    let forget = kept
+        && (forget_code
+            || super::ask_yes(
+                ctx,
+                &ctx.lang.pick3(
+                    "Un code de révocation est gardé pour ce certificat : l'oublier aussi ?",
+                    "A revocation code is kept for this certificate: forget it too?",
+                    "Für dieses Zertifikat ist ein Sperrcode aufbewahrt: Ihn auch vergessen?",
+                ),
+            ));
+    if forget {
+        trousseau::secrets::forget_revocation_code(&c.issuer, &c.serial)?;
+    }
     if ctx.json {
-        return ctx.print_json(&removed);
+        let mut v = serde_json::to_value(&removed).unwrap_or_default();
+        v["revocation_code"] = serde_json::json!(match (kept, forget) {
+            (false, _) => "none",
+            (true, true) => "forgotten",
+            (true, false) => "kept",
+        });
+        return ctx.print_json(&v);
     }
     outln!(
         "{}",

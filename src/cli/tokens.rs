@@ -180,18 +180,14 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
 
 /// Asks on the terminal whether to use the final try (no terminal: no).
 fn confirm_final_try(ctx: &Ctx) -> bool {
-    use std::io::{BufRead, Write};
-    let Ok(mut tty) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty") else { return false };
-    let q = ctx.lang.pick3(
-        "Il ne reste qu'un essai avant le blocage de la carte. Continuer ? [o/N] ",
-        "One try left before the card locks. Go on? [y/N] ",
-        "Nur noch ein Versuch, bevor die Karte gesperrt wird. Fortfahren? [j/N] ",
-    );
-    let _ = write!(tty, "{q}");
-    let _ = tty.flush();
-    let mut line = String::new();
-    let _ = std::io::BufReader::new(tty).read_line(&mut line);
-    matches!(line.trim().to_lowercase().as_str(), "o" | "oui" | "j" | "ja" | "y" | "yes")
+    super::ask_yes(
+        ctx,
+        &ctx.lang.pick3(
+            "Il ne reste qu'un essai avant le blocage de la carte. Continuer ?",
+            "One try left before the card locks. Go on?",
+            "Nur noch ein Versuch, bevor die Karte gesperrt wird. Fortfahren?",
+        ),
+    )
 }
 
 /// How a PIN reaches the CLI: prompt (default), `--pin-stdin`, or `--pin-env VAR`. Never as an argument.

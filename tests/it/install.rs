@@ -217,3 +217,61 @@ fn tampered_pending_key_is_never_used() {
     assert!(!h.file("t.p12").exists());
     assert!(entry.exists(), "the damaged entry is kept for support");
 }
+
+/// The revocation code given at withdrawal (issue 14, part 4): kept in the real keyring at install, shown back by
+/// `cert revocation-code` (fingerprint or file), then kept or forgotten with the certificate's removal as asked.
+#[test]
+fn the_revocation_code_is_kept_at_install_and_follows_the_removal_choice() {
+    let h = Home::new();
+    let d = h.path();
+    crate::support::nss::create_db(&h.file("nssdb"));
+    make_ca(d);
+    // a per-test serial so that the shared session keyring holds nothing from another test
+    let code = format!("RC-{}-Ab#", std::process::id());
+    for (name, forget) in [("garde", false), ("oublie", true)] {
+        let csr = h.file(&format!("{name}.csr"));
+        csr_ok(&h, &["--subject", &format!("CN=Code {name} {},C=FR", std::process::id())], &csr);
+        let leaf = sign(d, &csr, name);
+        let mut c = h.cli();
+        c.env("RCODE", &code)
+            .args(["cert", "install", "--json", "--password-stdin", "--into-store", "--revocation-code-env", "RCODE"])
+            .arg("--p12-out")
+            .arg(h.file(&format!("{name}.p12")))
+            .arg(&leaf);
+        let o = run_with_stdin(c, format!("{PASSWORD}\n").as_bytes());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["revocation_code_kept"], true, "{j}");
+        let sha = fingerprint(d, &leaf);
+        let mut c = h.cli();
+        c.args(["cert", "revocation-code", "--json", "--yes", &sha]);
+        let shown = c.output().unwrap();
+        assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+        let v: Value = serde_json::from_slice(&shown.stdout).unwrap();
+        assert_eq!(v["revocation_code"], code.as_str());
+        // the same from the certificate file; without --yes and without a terminal: not shown
+        let mut c = h.cli();
+        c.args(["cert", "revocation-code", "--json"]).arg(&leaf);
+        assert_eq!(json_error_code(&c.output().unwrap()), "cert.not_confirmed");
+        // removal: kept unless asked
+        let mut c = h.cli();
+        c.args(["store", "remove", "--json", &sha]);
+        if forget {
+            c.arg("--forget-revocation-code");
+        }
+        let removed: Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+        assert_eq!(removed["revocation_code"], if forget { "forgotten" } else { "kept" });
+        let mut c = h.cli();
+        c.args(["cert", "revocation-code", "--json", "--yes"]).arg(&leaf);
+        let after = c.output().unwrap();
+        if forget {
+            assert_eq!(json_error_code(&after), "cert.no_revocation_code");
+        } else {
+            let v: Value = serde_json::from_slice(&after.stdout).unwrap();
+            assert_eq!(v["revocation_code"], code.as_str(), "kept after the removal");
+            let mut c = h.cli();
+            c.args(["cert", "revocation-code", "--json", "--forget"]).arg(&leaf);
+            assert!(c.output().unwrap().status.success());
+        }
+    }
+}

@@ -156,7 +156,11 @@ already_present: boolean,
  */
 sha256: string, };
 
-export type CertRef = { sha256: string, };
+export type CertRef = { sha256: string, 
+/**
+ * Removal only: also forget the certificate's revocation code kept in the keyring (kept when absent).
+ */
+forget_revocation_code?: boolean, };
 
 export type ExportRequest = { sha256: string, path: string, password: string, policy: PasswordPolicy, 
 /**
@@ -383,6 +387,8 @@ token: string, current: string, new_pin: string, confirm: string,
  */
 final_try_ok: boolean, };
 
+export type RevocationCodeRequest = { sha256: string, code: string, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -416,4 +422,7 @@ export type Commands = {
   portal_drill: { req: DrillRequest; res: DrillView };
   token_pin_change: { req: PinChangeRequest; res: TokenRow };
   token_pin_unblock: { req: PinChangeRequest; res: TokenRow };
+  revocation_code_kept: { req: CertRef; res: boolean };
+  revocation_code_reveal: { req: CertRef; res: string | null };
+  revocation_code_keep: { req: RevocationCodeRequest; res: boolean };
 };

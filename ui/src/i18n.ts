@@ -6,6 +6,13 @@ export const LANGS: Lang[] = ["fr", "en", "de"];
 type Dict = Record<string, string>;
 
 const fr: Dict = {
+  "rc.kept": "Un code de révocation est gardé pour ce certificat.",
+  "rc.show": "Afficher le code de révocation",
+  "rc.confirmShow": "Afficher le code de révocation de « {name} » ? Ne le communiquez qu'à l'autorité de certification.",
+  "rc.none": "Aucun code de révocation gardé. Le code choisi au retrait (IGC-Santé) permet de révoquer le certificat sans la carte : gardez-le ici.",
+  "rc.label": "Code de révocation",
+  "rc.keep": "Garder ce code",
+  "rc.forgetOnRemove": "Un code de révocation est gardé pour ce certificat : l'oublier aussi ? (Annuler le garde.)",
   "pin.title": "Code PIN de la carte",
   "pin.noToken": "Aucune carte : insérez-la pour changer ou débloquer son code PIN.",
   "pin.token": "Carte",
@@ -258,6 +265,13 @@ const fr: Dict = {
 };
 
 const en: Dict = {
+  "rc.kept": "A revocation code is kept for this certificate.",
+  "rc.show": "Show the revocation code",
+  "rc.confirmShow": "Show the revocation code of \"{name}\"? Give it only to the certification authority.",
+  "rc.none": "No revocation code kept. The code chosen at withdrawal (IGC-Santé) revokes the certificate without the card: keep it here.",
+  "rc.label": "Revocation code",
+  "rc.keep": "Keep this code",
+  "rc.forgetOnRemove": "A revocation code is kept for this certificate: forget it too? (Cancel keeps it.)",
   "pin.title": "Card PIN",
   "pin.noToken": "No card: insert it to change or unblock its PIN.",
   "pin.token": "Card",
@@ -510,6 +524,13 @@ const en: Dict = {
 };
 
 const de: Dict = {
+  "rc.kept": "Für dieses Zertifikat ist ein Sperrcode aufbewahrt.",
+  "rc.show": "Sperrcode anzeigen",
+  "rc.confirmShow": "Den Sperrcode von „{name}“ anzeigen? Geben Sie ihn nur an die Zertifizierungsstelle weiter.",
+  "rc.none": "Kein Sperrcode aufbewahrt. Der beim Abholen gewählte Code (IGC-Santé) sperrt das Zertifikat ohne Karte: Bewahren Sie ihn hier auf.",
+  "rc.label": "Sperrcode",
+  "rc.keep": "Diesen Code aufbewahren",
+  "rc.forgetOnRemove": "Für dieses Zertifikat ist ein Sperrcode aufbewahrt: Ihn auch vergessen? (Abbrechen bewahrt ihn auf.)",
   "pin.title": "PIN der Karte",
   "pin.noToken": "Keine Karte: Stecken Sie sie ein, um ihre PIN zu ändern oder zu entsperren.",
   "pin.token": "Karte",

@@ -9,6 +9,40 @@ import { confirmDialog, errorBox, expiry, passwordMeter, section, soonBox, withP
 import { pickSave } from "../files";
 import { fileField, p12ImportForm } from "../p12import";
 
+/** The revocation code kept for a certificate (IGC-Santé): whether one is kept, shown on request after a
+ * confirmation, or kept now. */
+export function revocationCode(c: CertSummary): { el: HTMLElement; load: () => Promise<void> } {
+  const box = h("div", { class: "revocation", "data-testid": "revocation-code" });
+  const draw = async () => {
+    const kept = await call("revocation_code_kept", { sha256: c.sha256 }).catch(() => null);
+    if (kept === null) {
+      box.replaceChildren();
+      return;
+    }
+    if (kept) {
+      const show = h("button", { type: "button" }, t("rc.show"));
+      const out = h("output", { class: "mono" });
+      show.addEventListener("click", async () => {
+        if (!(await confirmDialog(t("rc.confirmShow", { name: c.holder })))) return;
+        const code = await call("revocation_code_reveal", { sha256: c.sha256 }).catch(() => null);
+        out.textContent = code ?? "";
+      });
+      box.replaceChildren(h("p", {}, t("rc.kept")), show, out);
+    } else {
+      const input = h("input", { type: "password", autocomplete: "off", name: "revocation-code" });
+      const keep = h("button", { type: "button" }, t("rc.keep"));
+      const status = h("div", { "aria-live": "polite" });
+      keep.addEventListener("click", async () => {
+        const r = await withProgress(status, () => call("revocation_code_keep", { sha256: c.sha256, code: input.value }));
+        input.value = "";
+        if (r) await draw();
+      });
+      box.replaceChildren(h("p", {}, t("rc.none")), field(t("rc.label"), input), keep, status);
+    }
+  };
+  return { el: box, load: draw };
+}
+
 function certTable(certs: CertSummary[], reload: () => void): HTMLElement {
   if (certs.length === 0) return h("p", {}, t("store.empty"));
   const rows = certs.map((c) => {
@@ -26,11 +60,24 @@ function certTable(certs: CertSummary[], reload: () => void): HTMLElement {
         h("dt", {}, t("cert.keyUsage")), h("dd", {}, c.key_usage.join(", ") || "—"),
       ),
     );
+    // read from the keyring only when the details are opened (one keyring call per certificate otherwise)
+    const rc = revocationCode(c);
+    details.appendChild(rc.el);
+    let loaded = false;
+    details.addEventListener("toggle", () => {
+      if (details.open && !loaded) {
+        loaded = true;
+        void rc.load();
+      }
+    });
     const status = h("div", { "aria-live": "polite" });
     const remove = h("button", { type: "button", class: "danger", "aria-label": `${t("common.remove")} : ${c.holder}` }, t("common.remove"));
     remove.addEventListener("click", async () => {
       if (!(await confirmDialog(t("store.confirmRemove", { name: c.holder })))) return;
-      if ((await withProgress(status, () => call("store_remove", { sha256: c.sha256 }))) !== undefined) reload();
+      // a revocation code kept for it outlives the certificate unless the user says otherwise
+      const kept = await call("revocation_code_kept", { sha256: c.sha256 }).catch(() => false);
+      const forget = kept ? await confirmDialog(t("rc.forgetOnRemove")) : false;
+      if ((await withProgress(status, () => call("store_remove", { sha256: c.sha256, forget_revocation_code: forget }))) !== undefined) reload();
     });
     return h(
       "tr",
