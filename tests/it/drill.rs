@@ -3,8 +3,7 @@
 //! workstation — each gets its verdict; with the card pulled out, the backup says "key not here". Only the list
 //! request reaches the portal (its registry and audit log are unchanged by the drill).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use crate::support::pki::Pki;
 use crate::support::sandbox::Sandbox;
@@ -15,21 +14,7 @@ const AGENT: &str = "agent.drill";
 const PW: &str = "Motdepasse-Exercice-1";
 
 fn pair(home: &Home, sb: &Sandbox) {
-    let mut child = home
-        .cli()
-        .args(["--json", "portal", "pair", &sb.url, "--device-name", "poste-exercice"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pair");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    sb.approve(v["user_code"].as_str().expect("user_code"), AGENT);
-    let mut rest = String::new();
-    reader.read_to_string(&mut rest).expect("rest");
-    assert!(child.wait_with_output().expect("wait").status.success(), "{rest}");
+    crate::support::sandbox::pair_cli(home, sb, AGENT, "poste-exercice");
 }
 
 fn import(home: &Home, pki: &Pki, name: &str) {

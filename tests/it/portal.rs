@@ -2,7 +2,6 @@
 //! token and the session's gnome-keyring (run inside scripts/in-session.sh). The sandbox's SQLite file is read
 //! back with rusqlite; certificates are re-checked with OpenSSL and certutil.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,25 +71,7 @@ fn relay_channel(
 
 /// `trousseau portal pair` approved by script; returns once paired.
 fn pair_cli(home: &Home, sb: &Sandbox) {
-    let mut child = home
-        .cli()
-        .args(["--json", "portal", "pair", &sb.url, "--device-name", "poste-test"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pair");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    let code = v["user_code"].as_str().expect("user_code");
-    assert!(v["verification_uri"].as_str().unwrap().starts_with(&sb.url));
-    sb.approve(code, AGENT);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).expect("rest");
-    let out = child.wait_with_output().expect("wait");
-    assert!(rest.contains("\"paired\":true"), "{rest}");
-    assert!(out.status.success(), "pair failed: {}", String::from_utf8_lossy(&out.stderr));
+    crate::support::sandbox::pair_cli(home, sb, AGENT, "poste-test");
 }
 
 fn run_cli(home: &Home, hsm: Option<&SoftHsm>) -> Child {

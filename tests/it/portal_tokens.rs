@@ -31,27 +31,7 @@ fn used_refresh_tokens(sb: &Sandbox) -> i64 {
 
 /// `trousseau portal pair` in `home`, approved by script.
 fn pair(home: &Home, sb: &Sandbox) {
-    use std::io::{BufRead, BufReader, Read};
-    let mut child = home
-        .cli()
-        .args(["--json", "portal", "pair", &sb.url, "--device-name", "poste-test"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pair");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    sb.approve(v["user_code"].as_str().expect("user_code"), AGENT);
-    let mut rest = String::new();
-    reader.read_to_string(&mut rest).expect("rest");
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success() && rest.contains("\"paired\":true"),
-        "{rest} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::sandbox::pair_cli(home, sb, AGENT, "poste-test");
 }
 
 /// A CLI command in `home` that needs a valid access token (each run renews it: the sandbox's tokens live 1–2 s).

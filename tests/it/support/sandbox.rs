@@ -268,3 +268,27 @@ pub async fn pair_in_memory(sb: &Sandbox, agent: &str) -> trousseau::portal::Tok
     sb.approve(&auth.user_code, agent);
     trousseau::portal::complete_pairing(&auth).await.expect("tokens")
 }
+
+/// `trousseau portal pair` in `home`'s CLI, approved by script for `agent`; returns once paired.
+pub fn pair_cli(home: &super::Home, sb: &Sandbox, agent: &str, device: &str) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = home
+        .cli()
+        .args(["--json", "portal", "pair", &sb.url, "--device-name", device])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pair");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("first line");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let code = v["user_code"].as_str().expect("user_code");
+    assert!(v["verification_uri"].as_str().unwrap_or_default().starts_with(&sb.url));
+    sb.approve(code, agent);
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).expect("rest");
+    let out = child.wait_with_output().expect("wait");
+    assert!(rest.contains("\"paired\":true"), "{rest}");
+    assert!(out.status.success(), "pair failed: {}", String::from_utf8_lossy(&out.stderr));
+}
