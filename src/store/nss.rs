@@ -741,28 +741,12 @@ impl NssStore {
         padding: crate::token::DecryptPadding,
         data: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        use crate::token::DecryptPadding;
-        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-        use cryptoki::mechanism::MechanismType;
         self.with_session(|s| {
             let raw = self.find_raw(s, sha256)?;
             let no_key = || StoreError::NoPrivateKey { sha256: sha256.to_string(), store: self.name() };
             let id = raw.id.clone().ok_or_else(no_key)?;
             let key = self.private_key(s, &id)?.ok_or_else(no_key)?;
-            let mechanism = match padding {
-                DecryptPadding::Pkcs1v15 => Mechanism::RsaPkcs,
-                DecryptPadding::OaepSha1 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-                    MechanismType::SHA1,
-                    PkcsMgfType::MGF1_SHA1,
-                    PkcsOaepSource::empty(),
-                )),
-                DecryptPadding::OaepSha256 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-                    MechanismType::SHA256,
-                    PkcsMgfType::MGF1_SHA256,
-                    PkcsOaepSource::empty(),
-                )),
-            };
-            s.decrypt(&mechanism, key, data)
+            s.decrypt(&padding.mechanism(), key, data)
                 .map(Zeroizing::new)
                 .map_err(|e| StoreError::Decrypt { detail: e.to_string() })
         })

@@ -46,6 +46,25 @@ pub enum DecryptPadding {
     OaepSha256,
 }
 
+impl DecryptPadding {
+    /// The PKCS#11 mechanism (for a card, and for NSS softokn, which is a PKCS#11 module too).
+    pub(crate) fn mechanism(self) -> Mechanism<'static> {
+        match self {
+            DecryptPadding::Pkcs1v15 => Mechanism::RsaPkcs,
+            DecryptPadding::OaepSha1 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+                MechanismType::SHA1,
+                PkcsMgfType::MGF1_SHA1,
+                PkcsOaepSource::empty(),
+            )),
+            DecryptPadding::OaepSha256 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+                MechanismType::SHA256,
+                PkcsMgfType::MGF1_SHA256,
+                PkcsOaepSource::empty(),
+            )),
+        }
+    }
+}
+
 /// Key algorithm of a key on the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,20 +224,7 @@ impl TokenSession {
         let (id, data) = (key_id.to_vec(), data.to_vec());
         self.with(Op::Decrypt, move |s| {
             let key = find_key(s, ObjectClass::PRIVATE_KEY, &id)?;
-            let mechanism = match padding {
-                DecryptPadding::Pkcs1v15 => Mechanism::RsaPkcs,
-                DecryptPadding::OaepSha1 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-                    MechanismType::SHA1,
-                    PkcsMgfType::MGF1_SHA1,
-                    PkcsOaepSource::empty(),
-                )),
-                DecryptPadding::OaepSha256 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-                    MechanismType::SHA256,
-                    PkcsMgfType::MGF1_SHA256,
-                    PkcsOaepSource::empty(),
-                )),
-            };
-            match s.decrypt(&mechanism, key, &data) {
+            match s.decrypt(&padding.mechanism(), key, &data) {
                 Ok(plain) => Ok(Zeroizing::new(plain)),
                 Err(CkError::Pkcs11(
                     // SoftHSM2 reports a padding check failure as CKR_GENERAL_ERROR.
