@@ -450,10 +450,11 @@ mod tests {
     /// English). A new file in src/cli must be added to the list below.
     #[test]
     fn cli_sentences_have_german() {
-        let files: [(&str, &str); 11] = [
+        let files: [(&str, &str); 12] = [
             ("cards.rs", include_str!("cards.rs")),
             ("cert.rs", include_str!("cert.rs")),
             ("csr.rs", include_str!("csr.rs")),
+            ("envelope.rs", include_str!("envelope.rs")),
             ("install.rs", include_str!("install.rs")),
             ("mod.rs", include_str!("mod.rs")),
             ("p12.rs", include_str!("p12.rs")),
