@@ -1476,6 +1476,30 @@ fn tr(lang: Lang, fr: &str, en: &str, de: &str) -> String {
     .to_string()
 }
 
+/// A certificate whose status to check online: a file, or the SHA-256 of a certificate in the store; the
+/// issuer's certificate when the file does not carry it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CertStatusRequest {
+    pub target: String,
+    #[ts(type = "string | null")]
+    #[serde(default)]
+    pub issuer: Option<PathBuf>,
+}
+
+/// Is the certificate revoked? OCSP, then the CRL, cached until the answer's nextUpdate (see
+/// `crate::revocation`). A verdict other than good is an answer, not an error.
+#[cfg(feature = "revocation")]
+pub fn cert_status(req: CertStatusRequest, lang: Lang) -> Result<crate::revocation::StatusReport, ApiError> {
+    crate::revocation::check_target(&req.target, req.issuer.as_deref())
+        .map(|o| o.report(lang))
+        .map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+#[cfg(not(feature = "revocation"))]
+pub fn cert_status(_req: CertStatusRequest, lang: Lang) -> Result<crate::revocation::StatusReport, ApiError> {
+    Err(ApiError::unavailable("revocation", lang))
+}
+
 /// The invocation callback pattern: `with_commands!(my_macro)` expands to `my_macro! { name: Req => Res; … }`
 /// for every command, so adapters (Tauri shell, TypeScript generation, bridge) iterate over the one list.
 #[macro_export]
@@ -1508,6 +1532,7 @@ macro_rules! with_commands {
             portal_bicle_candidates: () => ::std::vec::Vec<$crate::api::BicleCandidate>;
             portal_bicle_add: $crate::api::BicleAdd => ::std::vec::Vec<$crate::api::BicleRow>;
             portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
+            cert_status: $crate::api::CertStatusRequest => $crate::revocation::StatusReport;
         }
     };
 }
@@ -1578,6 +1603,11 @@ pub fn typescript_bindings() -> String {
         TokenCertsView::decl(&cfg),
         BicleCandidate::decl(&cfg),
         GenericRequest::decl(&cfg),
+        CertStatusRequest::decl(&cfg),
+        crate::revocation::Status::decl(&cfg),
+        crate::revocation::Source::decl(&cfg),
+        crate::revocation::StatusProblem::decl(&cfg),
+        crate::revocation::StatusReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

@@ -145,6 +145,8 @@ mod tests {
             ("secrets.rs", include_str!("secrets.rs")),
             ("paths.rs", include_str!("paths.rs")),
             ("bridge/mod.rs", include_str!("bridge/mod.rs")),
+            ("revocation/mod.rs", include_str!("revocation/mod.rs")),
+            ("revocation/online.rs", include_str!("revocation/online.rs")),
             ("src-tauri/src/tray.rs", include_str!("../src-tauri/src/tray.rs")),
             ("src-tauri/src/commands.rs", include_str!("../src-tauri/src/commands.rs")),
             ("src-tauri/src/reminders.rs", include_str!("../src-tauri/src/reminders.rs")),

@@ -13,6 +13,7 @@ mod p12;
 mod portal;
 mod portal_assistant;
 mod portal_tokens;
+mod revocation;
 mod status;
 mod store;
 mod support;

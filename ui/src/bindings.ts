@@ -293,6 +293,40 @@ token: string | null, };
 
 export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, };
 
+export type CertStatusRequest = { target: string, issuer: string | null, };
+
+export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
+
+export type RevocationSource = "ocsp" | "crl" | "cache";
+
+export type StatusProblem = { code: string, message: string, };
+
+export type StatusReport = { status: RevocationStatus, source: RevocationSource | null, 
+/**
+ * RFC 3339 UTC, when revoked.
+ */
+revoked_at: string | null, 
+/**
+ * RFC 5280 reason name (`keyCompromise`, `superseded`…), when revoked and given.
+ */
+reason: string | null, 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, 
+/**
+ * Until when the answer holds (RFC 3339 UTC), when the responder says.
+ */
+next_update: string | null, 
+/**
+ * The verdict as one sentence in the user's language.
+ */
+message: string, 
+/**
+ * Answers that were not believed or services that did not answer, each with its stable code.
+ */
+problems: Array<StatusProblem>, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -321,4 +355,5 @@ export type Commands = {
   portal_bicle_candidates: { req: null; res: Array<BicleCandidate> };
   portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
   portal_bicle_remove: { req: BicleRef; res: string };
+  cert_status: { req: CertStatusRequest; res: StatusReport };
 };
