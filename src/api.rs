@@ -1500,6 +1500,11 @@ pub fn cert_status(_req: CertStatusRequest, lang: Lang) -> Result<crate::revocat
     Err(ApiError::unavailable("revocation", lang))
 }
 
+/// The workstation's chain checked link by link, for the "Diagnostic" page (see `crate::doctor`).
+pub fn doctor(_req: (), lang: Lang) -> Result<crate::doctor::DoctorReport, ApiError> {
+    Ok(crate::doctor::run(lang))
+}
+
 /// The invocation callback pattern: `with_commands!(my_macro)` expands to `my_macro! { name: Req => Res; … }`
 /// for every command, so adapters (Tauri shell, TypeScript generation, bridge) iterate over the one list.
 #[macro_export]
@@ -1533,6 +1538,7 @@ macro_rules! with_commands {
             portal_bicle_add: $crate::api::BicleAdd => ::std::vec::Vec<$crate::api::BicleRow>;
             portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
             cert_status: $crate::api::CertStatusRequest => $crate::revocation::StatusReport;
+            doctor: () => $crate::doctor::DoctorReport;
         }
     };
 }
@@ -1608,6 +1614,9 @@ pub fn typescript_bindings() -> String {
         crate::revocation::Source::decl(&cfg),
         crate::revocation::StatusProblem::decl(&cfg),
         crate::revocation::StatusReport::decl(&cfg),
+        crate::doctor::CheckStatus::decl(&cfg),
+        crate::doctor::Check::decl(&cfg),
+        crate::doctor::DoctorReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

@@ -146,6 +146,7 @@ mod tests {
             ("paths.rs", include_str!("paths.rs")),
             ("bridge/mod.rs", include_str!("bridge/mod.rs")),
             ("revocation/mod.rs", include_str!("revocation/mod.rs")),
+            ("doctor.rs", include_str!("doctor.rs")),
             ("revocation/online.rs", include_str!("revocation/online.rs")),
             ("src-tauri/src/tray.rs", include_str!("../src-tauri/src/tray.rs")),
             ("src-tauri/src/commands.rs", include_str!("../src-tauri/src/commands.rs")),

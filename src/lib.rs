@@ -9,6 +9,7 @@ pub mod card;
 pub mod cert;
 #[cfg(feature = "software-keys")]
 pub mod csr;
+pub mod doctor;
 pub mod i18n;
 pub mod password;
 pub mod paths;

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 pub mod cards;
 pub mod cert;
 pub mod csr;
+pub mod doctor;
 pub mod install;
 pub mod p12;
 pub mod pending;
@@ -57,6 +58,8 @@ pub enum Command {
     /// Procurement portal: pairing, channel, bi-clés
     #[command(subcommand)]
     Portal(portal::Cmd),
+    /// Check the workstation link by link: card service, reader, card, its software, browsers, portal, clock
+    Doctor(doctor::Args),
 }
 
 /// What every command needs to know about the output.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(c) => tokens::run_token(c, &ctx),
         Command::Store(c) => store::run(c, &ctx),
         Command::Portal(c) => portal::run(c, &ctx),
+        Command::Doctor(a) => doctor::run(a, &ctx),
     }
 }
 
@@ -259,10 +263,11 @@ mod tests {
     /// English). A new file in src/cli must be added to the list below.
     #[test]
     fn cli_sentences_have_german() {
-        let files: [(&str, &str); 11] = [
+        let files: [(&str, &str); 12] = [
             ("cards.rs", include_str!("cards.rs")),
             ("cert.rs", include_str!("cert.rs")),
             ("csr.rs", include_str!("csr.rs")),
+            ("doctor.rs", include_str!("doctor.rs")),
             ("install.rs", include_str!("install.rs")),
             ("mod.rs", include_str!("mod.rs")),
             ("p12.rs", include_str!("p12.rs")),

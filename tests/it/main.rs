@@ -7,6 +7,7 @@ mod card;
 mod cert;
 mod crash;
 mod csr;
+mod doctor;
 mod fuzz_corpus;
 mod install;
 mod p12;

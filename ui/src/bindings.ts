@@ -327,6 +327,24 @@ message: string,
  */
 problems: Array<StatusProblem>, };
 
+export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+
+export type Check = { 
+/**
+ * Stable identifier (`pcsc.service`, `card.module`…).
+ */
+id: string, status: CheckStatus, 
+/**
+ * What was found, in the user's language.
+ */
+message: string, 
+/**
+ * What to do, in the user's language (`null` when nothing is to be done).
+ */
+fix: string | null, };
+
+export type DoctorReport = { checks: Array<Check>, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -356,4 +374,5 @@ export type Commands = {
   portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
   portal_bicle_remove: { req: BicleRef; res: string };
   cert_status: { req: CertStatusRequest; res: StatusReport };
+  doctor: { req: null; res: DoctorReport };
 };
