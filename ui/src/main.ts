@@ -14,6 +14,7 @@ import { requestPage } from "./pages/request";
 import { biclesPage } from "./pages/simple";
 import { pendingPage } from "./pages/pending";
 import { settingsPage } from "./pages/settings";
+import { doctorPage } from "./pages/doctor";
 
 export interface Route {
   path: string;
@@ -28,6 +29,7 @@ export const ROUTES: Route[] = [
   { path: "bicles", key: "nav.bicles", render: biclesPage },
   { path: "demande", key: "nav.request", render: requestPage },
   { path: "attente", key: "nav.pending", render: pendingPage },
+  { path: "diagnostic", key: "nav.doctor", render: doctorPage },
   { path: "parametres", key: "nav.settings", render: () => settingsPage(() => void mount()) },
 ];
 
