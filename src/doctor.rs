@@ -484,16 +484,15 @@ fn token_pin(tokens: &[Token], lang: Lang) -> Check {
             None,
         );
     }
-    let worst = tokens
-        .iter()
-        .max_by_key(|t| match t.pin.state {
-            PinState::Locked => 4,
-            PinState::FinalTry => 3,
-            PinState::NotInitialized => 2,
-            PinState::CountLow => 1,
-            PinState::Ok => 0,
-        })
-        .expect("tokens is not empty");
+    let Some(worst) = tokens.iter().max_by_key(|t| match t.pin.state {
+        PinState::Locked => 4,
+        PinState::FinalTry => 3,
+        PinState::NotInitialized => 2,
+        PinState::CountLow => 1,
+        PinState::Ok => 0,
+    }) else {
+        return skip(id, lang);
+    };
     let label = &worst.label;
     let message = format!("« {label} » : {}", worst.pin.message);
     match worst.pin.state {

@@ -7,7 +7,8 @@ use crate::support::softhsm::{self, SoftHsm};
 use crate::support::vcard::{self, VirtualCard, ATR_CPS4, READER0};
 use crate::support::{nss, pcscd, Home};
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// A user's session: its own HOME (Firefox profiles, logs), Trousseau home, Chromium NSS database.
@@ -226,4 +227,56 @@ fn support_bundle_holds_no_secret_and_no_name() {
     let out = c.output().unwrap();
     assert_eq!(crate::support::json_error_code(&out), "doctor.bundle_exists");
     assert_eq!(std::fs::read(&bundle).unwrap(), before);
+}
+
+/// `trousseau portal pair` against the sandbox, approved by script.
+fn pair(s: &Session, sb: &crate::support::sandbox::Sandbox, agent: &str) {
+    let mut child = s
+        .cmd("fr")
+        .args(["--json", "portal", "pair", &sb.url, "--device-name", "poste-doctor"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pair");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("first line");
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    sb.approve(v["user_code"].as_str().expect("user_code"), agent);
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "pair failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn portal_pairing_and_live_channel() {
+    pcscd::ensure();
+    let s = Session::new();
+    let (_, v) = s.doctor("fr", None);
+    assert_eq!(status(&v, "portal.pairing"), "skip", "not paired: {v}");
+    assert_eq!(status(&v, "portal.channel"), "skip", "{v}");
+
+    let sb = crate::support::sandbox::Sandbox::start();
+    pair(&s, &sb, "agent.doctor");
+    let (_, v) = s.doctor("fr", None);
+    assert_eq!(status(&v, "portal.pairing"), "ok", "{v}");
+    let channel = find(&v, "portal.channel");
+    assert_eq!(channel["status"], "warn", "the app is not running: {channel}");
+    assert!(channel["message"].as_str().unwrap().contains("Déconnecté"), "{channel}");
+
+    // With the channel up (`portal run`), the link is whole.
+    let mut run =
+        s.cmd("fr").args(["portal", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("portal run");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut last = Value::Null;
+    while std::time::Instant::now() < deadline {
+        last = s.doctor("fr", None).1;
+        if status(&last, "portal.channel") == "ok" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = run.kill();
+    let _ = run.wait();
+    assert_eq!(status(&last, "portal.channel"), "ok", "{last}");
+    assert!(find(&last, "portal.channel")["message"].as_str().unwrap().contains("Connecté"), "{last}");
 }
