@@ -266,3 +266,43 @@ fn a_certificate_without_status_service_is_unknown_not_good() {
     assert_eq!((code, v["status"].as_str()), (1, Some("unknown")), "{v}");
     assert_eq!(codes(&v), ["revocation.no_service"], "{v}");
 }
+
+#[test]
+fn a_store_certificate_named_by_its_fingerprint_finds_its_issuer_in_the_store() {
+    let f = Fixture::new();
+    let _ocsp = f.responder("responder.pem", "responder.key", &[]);
+    crate::support::nss::create_db(&f.home.file("nssdb"));
+    let p12 = f.ca.p12("revoked", "Status-Test-p12!", &[]);
+    let out = f
+        .home
+        .cli()
+        .args(["p12", "import", "--password-env", "P12PW"])
+        .arg(&p12)
+        .env("P12PW", "Status-Test-p12!")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sha256 = f.ca.sha256("revoked");
+    let out = f.home.cli().args(["--json", "cert", "status", &sha256]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    assert_eq!(
+        (out.status.code(), v["status"].as_str(), v["reason"].as_str()),
+        (Some(1), Some("revoked"), Some("keyCompromise")),
+        "{v}"
+    );
+
+    // A fingerprint the store does not hold, and a certificate whose issuer is nowhere to be found.
+    let out = f.home.cli().args(["--json", "cert", "status", &"ab".repeat(32)]).output().unwrap();
+    assert_eq!(crate::support::json_error_code(&out), "revocation.target_not_found");
+    let out = f
+        .home
+        .cli()
+        .args(["--json", "cert", "status"])
+        .arg(f.pem("good"))
+        .env("TROUSSEAU_NSSDB", f.home.file("empty-nssdb"))
+        .output()
+        .unwrap();
+    assert_eq!(crate::support::json_error_code(&out), "revocation.issuer_not_found");
+}
