@@ -614,6 +614,7 @@ fn token_certificates(f: &mut Findings, lang: Lang) -> Check {
 // ---------------------------------------------------------------------------------------------------------------
 // Browsers and the OS store
 
+#[cfg(target_os = "linux")]
 fn same_library(a: &Path, b: &Path) -> bool {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     canon(a) == canon(b)
