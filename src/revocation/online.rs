@@ -186,6 +186,21 @@ fn verify(
 
 /// Checks the status of `subject`, issued by `issuer`: cache, then OCSP, then CRL.
 pub fn check(subject: &Certificate, issuer: &Certificate, opts: &Options) -> Result<Outcome, RevocationError> {
+    // A runtime of its own: callers are plain threads (CLI, the window's blocking command threads). Async callers
+    // (the portal relay) use `check_async` instead: a runtime cannot be started inside another.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RevocationError::OcspUnreachable { url: String::new(), detail: format!("runtime: {e}") })?;
+    rt.block_on(check_async(subject, issuer, opts))
+}
+
+/// [`check`] for async callers.
+pub async fn check_async(
+    subject: &Certificate,
+    issuer: &Certificate,
+    opts: &Options,
+) -> Result<Outcome, RevocationError> {
     let malformed = |e: der::Error| RevocationError::Malformed { detail: e.to_string() };
     let s = x509_cert::Certificate::from_der(&subject.der).map_err(malformed)?;
     let i = x509_cert::Certificate::from_der(&issuer.der).map_err(malformed)?;
@@ -196,11 +211,7 @@ pub fn check(subject: &Certificate, issuer: &Certificate, opts: &Options) -> Res
     if let Some(hit) = cache.as_deref().and_then(|p| read_cache(p, &issuer.sha256, opts.now)) {
         return Ok(hit);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RevocationError::OcspUnreachable { url: String::new(), detail: format!("runtime: {e}") })?;
-    let outcome = rt.block_on(check_online(&s, &i, opts));
+    let outcome = check_online(&s, &i, opts).await;
     if let (Some(path), Some(_)) = (&cache, outcome.next_update) {
         if matches!(outcome.status, Status::Good | Status::Revoked) {
             write_cache(path, &issuer.sha256, &outcome);
