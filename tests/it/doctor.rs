@@ -4,7 +4,7 @@
 
 use crate::support::pki::{KeyAlg, Pki};
 use crate::support::softhsm::{self, SoftHsm};
-use crate::support::vcard::{self, VirtualCard, ATR_CPS4, READER0};
+use crate::support::vcard::{self, VirtualCard, ATR_CPS4, ATR_LUXTRUST, READER0};
 use crate::support::{nss, pcscd, Home};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -56,10 +56,10 @@ fn status<'a>(v: &'a Value, id: &str) -> &'a str {
 }
 
 #[test]
-fn cps4_card_without_cryptolib_names_the_missing_software() {
+fn cps4_or_luxtrust_card_without_its_middleware_names_the_missing_software() {
     pcscd::ensure();
     let s = Session::new();
-    let _card = VirtualCard::insert(0, ATR_CPS4);
+    let cps4 = VirtualCard::insert(0, ATR_CPS4);
     vcard::wait_card(READER0, true, Duration::from_secs(10));
 
     let (out, v) = s.doctor("fr", None);
@@ -85,6 +85,17 @@ fn cps4_card_without_cryptolib_names_the_missing_software() {
     // The window's face gives the same chain.
     let report = trousseau::api::doctor((), trousseau::Lang::En).expect("doctor");
     assert_eq!(report.get("card.module").map(|c| c.status), Some(trousseau::doctor::CheckStatus::Fail));
+
+    // A LuxTrust card without its middleware: the LuxTrust software, from luxtrust.lu.
+    cps4.remove();
+    vcard::wait_card(READER0, false, Duration::from_secs(10));
+    let _card = VirtualCard::insert(0, ATR_LUXTRUST);
+    vcard::wait_card(READER0, true, Duration::from_secs(10));
+    let (_, v) = s.doctor("fr", None);
+    let module = find(&v, "card.module");
+    assert_eq!(module["status"], "fail", "{module}");
+    assert!(module["message"].as_str().unwrap().contains("middleware LuxTrust"), "{module}");
+    assert!(module["fix"].as_str().unwrap().contains("luxtrust.lu"), "{module}");
 }
 
 #[test]
