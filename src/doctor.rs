@@ -99,6 +99,8 @@ struct Findings {
     token_modules: Vec<PathBuf>,
     /// Names and serial numbers met on the way (redacted from the bundle).
     personal: Vec<String>,
+    /// The paired portal's address: its clock is the reference for ours.
+    portal_url: Option<String>,
 }
 
 /// Runs every check, in chain order.
@@ -161,7 +163,8 @@ fn run_collecting(lang: Lang) -> (DoctorReport, Findings) {
     checks.push(channel);
 
     // 12. The clock.
-    checks.push(clock(lang));
+    let reference = f.portal_url.as_deref().and_then(portal_time);
+    checks.push(clock(reference, lang));
     (DoctorReport { checks }, f)
 }
 
@@ -836,6 +839,7 @@ fn portal_checks(f: &mut Findings, lang: Lang) -> (Check, Check) {
             )
         }
     };
+    f.portal_url = Some(pairing.url.clone());
     f.personal.extend(pairing.agent.clone());
     f.personal.push(pairing.device_name.clone());
     let name = &pairing.name;
@@ -938,7 +942,27 @@ fn portal_checks(_f: &mut Findings, lang: Lang) -> (Check, Check) {
 /// The earliest date this build can run at: a clock before it is certainly wrong.
 const CLOCK_FLOOR: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-fn clock(lang: Lang) -> Check {
+/// The time the portal's web server gives in its `Date` header (HTTP-date, second precision).
+#[cfg(feature = "portal")]
+fn portal_time(url: &str) -> Option<OffsetDateTime> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().ok()?;
+        let resp = http.get(url).send().await.ok()?;
+        let date = resp.headers().get("date")?.to_str().ok()?.to_string();
+        OffsetDateTime::parse(&date, &time::format_description::well_known::Rfc2822).ok()
+    })
+}
+
+#[cfg(not(feature = "portal"))]
+fn portal_time(_url: &str) -> Option<OffsetDateTime> {
+    None
+}
+
+/// Clock difference from the portal beyond which certificate dates are judged wrongly.
+const CLOCK_SKEW_MAX: i64 = 300;
+
+fn clock(reference: Option<OffsetDateTime>, lang: Lang) -> Check {
     let id = "clock";
     let now = OffsetDateTime::now_utc();
     let fix = || {
@@ -959,6 +983,33 @@ fn clock(lang: Lang) -> Check {
                 format!("Die Uhr des Computers zeigt den {date}: Das ist unmöglich, sie geht falsch."),
             ),
             Some(fix()),
+        );
+    }
+    if let Some(portal) = reference {
+        let skew = (now - portal).whole_seconds();
+        let minutes = skew.abs() / 60;
+        if skew.abs() > CLOCK_SKEW_MAX {
+            let (fr, en, de) = if skew > 0 { ("en avance", "ahead", "vor") } else { ("en retard", "behind", "nach") };
+            return check(
+                id,
+                CheckStatus::Fail,
+                lang.pick3(
+                    format!("L'horloge de l'ordinateur est {fr} de {minutes} minute(s) sur celle du portail."),
+                    format!("The computer's clock is {minutes} minute(s) {en} the portal's."),
+                    format!("Die Uhr des Computers geht gegenüber der des Portals {minutes} Minute(n) {de}."),
+                ),
+                Some(fix()),
+            );
+        }
+        return check(
+            id,
+            CheckStatus::Ok,
+            lang.pick3(
+                "L'horloge de l'ordinateur est à l'heure du portail.",
+                "The computer's clock agrees with the portal's.",
+                "Die Uhr des Computers stimmt mit der des Portals überein.",
+            ),
+            None,
         );
     }
     match ntp_synchronized() {
@@ -1228,6 +1279,18 @@ mod tests {
         assert!(!out.contains("Jeanne") && !out.contains("0a1b2c3d") && !out.contains("jdupont"), "{out}");
         assert!(!out.contains("example.lu") && out.contains("[email]"), "{out}");
         assert!(out.contains("~/x"), "{out}");
+    }
+
+    #[test]
+    fn clock_against_the_portal() {
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(clock(Some(now - time::Duration::seconds(30)), Lang::Fr).status, CheckStatus::Ok);
+        let c = clock(Some(now - time::Duration::minutes(20)), Lang::Fr);
+        assert_eq!(c.status, CheckStatus::Fail);
+        assert!(c.message.contains("en avance de 20 minute(s)"), "{}", c.message);
+        let http =
+            OffsetDateTime::parse("Fri, 04 Dec 2026 12:58:06 GMT", &time::format_description::well_known::Rfc2822);
+        assert!(http.is_ok(), "{http:?}");
     }
 
     #[test]

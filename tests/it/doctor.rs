@@ -273,6 +273,12 @@ fn portal_pairing_and_live_channel() {
     let channel = find(&v, "portal.channel");
     assert_eq!(channel["status"], "warn", "the app is not running: {channel}");
     assert!(channel["message"].as_str().unwrap().contains("Déconnecté"), "{channel}");
+    let clock = find(&v, "clock");
+    assert_eq!(clock["status"], "ok", "{clock}");
+    assert!(
+        clock["message"].as_str().unwrap().contains("heure du portail"),
+        "compared with the portal's Date: {clock}"
+    );
 
     // With the channel up (`portal run`), the link is whole.
     let mut run =
