@@ -1854,6 +1854,35 @@ pub fn envelope_open(_req: EnvelopeOpenRequest, lang: Lang) -> Result<EnvelopeOp
     Err(ApiError::unavailable("envelope", lang))
 }
 
+/// A certificate whose status to check online: a file, or the SHA-256 of a certificate in the store; the
+/// issuer's certificate when the file does not carry it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CertStatusRequest {
+    pub target: String,
+    #[ts(type = "string | null")]
+    #[serde(default)]
+    pub issuer: Option<PathBuf>,
+}
+
+/// Is the certificate revoked? OCSP, then the CRL, cached until the answer's nextUpdate (see
+/// `crate::revocation`). A verdict other than good is an answer, not an error.
+#[cfg(feature = "revocation")]
+pub fn cert_status(req: CertStatusRequest, lang: Lang) -> Result<crate::revocation::StatusReport, ApiError> {
+    crate::revocation::check_target(&req.target, req.issuer.as_deref())
+        .map(|o| o.report(lang))
+        .map_err(|e| ApiError::from_coded(&e, lang))
+}
+
+#[cfg(not(feature = "revocation"))]
+pub fn cert_status(_req: CertStatusRequest, lang: Lang) -> Result<crate::revocation::StatusReport, ApiError> {
+    Err(ApiError::unavailable("revocation", lang))
+}
+
+/// The workstation's chain checked link by link, for the "Diagnostic" page (see `crate::doctor`).
+pub fn doctor(_req: (), lang: Lang) -> Result<crate::doctor::DoctorReport, ApiError> {
+    Ok(crate::doctor::run(lang))
+}
+
 /// The invocation callback pattern: `with_commands!(my_macro)` expands to `my_macro! { name: Req => Res; … }`
 /// for every command, so adapters (Tauri shell, TypeScript generation, bridge) iterate over the one list.
 #[macro_export]
@@ -1894,6 +1923,8 @@ macro_rules! with_commands {
             revocation_code_kept: $crate::api::CertRef => bool;
             revocation_code_reveal: $crate::api::CertRef => ::std::option::Option<::std::string::String>;
             revocation_code_keep: $crate::api::RevocationCodeRequest => bool;
+            cert_status: $crate::api::CertStatusRequest => $crate::revocation::StatusReport;
+            doctor: () => $crate::doctor::DoctorReport;
         }
     };
 }
@@ -1974,6 +2005,14 @@ pub fn typescript_bindings() -> String {
         DrillView::decl(&cfg),
         PinChangeRequest::decl(&cfg),
         RevocationCodeRequest::decl(&cfg),
+        CertStatusRequest::decl(&cfg),
+        crate::revocation::Status::decl(&cfg),
+        crate::revocation::Source::decl(&cfg),
+        crate::revocation::StatusProblem::decl(&cfg),
+        crate::revocation::StatusReport::decl(&cfg),
+        crate::doctor::CheckStatus::decl(&cfg),
+        crate::doctor::Check::decl(&cfg),
+        crate::doctor::DoctorReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

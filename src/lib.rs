@@ -10,6 +10,7 @@ pub mod cert;
 pub mod child;
 #[cfg(feature = "software-keys")]
 pub mod csr;
+pub mod doctor;
 #[cfg(feature = "software-keys")]
 pub mod envelope;
 pub mod fsutil;
@@ -17,6 +18,7 @@ pub mod i18n;
 pub mod password;
 pub mod paths;
 pub mod pkcs12;
+pub mod revocation;
 pub mod secrets;
 pub mod status;
 pub mod store;

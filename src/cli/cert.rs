@@ -10,6 +10,14 @@ pub enum Cmd {
     Inspect { file: std::path::PathBuf },
     /// Reunite a withdrawn certificate (or PKCS#7) with its pending private key
     Install(super::install::Args),
+    /// Is the certificate revoked? OCSP, then the CRL (exit 0 only when it is good)
+    Status {
+        /// A certificate file, or the SHA-256 fingerprint of a certificate in the store
+        target: String,
+        /// The issuing authority's certificate (otherwise found in the file or in the store)
+        #[arg(long, value_name = "FILE")]
+        issuer: Option<std::path::PathBuf>,
+    },
     /// The revocation code kept for a certificate (store fingerprint or certificate file), after a confirmation
     RevocationCode {
         /// SHA-256 of a certificate in the store, or a certificate file
@@ -109,7 +117,57 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
         }
         Cmd::Install(a) => super::install::run(a, ctx),
         Cmd::RevocationCode { cert, yes, forget } => revocation_code(&cert, yes, forget, ctx),
+        Cmd::Status { target, issuer } => status(&target, issuer.as_deref(), ctx),
     }
+}
+
+#[cfg(feature = "revocation")]
+fn status(target: &str, issuer: Option<&std::path::Path>, ctx: &Ctx) -> Result<(), CliError> {
+    use trousseau::revocation::{self, Status};
+    let report = revocation::check_target(target, issuer)?.report(ctx.lang);
+    if ctx.json {
+        ctx.print_json(&report)?;
+    } else {
+        outln!("{}", report.message)?;
+        let source = match report.source {
+            Some(revocation::Source::Ocsp) => Some("OCSP".to_string()),
+            Some(revocation::Source::Crl) => {
+                Some(ctx.lang.pick3("liste de révocation (CRL)", "revocation list (CRL)", "Sperrliste (CRL)"))
+            }
+            Some(revocation::Source::Cache) => {
+                Some(ctx.lang.pick3("réponse en cache", "cached answer", "zwischengespeicherte Antwort"))
+            }
+            None => None,
+        };
+        if let Some(source) = source {
+            outln!("  {} : {source}", ctx.lang.pick3("Source", "Source", "Quelle"))?;
+        }
+        if let Some(next) = &report.next_update {
+            outln!("  {} : {next}", ctx.lang.pick3("Valable jusqu'au", "Valid until", "Gültig bis"))?;
+        }
+        for p in &report.problems {
+            outln!("  - {} ({})", p.message, p.code)?;
+        }
+    }
+    if report.status == Status::Good {
+        Ok(())
+    } else {
+        // The verdict is printed: exit 1 without an error line, as the contract says (0 only for good).
+        super::flush_out()?;
+        std::process::exit(1)
+    }
+}
+
+#[cfg(not(feature = "revocation"))]
+fn status(_target: &str, _issuer: Option<&std::path::Path>, ctx: &Ctx) -> Result<(), CliError> {
+    Err(CliError::new(
+        "cli.unavailable",
+        ctx.lang.pick3(
+            "La vérification du statut en ligne n'est pas incluse dans cette version de Trousseau.",
+            "The online status check is not part of this build of Trousseau.",
+            "Die Online-Statusprüfung ist in dieser Trousseau-Version nicht enthalten.",
+        ),
+    ))
 }
 
 /// Human description of a certificate, as people know it: holder, issuer's short name, expiry, usages.

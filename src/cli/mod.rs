@@ -36,6 +36,7 @@ macro_rules! note {
 pub mod cards;
 pub mod cert;
 pub mod csr;
+pub mod doctor;
 pub mod envelope;
 pub mod install;
 pub mod p12;
@@ -87,6 +88,8 @@ pub enum Command {
     /// Encrypted envelopes (bids): inspect, open with the key where it lives
     #[command(subcommand)]
     Envelope(envelope::Cmd),
+    /// Check the workstation link by link: card service, reader, card, its software, browsers, portal, clock
+    Doctor(doctor::Args),
 }
 
 /// What every command needs to know about the output.
@@ -206,11 +209,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Store(c) => store::run(c, &ctx),
         Command::Portal(c) => portal::run(c, &ctx),
         Command::Envelope(c) => envelope::run(c, &ctx),
+        Command::Doctor(a) => doctor::run(a, &ctx),
     }
 }
 
 /// The arguments whose value names an environment variable holding a secret.
-const SECRET_VARIABLE_ARGS: [&str; 3] = ["password_env", "pin_env", "store_password_env"];
+const SECRET_VARIABLE_ARGS: [&str; 6] =
+    ["password_env", "pin_env", "store_password_env", "new_pin_env", "puk_env", "revocation_code_env"];
 
 /// Names, for [`trousseau::child`], every environment variable given to a `--…-env` secret argument anywhere in
 /// the command line, so that no child process (certutil, modutil…) inherits it.
@@ -450,10 +455,11 @@ mod tests {
     /// English). A new file in src/cli must be added to the list below.
     #[test]
     fn cli_sentences_have_german() {
-        let files: [(&str, &str); 12] = [
+        let files: [(&str, &str); 13] = [
             ("cards.rs", include_str!("cards.rs")),
             ("cert.rs", include_str!("cert.rs")),
             ("csr.rs", include_str!("csr.rs")),
+            ("doctor.rs", include_str!("doctor.rs")),
             ("envelope.rs", include_str!("envelope.rs")),
             ("install.rs", include_str!("install.rs")),
             ("mod.rs", include_str!("mod.rs")),

@@ -35,7 +35,7 @@ mod macos;
 use self::macos as platform;
 
 #[cfg(target_os = "linux")]
-pub use self::nss::{firefox_profiles, FirefoxProfile};
+pub use self::nss::{default_dir as nss_default_dir, firefox_profiles, FirefoxProfile};
 
 /// A certificate as the store holds it: the shared certificate model plus what the store knows about it.
 #[derive(Debug, Clone, Serialize)]

@@ -389,6 +389,58 @@ final_try_ok: boolean, };
 
 export type RevocationCodeRequest = { sha256: string, code: string, };
 
+export type CertStatusRequest = { target: string, issuer: string | null, };
+
+export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
+
+export type RevocationSource = "ocsp" | "crl" | "cache";
+
+export type StatusProblem = { code: string, message: string, };
+
+export type StatusReport = { status: RevocationStatus, source: RevocationSource | null, 
+/**
+ * RFC 3339 UTC, when revoked.
+ */
+revoked_at: string | null, 
+/**
+ * RFC 5280 reason name (`keyCompromise`, `superseded`…), when revoked and given.
+ */
+reason: string | null, 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, 
+/**
+ * Until when the answer holds (RFC 3339 UTC), when the responder says.
+ */
+next_update: string | null, 
+/**
+ * The verdict as one sentence in the user's language.
+ */
+message: string, 
+/**
+ * Answers that were not believed or services that did not answer, each with its stable code.
+ */
+problems: Array<StatusProblem>, };
+
+export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+
+export type Check = { 
+/**
+ * Stable identifier (`pcsc.service`, `card.module`…).
+ */
+id: string, status: CheckStatus, 
+/**
+ * What was found, in the user's language.
+ */
+message: string, 
+/**
+ * What to do, in the user's language (`null` when nothing is to be done).
+ */
+fix: string | null, };
+
+export type DoctorReport = { checks: Array<Check>, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -425,4 +477,6 @@ export type Commands = {
   revocation_code_kept: { req: CertRef; res: boolean };
   revocation_code_reveal: { req: CertRef; res: string | null };
   revocation_code_keep: { req: RevocationCodeRequest; res: boolean };
+  cert_status: { req: CertStatusRequest; res: StatusReport };
+  doctor: { req: null; res: DoctorReport };
 };

@@ -15,6 +15,7 @@ import { biclesPage } from "./pages/simple";
 import { pendingPage } from "./pages/pending";
 import { envelopePage } from "./pages/envelope";
 import { settingsPage } from "./pages/settings";
+import { doctorPage } from "./pages/doctor";
 
 export interface Route {
   path: string;
@@ -30,6 +31,7 @@ export const ROUTES: Route[] = [
   { path: "demande", key: "nav.request", render: requestPage },
   { path: "attente", key: "nav.pending", render: pendingPage },
   { path: "pli", key: "nav.envelope", render: envelopePage },
+  { path: "diagnostic", key: "nav.doctor", render: doctorPage },
   { path: "parametres", key: "nav.settings", render: () => settingsPage(() => void mount()) },
 ];
 

@@ -105,3 +105,21 @@ describe("cards and tokens", () => {
     expect(el.querySelector("[role=alert] small")?.textContent).toBe("Code : token.module_load");
   });
 });
+
+describe("diagnostic", () => {
+  it("shows every link in the core's order, each verdict with its fix", async () => {
+    const { renderDoctor } = await import("../src/pages/doctor");
+    const el = renderDoctor({
+      checks: [
+        { id: "pcsc.service", status: "ok", message: "Le service des cartes à puce fonctionne et répond.", fix: null },
+        { id: "card.module", status: "fail", message: "La carte est reconnue (CPS4) mais son logiciel, Cryptolib CPS, n'est pas installé.", fix: "Installez « Cryptolib CPS »." },
+        { id: "clock", status: "skip", message: "Non vérifié.", fix: null },
+      ],
+    });
+    const items = [...el.querySelectorAll("li")];
+    expect(items.map((li) => li.getAttribute("data-check"))).toEqual(["pcsc.service", "card.module", "clock"]);
+    expect(items[1].textContent).toContain("Échec");
+    expect(items[1].textContent).toContain("À faire : Installez « Cryptolib CPS ».");
+    expect(el.querySelector("[data-testid=doctor-summary]")?.textContent).toContain("1 maillon(s) en échec");
+  });
+});

@@ -42,8 +42,13 @@ pub fn start() {
         .open(std::env::temp_dir().join("trousseau-test-pcscd.log"))
         .expect("pcscd log file");
     let log2 = log.try_clone().expect("pcscd log file");
-    let mut child = Command::new("/usr/sbin/pcscd")
-        .arg("--foreground")
+    // pcscd outlives this test and serves the next ones: it must not inherit descriptors beyond stdio, above all the
+    // lock of `flock /tmp/pcscd.lock cargo nextest …` (a pcscd holding it would block every later run for good).
+    let close_and_exec =
+        "for fd in /proc/$$/fd/*; do n=${fd##*/}; [ \"$n\" -gt 2 ] 2>/dev/null && eval \"exec $n>&-\"; done; \
+                          exec /usr/sbin/pcscd --foreground";
+    let mut child = Command::new("/bin/bash")
+        .args(["-c", close_and_exec])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)

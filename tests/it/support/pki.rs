@@ -137,3 +137,170 @@ pub fn sha256_of(dir: &Path, pem: &str) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().rsplit('=').next().unwrap_or_default().replace(':', "").to_ascii_lowercase()
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status services for this CA: OpenSSL's `ca` database (`-valid`, `-revoke`, `-gencrl`), its OCSP responder and a
+// loopback HTTP server for CRLs.
+
+/// Extension-file text for a leaf naming its status services: an OCSP responder (AIA) and a CRL distribution point,
+/// each optional; the leaf may encipher keys (a bi-clé).
+pub fn status_ext(ocsp: Option<&str>, crl: Option<&str>) -> String {
+    let mut ext = String::from("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n");
+    if let Some(url) = ocsp {
+        ext.push_str(&format!("authorityInfoAccess=OCSP;URI:{url}\n"));
+    }
+    if let Some(url) = crl {
+        ext.push_str(&format!("crlDistributionPoints=URI:{url}\n"));
+    }
+    ext
+}
+
+impl Pki {
+    /// Writes `ca.cnf` and an empty database (`index.txt`) for `openssl ca` in the CA's directory (idempotent).
+    fn ca_db(&self) -> &'static str {
+        if !self.path("ca.cnf").exists() {
+            let cnf = "[ca]\ndefault_ca = CA_default\n[CA_default]\ndatabase = index.txt\ncertificate = ca.pem\n\
+                       private_key = ca.key\ndefault_md = sha256\ncrlnumber = crlnumber\ndefault_crl_days = 1\n\
+                       new_certs_dir = .\nserial = serial\npolicy = policy_any\n[policy_any]\ncommonName = supplied\n";
+            std::fs::write(self.path("ca.cnf"), cnf).expect("ca.cnf");
+            std::fs::write(self.path("index.txt"), "").expect("index.txt");
+            std::fs::write(self.path("index.txt.attr"), "unique_subject = no\n").expect("index.txt.attr");
+            std::fs::write(self.path("crlnumber"), "01\n").expect("crlnumber");
+        }
+        "ca.cnf"
+    }
+
+    /// Records `NAME.pem` as valid in the CA's database (the OCSP responder then answers "good" for it).
+    pub fn mark_valid(&self, name: &str) {
+        let cnf = self.ca_db();
+        openssl(&self.dir, &["ca", "-config", cnf, "-valid", &format!("{name}.pem")]);
+    }
+
+    /// Revokes `NAME.pem` in the CA's database with `reason` (`keyCompromise`, `superseded`…).
+    pub fn revoke(&self, name: &str, reason: &str) {
+        let cnf = self.ca_db();
+        openssl(&self.dir, &["ca", "-config", cnf, "-revoke", &format!("{name}.pem"), "-crl_reason", reason]);
+    }
+
+    /// Signs the CRL of the database into `out` (DER), valid `hours` hours.
+    pub fn gencrl(&self, out: &str, hours: u32) {
+        let cnf = self.ca_db();
+        let hours = hours.to_string();
+        openssl(&self.dir, &["ca", "-config", cnf, "-gencrl", "-crlhours", &hours, "-out", "crl.pem"]);
+        openssl(&self.dir, &["crl", "-in", "crl.pem", "-outform", "DER", "-out", out]);
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `openssl ocsp` answering for the CA of `pki` on `port`, signing with `rsigner`/`rkey` (relative to the CA's
+/// directory); `extra` adds arguments (`-nmin 1`). Stopped when dropped.
+pub struct OcspResponder {
+    child: std::process::Child,
+}
+
+impl OcspResponder {
+    pub fn start(pki: &Pki, port: u16, rsigner: &str, rkey: &str, extra: &[&str]) -> OcspResponder {
+        pki.ca_db();
+        let port_s = port.to_string();
+        let mut args = vec!["ocsp", "-index", "index.txt", "-port", &port_s, "-rsigner", rsigner, "-rkey", rkey];
+        args.extend_from_slice(&["-CA", "ca.pem", "-ignore_err"]);
+        args.extend_from_slice(extra);
+        let mut child = std::process::Command::new("openssl")
+            .args(&args)
+            .current_dir(&pki.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl ocsp starts");
+        // Ready once it says so. A bare connect-and-close probe would wedge OpenSSL 3.0's responder (it then waits
+        // forever on that connection), so the port is not probed.
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("waiting for OCSP client connections") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10)).expect("openssl ocsp is ready");
+        OcspResponder { child }
+    }
+}
+
+impl Drop for OcspResponder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tiny HTTP/1.0 server on 127.0.0.1 serving the files of `dir` (GET only), for CRLs. Stopped when dropped.
+pub struct FileServer {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FileServer {
+    pub fn start(dir: &Path, port: u16) -> FileServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind file server");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (dir, flag) = (dir.to_path_buf(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                // Skip the headers.
+                let mut h = String::new();
+                while reader.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
+                    h.clear();
+                }
+                let name = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+                let mut stream = reader.into_inner();
+                let reply = match std::fs::read(dir.join(&name)) {
+                    Ok(body) if !name.contains("..") && !name.is_empty() => {
+                        let mut r = format!(
+                            "HTTP/1.0 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(&body);
+                        r
+                    }
+                    _ => b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                };
+                let _ = stream.write_all(&reply);
+            }
+        });
+        FileServer { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
