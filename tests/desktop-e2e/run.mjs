@@ -161,7 +161,7 @@ async function shot(name) {
   fs.writeFileSync(path.join(shots, `${name}.png`), Buffer.from(b64, "base64"));
 }
 
-const PAGES = ["tableau-de-bord", "cartes", "magasin", "bicles", "demande", "attente", "parametres"];
+const PAGES = ["tableau-de-bord", "cartes", "magasin", "bicles", "demande", "attente", "pli", "diagnostic", "parametres"];
 
 try {
   await step("session opens the Trousseau window", async () => {
