@@ -1371,6 +1371,7 @@ pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError
     })?;
     let identity = crate::store::identity_from_pkcs12(&bytes, req.password.expose())
         .map_err(|e| ApiError::from_coded(&e, lang))?;
+    crate::store::refuse_if_revoked(&identity).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
     store.install_identity(&identity).map(install_result).map_err(|e| ApiError::from_coded(&e, lang))
 }

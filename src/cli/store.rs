@@ -545,6 +545,7 @@ pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     drop(pw);
     let joined = warm.join();
     let identity = identity?;
+    store::refuse_if_revoked(&identity)?;
     let mut st = joined.map_err(|_| {
         CliError::new(
             "store.open",

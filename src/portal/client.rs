@@ -659,6 +659,17 @@ impl Session {
                 not_after: cert.not_after.date(),
             });
         }
+        // A revoked certificate could not serve: asked of its authority when one is at hand (an unreachable one
+        // does not stop the registration).
+        #[cfg(feature = "revocation")]
+        if let Some(o) = crate::revocation::before_use_async(cert, &[]).await {
+            if o.status == crate::revocation::Status::Revoked {
+                return Err(PortalError::CertificateRevoked {
+                    sha256: cert.sha256.clone(),
+                    revoked_at: o.revoked_at.map(|t| t.date()),
+                });
+            }
+        }
         let url = format!("{}/api/v1/bicles", self.base);
         let key = {
             let mut b = [0u8; 16];

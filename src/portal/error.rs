@@ -45,6 +45,9 @@ pub enum PortalError {
     /// The administrator's managed portal list does not name this portal.
     #[error("portal {url} is not in the managed portal list")]
     NotAllowed { url: String },
+    /// The certificate's authority says it is revoked: it cannot serve as a bi-clé.
+    #[error("certificate {sha256} is revoked")]
+    CertificateRevoked { sha256: String, revoked_at: Option<time::Date> },
     /// Another relayed request is waiting for the user's answer.
     #[error("another request is waiting for the user's confirmation")]
     Busy,
@@ -76,6 +79,7 @@ impl Coded for PortalError {
             PortalError::Io { .. } => "portal.io",
             PortalError::NotAllowed { .. } => "portal.not_allowed",
             PortalError::Busy => "portal.busy",
+            PortalError::CertificateRevoked { .. } => "portal.certificate_revoked",
             PortalError::RequestExpired => "portal.request_expired",
         }
     }
@@ -172,6 +176,15 @@ impl Coded for PortalError {
                 format!("Your administrator does not allow pairing with {url}: choose a portal from the list (trousseau portal portals) or contact your support."),
                 format!("Ihr Administrator erlaubt keine Kopplung mit {url}: Wählen Sie ein Portal aus der Liste (trousseau portal portals) oder wenden Sie sich an Ihren Support."),
             ),
+            PortalError::CertificateRevoked { revoked_at, .. } => {
+                let d = revoked_at.map(|d| lang.date(d));
+                let on = |prefix: &str| d.as_ref().map(|d| format!(" {prefix} {d}")).unwrap_or_default();
+                lang.pick3(
+                    format!("Ce certificat a été révoqué par son autorité{} : il ne peut pas servir de bi-clé. Choisissez-en un autre ou générez un nouveau bi-clé.", on("le")),
+                    format!("This certificate was revoked by its authority{}: it cannot serve as a bi-clé. Choose another one or generate a new bi-clé.", on("on")),
+                    format!("Dieses Zertifikat wurde{} von seiner Zertifizierungsstelle widerrufen: Es kann nicht als Schlüsselpaar (bi-clé) dienen. Wählen Sie ein anderes oder erzeugen Sie ein neues Schlüsselpaar.", on("am")),
+                )
+            }
             PortalError::Busy => lang.pick3(
                 "Une autre demande du portail attend déjà votre réponse dans Trousseau : répondez-y d'abord, puis recommencez.",
                 "Another portal request is already waiting for your answer in Trousseau: answer it first, then try again.",
@@ -204,6 +217,16 @@ mod tests {
         assert_german(&PortalError::TokenRejected);
         assert_german(&PortalError::NotAllowed { url: "https://evil.example".into() });
         assert_german(&PortalError::Busy);
+        let revoked = PortalError::CertificateRevoked {
+            sha256: "ab".repeat(32),
+            revoked_at: Some(time::macros::date!(2026 - 11 - 02)),
+        };
+        assert_german(&revoked);
+        assert!(
+            revoked.message(Lang::De).starts_with("Dieses Zertifikat wurde am 02.11.2026 von"),
+            "{}",
+            revoked.message(Lang::De)
+        );
         assert_german(&PortalError::RequestExpired);
         assert_german(&PortalError::CertificateNotFound { sha256: "ab".repeat(32) });
         let expired =

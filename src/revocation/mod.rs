@@ -19,7 +19,7 @@ use ts_rs::TS;
 #[cfg(feature = "revocation")]
 mod online;
 #[cfg(feature = "revocation")]
-pub use online::{check, check_async, check_target, issued_by, resolve, Options};
+pub use online::{before_use, before_use_async, check, check_async, check_target, issued_by, resolve, Options};
 
 /// The verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -114,6 +114,29 @@ pub fn resolve(target: &str, issuer_file: Option<&Path>) -> Result<(Certificate,
     Ok((subject, issuer))
 }
 
+/// The issuer of `cert` for a check before use: from `pool` (the file's chain), else the OS store; `None` for a
+/// self-signed certificate (a generated bi-clé: no authority to ask) or when the issuer is not at hand.
+fn issuer_for_use(cert: &Certificate, pool: &[Certificate]) -> Option<Certificate> {
+    if issued_by(cert, cert) {
+        return None;
+    }
+    pool.iter().find(|c| issued_by(cert, c)).cloned().or_else(|| find_issuer_in_store(cert).ok())
+}
+
+/// The certificate's status before it is put to use (registered as a bi-clé, installed from a .p12), when a check
+/// can run (see [`issuer_for_use`]). Callers refuse a revoked certificate and go on otherwise: an unreachable
+/// responder must not stop an agent on opening day.
+pub async fn before_use_async(cert: &Certificate, pool: &[Certificate]) -> Option<Outcome> {
+    let issuer = issuer_for_use(cert, pool)?;
+    check_async(cert, &issuer, &Options::default()).await.ok()
+}
+
+/// [`before_use_async`] for plain threads (the CLI, the window's blocking command threads).
+pub fn before_use(cert: &Certificate, pool: &[Certificate]) -> Option<Outcome> {
+    let issuer = issuer_for_use(cert, pool)?;
+    check(cert, &issuer, &Options::default()).ok()
+}
+
 fn find_issuer_in_store(subject: &Certificate) -> Result<Certificate, RevocationError> {
     let not_found =
         || RevocationError::IssuerNotFound { subject: subject.display_name(), issuer: subject.issuer_display_name() };

@@ -345,7 +345,26 @@ pub fn identity_from_pkcs12(der: &[u8], password: &str) -> Result<Identity, Stor
 /// certificate and chain are installed; what was already there is reported, not duplicated.
 pub fn import_pkcs12(store: &mut dyn CertStore, der: &[u8], password: &str) -> Result<ImportReport, StoreError> {
     let identity = identity_from_pkcs12(der, password)?;
+    refuse_if_revoked(&identity)?;
     store.install_identity(&identity)
+}
+
+/// A revoked certificate is not installed: its authority is asked first when the file's chain (or the store) names
+/// it; an unreachable authority does not stop the installation. Called before every `.p12` installation (CLI and
+/// window alike).
+pub fn refuse_if_revoked(identity: &Identity) -> Result<(), StoreError> {
+    #[cfg(feature = "revocation")]
+    if let Some(o) = crate::revocation::before_use(&identity.certificate, &identity.chain) {
+        if o.status == crate::revocation::Status::Revoked {
+            return Err(StoreError::Revoked {
+                sha256: identity.certificate.sha256.clone(),
+                revoked_at: o.revoked_at.map(|t| t.date()),
+            });
+        }
+    }
+    #[cfg(not(feature = "revocation"))]
+    let _ = identity;
+    Ok(())
 }
 
 /// Builds a `.p12` of the certificate with this fingerprint: its private key and chain, protected by `password`
@@ -471,6 +490,9 @@ pub enum StoreError {
     NotCa { sha256: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The certificate's authority says it is revoked: nothing was installed.
+    #[error("certificate {sha256} is revoked")]
+    Revoked { sha256: String, revoked_at: Option<time::Date> },
     /// The private key refused the data (another key's envelope, or damaged data).
     #[error("decryption with the stored key failed: {detail}")]
     Decrypt { detail: String },
@@ -501,6 +523,7 @@ impl Coded for StoreError {
             StoreError::NotCa { .. } => "store.not_ca",
             StoreError::Io { .. } => "store.io",
             StoreError::Decrypt { .. } => "store.decrypt",
+            StoreError::Revoked { .. } => "store.revoked",
             StoreError::Pkcs12(e) => e.code(),
             StoreError::Cert(e) => e.code(),
             StoreError::File(e) => e.code(),
@@ -602,6 +625,15 @@ impl Coded for StoreError {
                 format!("Cannot read or write {} ({source}). Check the path and permissions.", path.display()),
                 format!("Lesen oder Schreiben nicht möglich: {} ({source}). Prüfen Sie den Pfad und die Rechte.", path.display()),
             ),
+            StoreError::Revoked { revoked_at, .. } => {
+                let d = revoked_at.map(|d| lang.date(d));
+                let on = |prefix: &str| d.as_ref().map(|d| format!(" {prefix} {d}")).unwrap_or_default();
+                lang.pick3(
+                    format!("Ce certificat a été révoqué par son autorité{} : il n'a pas été installé. Demandez un nouveau certificat.", on("le")),
+                    format!("This certificate was revoked by its authority{}: it was not installed. Ask for a new certificate.", on("on")),
+                    format!("Dieses Zertifikat wurde{} von seiner Zertifizierungsstelle widerrufen: Es wurde nicht installiert. Beantragen Sie ein neues Zertifikat.", on("am")),
+                )
+            }
             StoreError::Decrypt { detail } => lang.pick3(
                 format!("La clé privée du magasin n'a pas pu ouvrir ce contenu ({detail}) : il est destiné à une autre clé, ou il est endommagé. Demandez un nouvel envoi si besoin."),
                 format!("The store's private key could not open this content ({detail}): it is meant for another key, or it is damaged. Ask for it to be sent again if needed."),

@@ -270,8 +270,8 @@ fn a_certificate_without_status_service_is_unknown_not_good() {
 #[test]
 fn a_store_certificate_named_by_its_fingerprint_finds_its_issuer_in_the_store() {
     let f = Fixture::new();
-    let _ocsp = f.responder("responder.pem", "responder.key", &[]);
     crate::support::nss::create_db(&f.home.file("nssdb"));
+    // installed while its authority cannot be reached (a revoked certificate is refused when it can)
     let p12 = f.ca.p12("revoked", "Status-Test-p12!", &[]);
     let out = f
         .home
@@ -282,6 +282,7 @@ fn a_store_certificate_named_by_its_fingerprint_finds_its_issuer_in_the_store() 
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ocsp = f.responder("responder.pem", "responder.key", &[]);
     let sha256 = f.ca.sha256("revoked");
     let out = f.home.cli().args(["--json", "cert", "status", &sha256]).output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -305,4 +306,27 @@ fn a_store_certificate_named_by_its_fingerprint_finds_its_issuer_in_the_store() 
         .output()
         .unwrap();
     assert_eq!(crate::support::json_error_code(&out), "revocation.issuer_not_found");
+}
+
+/// Before use (issue 15): a revoked certificate's .p12 is not installed — the authority named in the file's chain
+/// is asked first — while the good one installs; nothing of the revoked one reaches the NSS database.
+#[test]
+fn a_revoked_certificate_is_not_installed_from_a_p12() {
+    let f = Fixture::new();
+    let _ocsp = f.responder("responder.pem", "responder.key", &[]);
+    crate::support::nss::create_db(&f.home.file("nssdb"));
+    const PW: &str = "Motdepasse-Statut-1";
+    let import = |name: &str| {
+        let p12 = f.ca.p12(name, PW, &[]);
+        let mut c = f.home.cli();
+        c.args(["--json", "p12", "import", "--password-stdin"]).arg(p12);
+        crate::support::run_with_stdin(c, format!("{PW}\n").as_bytes())
+    };
+    let out = import("revoked");
+    assert_eq!(crate::support::json_error_code(&out), "store.revoked", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("révoqué"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(crate::support::nss::certutil_entries(&f.home.file("nssdb")).is_empty(), "nothing installed");
+    let out = import("good");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!crate::support::nss::certutil_entries(&f.home.file("nssdb")).is_empty(), "the good one installed");
 }
