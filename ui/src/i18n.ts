@@ -6,6 +6,7 @@ export const LANGS: Lang[] = ["fr", "en", "de"];
 type Dict = Record<string, string>;
 
 const fr: Dict = {
+  "pending.keepCode": "La plateforme vous a donné un code de révocation au retrait ? Gardez-le ici : il permet de révoquer le certificat sans la carte.",
   "rc.kept": "Un code de révocation est gardé pour ce certificat.",
   "rc.show": "Afficher le code de révocation",
   "rc.confirmShow": "Afficher le code de révocation de « {name} » ? Ne le communiquez qu'à l'autorité de certification.",
@@ -275,6 +276,7 @@ const fr: Dict = {
 };
 
 const en: Dict = {
+  "pending.keepCode": "Did the platform give you a revocation code at withdrawal? Keep it here: it revokes the certificate without the card.",
   "rc.kept": "A revocation code is kept for this certificate.",
   "rc.show": "Show the revocation code",
   "rc.confirmShow": "Show the revocation code of \"{name}\"? Give it only to the certification authority.",
@@ -544,6 +546,7 @@ const en: Dict = {
 };
 
 const de: Dict = {
+  "pending.keepCode": "Hat die Plattform Ihnen beim Abholen einen Sperrcode gegeben? Bewahren Sie ihn hier auf: Er sperrt das Zertifikat ohne Karte.",
   "rc.kept": "Für dieses Zertifikat ist ein Sperrcode aufbewahrt.",
   "rc.show": "Sperrcode anzeigen",
   "rc.confirmShow": "Den Sperrcode von „{name}“ anzeigen? Geben Sie ihn nur an die Zertifizierungsstelle weiter.",

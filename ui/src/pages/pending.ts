@@ -9,6 +9,8 @@ import { errorBox, section, withProgress } from "../widgets";
 import { pickFile } from "../files";
 import { p12ImportForm } from "../p12import";
 import { deadlineText } from "./dashboard";
+import { revocationCode } from "./store";
+import type { CertSummary } from "../bindings";
 
 export async function pendingPage(): Promise<HTMLElement> {
   try {
@@ -28,7 +30,12 @@ export async function pendingPage(): Promise<HTMLElement> {
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const r = await withProgress(status, () => call("pending_install", { path: file.value.trim() }));
-      if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("pending.installed")));
+      if (r) {
+        // IGC-Santé gives a revocation code at withdrawal: offered to keep it now, in the system keyring
+        const rc = revocationCode({ sha256: r.sha256, holder: "" } as CertSummary);
+        status.replaceChildren(h("p", { class: "ok", role: "status" }, t("pending.installed")), h("p", { class: "help" }, t("pending.keepCode")), rc.el);
+        await rc.load();
+      }
     });
     const p12 = p12ImportForm({ name: "mycert", testid: "pending-p12-status", enabled: !!caps?.pkcs12 && !!caps?.store, help: t("pending.p12Help") });
     return h("div", {}, section(t("pending.title"), list), section(t("pending.install"), form), section(t("pending.p12"), p12));
