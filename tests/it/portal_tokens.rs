@@ -142,7 +142,10 @@ fn the_windows_commands_and_a_cli_beside_the_app_share_the_tokens() {
 #[test]
 fn eight_processes_renewing_at_once_never_revoke_the_pairing() {
     let sb = Sandbox::start_with(&["--access-ttl", "1"]);
-    let home = Home::new();
+    // 1,600 processes against one Secret Service: a keyring of its own, so the rest of the suite is not disturbed
+    let keyring = crate::support::PrivateKeyring::start();
+    let mut home = Home::new();
+    home.bus = Some(keyring.bus.clone());
     pair(&home, &sb);
     let _run = portal_run(&home);
     let rounds: usize = std::env::var("TROUSSEAU_TEST_REFRESH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);

@@ -21,11 +21,13 @@ pub fn bin() -> PathBuf {
 /// A private working directory with its own `TROUSSEAU_HOME` and `TROUSSEAU_NSSDB`.
 pub struct Home {
     pub dir: tempfile::TempDir,
+    /// The D-Bus session its CLI talks to, when not the test session's (see [`PrivateKeyring`]).
+    pub bus: Option<String>,
 }
 
 impl Home {
     pub fn new() -> Home {
-        Home { dir: tempfile::tempdir().expect("tempdir") }
+        Home { dir: tempfile::tempdir().expect("tempdir"), bus: None }
     }
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -40,6 +42,9 @@ impl Home {
             .env("TROUSSEAU_NSSDB", self.file("nssdb"))
             .env("TROUSSEAU_LANG", "fr")
             .stdin(Stdio::null());
+        if let Some(bus) = &self.bus {
+            c.env("DBUS_SESSION_BUS_ADDRESS", bus);
+        }
         c
     }
 }
@@ -126,4 +131,81 @@ pub fn openssl_reads_p12(dir: &Path, p12: &Path, password: &str, legacy: bool) -
 pub fn rsa_modulus(dir: &Path, kind: &str, file: &str) -> String {
     let out = openssl(dir, &[kind, "-in", file, "-noout", "-modulus"]);
     String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("Modulus=").to_string()
+}
+
+/// A Secret Service of its own (a private D-Bus session with its own unlocked gnome-keyring), for tests that put the
+/// keyring under heavy load: the rest of the suite keeps using the session's keyring undisturbed. Stopped on drop.
+pub struct PrivateKeyring {
+    pub bus: String,
+    dbus_pid: u32,
+    keyring: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateKeyring {
+    pub fn start() -> PrivateKeyring {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for d in ["home", "run"] {
+            std::fs::create_dir(dir.path().join(d)).expect("mkdir");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        }
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+            .output()
+            .expect("dbus-daemon runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        let bus = lines.next().expect("bus address").trim().to_string();
+        let dbus_pid: u32 = lines.next().and_then(|p| p.trim().parse().ok()).expect("dbus pid");
+        // in the foreground, so that this test owns the process and stops it
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .env("HOME", dir.path().join("home"))
+            .env("XDG_RUNTIME_DIR", dir.path().join("run"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon runs");
+        {
+            let mut stdin = keyring.stdin.take().expect("stdin");
+            stdin.write_all(b"private-test-keyring").expect("password");
+        }
+        // ready once it owns the Secret Service name on that bus
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let owned = Command::new("dbus-send")
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+                .unwrap_or(false);
+            if owned {
+                break;
+            }
+            assert!(std::time::Instant::now() < until, "the private gnome-keyring did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        PrivateKeyring { bus, dbus_pid, keyring, _dir: dir }
+    }
+}
+
+impl Drop for PrivateKeyring {
+    fn drop(&mut self) {
+        let _ = self.keyring.kill();
+        let _ = self.keyring.wait();
+        let _ = Command::new("kill").arg(self.dbus_pid.to_string()).status();
+    }
 }
