@@ -330,3 +330,49 @@ fn a_revoked_certificate_is_not_installed_from_a_p12() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!crate::support::nss::certutil_entries(&f.home.file("nssdb")).is_empty(), "the good one installed");
 }
+
+/// Before use (issue 15): a certificate its authority revoked is not registered as a bi-clé with the portal, from the
+/// CLI (the window's registration goes through the same core call); nothing reaches the registry.
+#[test]
+fn a_revoked_certificate_is_not_registered_as_a_bicle() {
+    let f = Fixture::new();
+    let sb = crate::support::sandbox::Sandbox::start();
+    crate::support::nss::create_db(&f.home.file("nssdb"));
+    // installed while its authority cannot be reached, then the authority answers "revoked"
+    let p12 = f.ca.p12("revoked", "Status-Test-p12!", &[]);
+    let out = f
+        .home
+        .cli()
+        .args(["p12", "import", "--password-env", "P12PW"])
+        .arg(&p12)
+        .env("P12PW", "Status-Test-p12!")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ocsp = f.responder("responder.pem", "responder.key", &[]);
+    crate::support::sandbox::pair_cli(&f.home, &sb, "agent.statut", "poste-statut");
+    let out = f
+        .home
+        .cli()
+        .env("TROUSSEAU_PKCS11_SYSTEM", "0")
+        .args([
+            "--json",
+            "portal",
+            "keys",
+            "add",
+            "--name",
+            "Bob 2026",
+            "--personal",
+            "--cert",
+            &f.ca.sha256("revoked"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        crate::support::json_error_code(&out),
+        "portal.certificate_revoked",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sb.count("bicles"), 0, "nothing registered");
+}
