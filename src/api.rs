@@ -1700,19 +1700,25 @@ pub struct DrillView {
     pub last: DrillLast,
 }
 
+/// The window's PIN source for a key on a card: the PIN the request carries, else the reader's PIN pad when it has
+/// one; without either, an error naming the card (the window then asks for the PIN).
+#[cfg(feature = "software-keys")]
+fn card_pin(
+    pin: &Option<password::Password>,
+) -> impl FnMut(&crate::token::Token) -> Result<Option<crate::token::Pin>, crate::envelope::EnvelopeError> + '_ {
+    move |t| match pin {
+        Some(p) => Ok(Some(pin_of(p))),
+        None if t.pin.protected_path => Ok(None),
+        None => Err(crate::envelope::EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
+    }
+}
+
 /// The backup-key drill: a test envelope to every registered bi-clé, opened with each key this workstation holds.
 #[cfg(all(feature = "portal", feature = "software-keys"))]
 pub fn portal_drill(req: DrillRequest, lang: Lang) -> Result<DrillView, ApiError> {
-    use crate::envelope::EnvelopeError;
     let s = session(lang)?;
     let bicles = block_on(lang, s.list_bicles())?.map_err(|e| ApiError::from_coded(&e, lang))?;
-    let mut source = |t: &crate::token::Token| -> Result<Option<crate::token::Pin>, EnvelopeError> {
-        match &req.pin {
-            Some(p) => Ok(Some(pin_of(p))),
-            None if t.pin.protected_path => Ok(None),
-            None => Err(EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
-        }
-    };
+    let mut source = card_pin(&req.pin);
     let report = crate::envelope::drill::run(&bicles, &mut source, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(DrillView {
         rows: report
@@ -1828,15 +1834,8 @@ pub fn envelope_inspect(req: FileRequest, lang: Lang) -> Result<EnvelopeView, Ap
 /// Opens an envelope with the key where it lives (the PIN given is used only if the key is on a card).
 #[cfg(feature = "software-keys")]
 pub fn envelope_open(req: EnvelopeOpenRequest, lang: Lang) -> Result<EnvelopeOpened, ApiError> {
-    use crate::envelope::EnvelopeError;
     let open = crate::envelope::OpenRequest { file: req.path.clone(), out: req.out.clone(), force: req.force };
-    let mut source = |t: &crate::token::Token| -> Result<Option<crate::token::Pin>, EnvelopeError> {
-        match &req.pin {
-            Some(p) => Ok(Some(pin_of(p))),
-            None if t.pin.protected_path => Ok(None),
-            None => Err(EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
-        }
-    };
+    let mut source = card_pin(&req.pin);
     let o = crate::envelope::open(&open, &mut source, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(EnvelopeOpened {
         out: o.out.display().to_string(),
