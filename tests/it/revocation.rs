@@ -56,6 +56,21 @@ impl Fixture {
         OcspResponder::start(&self.ca, self.ocsp_port, rsigner, rkey, extra)
     }
 
+    /// Imports `NAME`'s .p12 into the NSS database while its authority cannot be reached (no responder, no CRL
+    /// server yet): a revoked certificate is refused when the authority answers, so this is how one gets installed.
+    fn install_while_unreachable(&self, name: &str) {
+        let p12 = self.ca.p12(name, "Status-Test-p12!", &[]);
+        let out = self
+            .home
+            .cli()
+            .args(["p12", "import", "--password-env", "P12PW"])
+            .arg(&p12)
+            .env("P12PW", "Status-Test-p12!")
+            .output()
+            .expect("trousseau runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
     fn crl_server(&self) -> FileServer {
         FileServer::start(&self.ca.dir, self.crl_port)
     }
@@ -272,16 +287,7 @@ fn a_store_certificate_named_by_its_fingerprint_finds_its_issuer_in_the_store() 
     let f = Fixture::new();
     crate::support::nss::create_db(&f.home.file("nssdb"));
     // installed while its authority cannot be reached (a revoked certificate is refused when it can)
-    let p12 = f.ca.p12("revoked", "Status-Test-p12!", &[]);
-    let out = f
-        .home
-        .cli()
-        .args(["p12", "import", "--password-env", "P12PW"])
-        .arg(&p12)
-        .env("P12PW", "Status-Test-p12!")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    f.install_while_unreachable("revoked");
     let _ocsp = f.responder("responder.pem", "responder.key", &[]);
     let sha256 = f.ca.sha256("revoked");
     let out = f.home.cli().args(["--json", "cert", "status", &sha256]).output().unwrap();
@@ -339,16 +345,7 @@ fn a_revoked_certificate_is_not_registered_as_a_bicle() {
     let sb = crate::support::sandbox::Sandbox::start();
     crate::support::nss::create_db(&f.home.file("nssdb"));
     // installed while its authority cannot be reached, then the authority answers "revoked"
-    let p12 = f.ca.p12("revoked", "Status-Test-p12!", &[]);
-    let out = f
-        .home
-        .cli()
-        .args(["p12", "import", "--password-env", "P12PW"])
-        .arg(&p12)
-        .env("P12PW", "Status-Test-p12!")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    f.install_while_unreachable("revoked");
     let _ocsp = f.responder("responder.pem", "responder.key", &[]);
     crate::support::sandbox::pair_cli(&f.home, &sb, "agent.statut", "poste-statut");
     let out = f
