@@ -63,7 +63,6 @@ struct HelperSlot {
 
 type Slot = Arc<HelperSlot>;
 
-
 static HELPERS: Mutex<Option<HashMap<PathBuf, Slot>>> = Mutex::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
@@ -133,9 +132,7 @@ fn forget(module: &Path, generation: u64) {
 pub(crate) fn current_generation(module: &Path) -> Result<u64, TokenError> {
     match EXECUTABLE.get() {
         None => worker::current_generation(),
-        Some(exe) => {
-            Ok(slot(exe, module, None)?.generation)
-        }
+        Some(exe) => Ok(slot(exe, module, None)?.generation),
     }
 }
 

@@ -204,8 +204,12 @@ impl TokenSession {
                 id
             }
         };
-        let req =
-            Request::Generate { session: self.id, serial: self.token.serial.clone(), label: label.to_string(), key_id: id };
+        let req = Request::Generate {
+            session: self.id,
+            serial: self.token.serial.clone(),
+            label: label.to_string(),
+            key_id: id,
+        };
         let reply = self.call(req)?;
         expect_reply!(reply, Reply::Bytes(id) => id)
     }

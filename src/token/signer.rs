@@ -29,7 +29,8 @@ impl TokenSession {
     /// The private key `key_id` (CKA_ID bytes) as an rcgen signing key: RSA (SHA-256 with PKCS#1 v1.5) or
     /// EC P-256/P-384 (ECDSA).
     pub fn signing_key(&self, key_id: &[u8]) -> Result<TokenSigningKey<'_>, TokenError> {
-        let req = Request::DescribeKey { session: self.id, serial: self.token().serial.clone(), key_id: key_id.to_vec() };
+        let req =
+            Request::DescribeKey { session: self.id, serial: self.token().serial.clone(), key_id: key_id.to_vec() };
         let reply = self.call(req)?;
         let (public, with) = expect_reply!(reply, Reply::Key { public, with } => (public, with))?;
         Ok(TokenSigningKey { session: self, key_id: key_id.to_vec(), public, with, last_error: Mutex::new(None) })

@@ -193,7 +193,8 @@ impl Request {
             }
             Request::Keys { session, serial } => session::keys_on(state, session, &serial).map(Reply::Keys),
             Request::Decrypt { session, serial, key_id, padding, data } => {
-                session::decrypt_on(state, session, &serial, &key_id, padding, &data).map(|p| Reply::Plain(WireSecret(p)))
+                session::decrypt_on(state, session, &serial, &key_id, padding, &data)
+                    .map(|p| Reply::Plain(WireSecret(p)))
             }
             Request::Generate { session, serial, label, key_id } => {
                 session::generate_on(state, session, &serial, &label, key_id).map(Reply::Bytes)
@@ -201,7 +202,8 @@ impl Request {
             Request::Mechanisms { session } => session::mechanisms_on(state, session).map(Reply::Strings),
             #[cfg(feature = "software-keys")]
             Request::DescribeKey { session, serial, key_id } => {
-                super::signer::describe_on(state, session, &serial, &key_id).map(|(public, with)| Reply::Key { public, with })
+                super::signer::describe_on(state, session, &serial, &key_id)
+                    .map(|(public, with)| Reply::Key { public, with })
             }
             #[cfg(feature = "software-keys")]
             Request::Sign { session, serial, key_id, with, data } => {
