@@ -172,12 +172,12 @@ pub(crate) fn call(module: &Path, generation: Option<u64>, req: Request) -> Resu
         },
         Ok(Ok(None) | Err(_)) | Err(RecvTimeoutError::Disconnected) => {
             let detail = end(&s, &mut h, module);
-            tracing::warn!("PKCS#11 module {} crashed in its helper ({detail}) during {}", module.display(), op.name());
+            tracing::info!("PKCS#11 module {} crashed in its helper ({detail}) during {}", module.display(), op.name());
             Err(TokenError::ModuleCrashed { path: module.to_path_buf(), detail })
         }
         Err(RecvTimeoutError::Timeout) => {
             let limit = op.timeout();
-            tracing::warn!("PKCS#11 helper {} killed: no answer within {limit:?} ({})", s.generation, op.name());
+            tracing::info!("PKCS#11 helper {} killed: no answer within {limit:?} ({})", s.generation, op.name());
             end(&s, &mut h, module);
             Err(TokenError::Timeout { operation: op.name(), seconds: limit.as_secs().max(1) })
         }

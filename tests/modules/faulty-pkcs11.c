@@ -7,11 +7,20 @@
  *   -DFAULT_HANG_LOGIN   C_Login never returns, as a middleware stuck on a reader does.
  * Everything else answers normally (the token lists, its info reads), so the fault hits in the middle of real work.
  *
- * The PKCS#11 types are declared here (v2.40 layout, LP64) rather than taken from a header, so that the test needs
- * nothing but a C compiler.
+ * The PKCS#11 types are declared here (v2.40 layout) rather than taken from a header, so that the test needs nothing but
+ * a C compiler; on Windows (built with MinGW for scripts/checks/windows-wine.sh) they are packed, as the standard says.
  */
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#define EXPORT __declspec(dllexport)
+#define SLEEP_FOREVER() for (;;) Sleep(3600000)
+#pragma pack(push, 1)
+#else
 #include <unistd.h>
+#define EXPORT
+#define SLEEP_FOREVER() for (;;) sleep(3600)
+#endif
 
 typedef unsigned long CK_ULONG;
 typedef CK_ULONG CK_RV;
@@ -46,6 +55,9 @@ typedef struct { CK_ULONG slotID, state, flags, ulDeviceError; } CK_SESSION_INFO
 
 #define FUNCTIONS 68
 typedef struct { CK_VERSION version; void *f[FUNCTIONS]; } FUNCTION_LIST;
+#ifdef _WIN32
+#pragma pack(pop)
+#endif
 
 static void pad(unsigned char *dst, size_t n, const char *s) {
     memset(dst, ' ', n);
@@ -119,7 +131,7 @@ static CK_RV get_session_info(CK_ULONG session, CK_SESSION_INFO *info) {
 static CK_RV login(CK_ULONG session, CK_ULONG user, unsigned char *pin, CK_ULONG len) {
     (void)session; (void)user; (void)pin; (void)len;
 #ifdef FAULT_HANG_LOGIN
-    for (;;) sleep(3600);
+    SLEEP_FOREVER();
 #endif
     return 0xA0UL; /* CKR_PIN_INCORRECT */
 }
@@ -141,7 +153,7 @@ static CK_RV get_mechanism_list(CK_ULONG slot, CK_ULONG *list, CK_ULONG *count) 
 
 static FUNCTION_LIST functions;
 
-CK_RV C_GetFunctionList(FUNCTION_LIST **out) {
+EXPORT CK_RV C_GetFunctionList(FUNCTION_LIST **out) {
     if (!out) return CKR_ARGUMENTS_BAD;
     functions.version.major = 2; functions.version.minor = 40;
     for (int i = 0; i < FUNCTIONS; i++) functions.f[i] = (void *)not_supported;
