@@ -226,7 +226,11 @@ fn serve(module: &Path) -> i32 {
         Ok(o) => o,
         Err(_) => return 70,
     };
-    let mut input = std::io::stdin().lock();
+    // Not `std::io::stdin()`: its buffer would keep a copy of the last PIN received, never wiped.
+    let mut input = match protocol_input() {
+        Ok(i) => i,
+        Err(_) => return 70,
+    };
     let mut state = State::default();
     loop {
         let frame = match read_frame(&mut input) {
@@ -253,6 +257,15 @@ fn serve(module: &Path) -> i32 {
     }
     state.shutdown();
     0
+}
+
+/// Standard input, unbuffered: each frame is read straight into its wiped buffer.
+fn protocol_input() -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    let owned = std::os::fd::AsFd::as_fd(&std::io::stdin()).try_clone_to_owned()?;
+    #[cfg(windows)]
+    let owned = std::os::windows::io::AsHandle::as_handle(&std::io::stdin()).try_clone_to_owned()?;
+    Ok(std::fs::File::from(owned))
 }
 
 /// The helper's answers go to the original standard output; the process's own standard output is pointed at
