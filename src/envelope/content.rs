@@ -113,6 +113,7 @@ pub(super) fn decrypt_into(
     cipher: ContentCipher,
     cek: &[u8],
     w: &mut dyn Write,
+    progress: Option<&mut crate::progress::Reporter>,
 ) -> Result<u64, EnvelopeError> {
     if cek.len() != cipher.key_len() {
         // a wrong key unwrapped by PKCS#1 v1.5 often yields random bytes of another length
@@ -131,18 +132,26 @@ pub(super) fn decrypt_into(
         ContentCipher::Aes128Cbc | ContentCipher::Aes192Cbc | ContentCipher::Aes256Cbc => {
             let iv: OctetString =
                 params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
-            aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, w)
+            aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, w, progress)
         }
         ContentCipher::Aes128Gcm | ContentCipher::Aes192Gcm | ContentCipher::Aes256Gcm => {
             let p: GcmParams =
                 params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
             let (aad, tag) = env.auth.as_ref().ok_or(EnvelopeError::WrongKey)?;
-            aes_gcm(cipher, cek, &p, aad, tag, ciphertext, w)
+            let n = aes_gcm(cipher, cek, &p, aad, tag, ciphertext, w)?;
+            if let Some(r) = progress {
+                r.finish();
+            }
+            Ok(n)
         }
         ContentCipher::DesEde3Cbc => {
             let iv: OctetString =
                 params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
-            tdes_cbc(cek, iv.as_bytes(), ciphertext, w)
+            let n = tdes_cbc(cek, iv.as_bytes(), ciphertext, w)?;
+            if let Some(r) = progress {
+                r.finish();
+            }
+            Ok(n)
         }
     }
 }
@@ -157,9 +166,11 @@ pub(super) fn decrypt_to(
     force: bool,
 ) -> Result<u64, EnvelopeError> {
     let mut staged = crate::fsutil::stage(out, crate::fsutil::Access::Private).map_err(file_error)?;
+    let size = env.content.encrypted_content.as_ref().map(|c| c.as_bytes().len() as u64).unwrap_or(0);
+    let mut progress = crate::progress::Reporter::new("envelope_open", size);
     let written = {
         let mut w = std::io::BufWriter::with_capacity(CHUNK, staged.file());
-        let n = decrypt_into(env, cipher, cek, &mut w).map_err(|e| match e {
+        let n = decrypt_into(env, cipher, cek, &mut w, Some(&mut progress)).map_err(|e| match e {
             EnvelopeError::Io { source, .. } => EnvelopeError::Io { path: out.to_path_buf(), source },
             other => other,
         })?;
@@ -183,6 +194,7 @@ fn aes_cbc(
     iv: &[u8],
     ciphertext: &[u8],
     file: &mut dyn Write,
+    mut progress: Option<&mut crate::progress::Reporter>,
 ) -> Result<u64, EnvelopeError> {
     use aws_lc_rs::cipher::{DecryptionContext, StreamingDecryptingKey, UnboundCipherKey, AES_128, AES_192, AES_256};
     let alg = match cipher {
@@ -204,12 +216,18 @@ fn aes_cbc(
         let u = dec.update(chunk, &mut buf).map_err(|_| EnvelopeError::WrongKey)?;
         file.write_all(u.written()).map_err(write_err)?;
         total += u.written().len() as u64;
+        if let Some(r) = progress.as_deref_mut() {
+            r.advance(chunk.len() as u64);
+        }
     }
     // a wrong key shows here: the padding of the last block does not check
     let u = dec.finish(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
     file.write_all(u.written()).map_err(write_err)?;
     total += u.written().len() as u64;
     buf.iter_mut().for_each(|b| *b = 0);
+    if let Some(r) = progress {
+        r.finish();
+    }
     Ok(total)
 }
 

@@ -214,7 +214,7 @@ fn open_for(env: &super::Envelope, h: &super::Holder, pin: PinSource<'_>, secret
     let cek = unwrap_key(k.enc_key.as_bytes(), KeyTransport::RsaPkcs1v15, h, pin)?;
     let mut out = Vec::new();
     let cipher = content::ContentCipher::of(&env.content.content_enc_alg, false)?;
-    content::decrypt_into(env, cipher, &cek, &mut out)?;
+    content::decrypt_into(env, cipher, &cek, &mut out, None)?;
     if out != secret {
         return Err(EnvelopeError::WrongKey);
     }
