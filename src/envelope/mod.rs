@@ -8,9 +8,10 @@
 //! `C_Decrypt`) or the card (PKCS#11 `C_Decrypt`, PIN asked only then) — and only the content-encryption key comes
 //! back. Content: AES-128/192/256-CBC and AES-GCM through aws-lc-rs (streamed for CBC, in place for GCM), 3DES-CBC for
 //! old files through RustCrypto `des` (in place). The file's bytes are held once: the structures are decoded by `der`
-//! with the encrypted content borrowed where it lies ([`RawContent`]), a chunked BER content joined in place. The output is written to a temporary file beside the destination and appears under its name
-//! only once the whole content decrypted (and, for GCM, authenticated): nothing half-written, and an existing
-//! file is never replaced unless asked.
+//! with the encrypted content borrowed where it lies ([`RawContent`]), a chunked BER content joined in place. The
+//! output is written to a temporary file beside the destination and appears under its name only once the whole
+//! content decrypted (and, for GCM, authenticated): nothing half-written, and an existing file is never replaced
+//! unless asked.
 
 mod content;
 #[cfg(feature = "portal")]
