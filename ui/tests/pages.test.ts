@@ -100,6 +100,7 @@ describe("cards and tokens", () => {
     const el = tokensTable({
       tokens: [{ label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "final_try", pin_message: "Dernier essai avant blocage.", removable: true }],
       problems: [{ code: "token.module_load", message: "Le module ne se charge pas." }],
+      probing: false,
     });
     expect(el.querySelector("td.expired")?.textContent).toBe("Dernier essai avant blocage.");
     expect(el.querySelector("[role=alert] small")?.textContent).toBe("Code : token.module_load");

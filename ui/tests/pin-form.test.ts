@@ -27,7 +27,7 @@ describe("card PIN form", () => {
       calls.push([cmd, args]);
       return row("Carte", "ok", "PIN correct");
     });
-    const form = pinForm({ tokens: [row("Carte", "final_try", "Dernier essai avant blocage.")], problems: [] }, () => {});
+    const form = pinForm({ tokens: [row("Carte", "final_try", "Dernier essai avant blocage.")], problems: [], probing: false }, () => {});
     document.body.append(form);
     expect(form.querySelector("[data-testid=pin-state]")?.textContent).toBe("Carte — Dernier essai avant blocage.");
     const finalRow = form.querySelector("input[name=pin-final-ok]")?.closest("label") as HTMLElement;

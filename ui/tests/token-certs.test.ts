@@ -69,6 +69,7 @@ describe("card certificates", () => {
     const el = renderTokens({
       tokens: [{ token, certificates: [], error: { code: "token.removed", message: "La carte a été retirée pendant la lecture." } }],
       problems: [],
+      probing: false,
     });
     expect(el.textContent).toContain("LuxTrust");
     expect(el.querySelector("[role=alert] small")?.textContent).toBe("Code : token.removed");

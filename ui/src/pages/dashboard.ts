@@ -1,6 +1,6 @@
-// Tableau de bord: every state that matters, visible without a click.
+// Tableau de bord: every state that matters, visible without a click, redrawn when a card or the portal changes.
 
-import { call } from "../api";
+import { call, listenPage, redrawer } from "../api";
 import type { Dashboard } from "../bindings";
 import { h } from "../dom";
 import { formatDate, t } from "../i18n";
@@ -72,10 +72,20 @@ export function renderDashboard(d: Dashboard): HTMLElement {
   );
 }
 
+/** The dashboard, redrawn when readers, cards or the portal change. */
 export async function dashboardPage(): Promise<HTMLElement> {
-  try {
-    return renderDashboard(await call("dashboard", null));
-  } catch (e) {
-    return errorBox(e);
-  }
+  const root = h("div", {});
+  const draw = redrawer(async () => {
+    try {
+      root.replaceChildren(renderDashboard(await call("dashboard", null)));
+    } catch (e) {
+      root.replaceChildren(errorBox(e));
+    }
+  });
+  await draw();
+  listenPage("live-state", (e) => {
+    if (e.change === "readers") void draw();
+  });
+  listenPage("portal-state", () => void draw());
+  return root;
 }

@@ -36,10 +36,8 @@ export async function doctorPage(): Promise<HTMLElement> {
   };
   const again = h("button", { type: "button" }, t("doctor.again"));
   again.addEventListener("click", () => void run());
-  try {
-    await run();
-  } catch (e) {
-    out.replaceChildren(errorBox(e));
-  }
+  // The checks ask the card modules and the portal, which may take seconds: the page is shown at once with the
+  // progress line, and the verdicts replace it when they come.
+  void run().catch((e) => out.replaceChildren(errorBox(e)));
   return h("div", {}, h("p", { class: "help" }, t("doctor.intro")), again, out);
 }
