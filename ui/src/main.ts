@@ -5,7 +5,7 @@ import "./style.css";
 import { call, inTauri, leavePage, shell } from "./api";
 import type { TrayView } from "./bindings";
 import { h } from "./dom";
-import { Lang, parseLang, setLang, t } from "./i18n";
+import { type Lang, parseLang, setLang, t } from "./i18n";
 import { errorBox } from "./widgets";
 import { dashboardPage } from "./pages/dashboard";
 import { cardsPage } from "./pages/cards";

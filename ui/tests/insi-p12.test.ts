@@ -47,7 +47,7 @@ describe("IGC-Santé wizard: INSi choice", () => {
     // Free name by default: the cn field is shown and a near-miss of INSi is refused on the spot.
     const cnField = w.querySelector("[name=cn]")!.closest(".field") as HTMLElement;
     expect(cnField.hidden).toBe(false);
-    expect(w.querySelector("label[for=" + (w.querySelector("[name=cn]") as HTMLElement).id + "]")?.textContent).toContain("Service applicatif (cn)");
+    expect(w.querySelector(`label[for=${(w.querySelector("[name=cn]") as HTMLElement).id}]`)?.textContent).toContain("Service applicatif (cn)");
     for (const [f, v] of [["cn", "INSI-AUT"], ["ou", "123456789"], ["o", "Clinique"], ["st", "Paris (75)"]]) type(w, f, v);
     submit();
     expect(w.querySelector("[role=alert]")?.textContent).toContain("exactement INSI-AUTO ou INSI-MANU");
@@ -123,7 +123,7 @@ describe("Certificats en attente: installing a .p12", () => {
       throw new Error(`unexpected ${cmd}`);
     });
     expect(el.textContent).toContain("Installer un fichier .p12 reçu");
-    expect(el.querySelector("label[for=" + el.querySelector("input[name=mycert-password]")!.id + "]")?.textContent).toBe("Mot de passe");
+    expect(el.querySelector(`label[for=${el.querySelector("input[name=mycert-password]")!.id}]`)?.textContent).toBe("Mot de passe");
     fill(el, "/home/j/myCert.p12", "mauvais");
     await tick();
     await tick();

@@ -4,7 +4,7 @@ import { call } from "../api";
 import { h, field } from "../dom";
 import { t } from "../i18n";
 import type { IgcInsi } from "../bindings";
-import { FieldName, INSI, OFFERS, Offer, USAGES, Usage, Values, fieldsFor, igcRequest, isService, validate } from "../igc";
+import { type FieldName, INSI, OFFERS, type Offer, USAGES, type Usage, type Values, fieldsFor, igcRequest, isService, validate } from "../igc";
 import { section, soonBox, withReplaceConfirm } from "../widgets";
 import { formatDate, getLang } from "../i18n";
 import { pickSave } from "../files";

@@ -3,7 +3,7 @@
 import { call, inTauri, shell } from "../api";
 import type { Settings } from "../bindings";
 import { h, field } from "../dom";
-import { LANGS, Lang, setLang, t } from "../i18n";
+import { LANGS, type Lang, setLang, t } from "../i18n";
 import { errorBox, section } from "../widgets";
 
 const LANG_NAMES: Record<Lang, string> = { fr: "Français", en: "English", de: "Deutsch" };
