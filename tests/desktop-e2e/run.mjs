@@ -327,7 +327,8 @@ try {
 
   await step("Cartes et jetons: the SoftHSM2 token with its PIN state", async () => {
     await open("cartes");
-    const txt = await wd.waitFor("return document.querySelector('main')?.textContent", "cards page");
+    // The tokens are read in the background after the card's removal: the page redraws itself when they are.
+    const txt = await wd.waitFor("const t = document.querySelector('main')?.textContent ?? ''; return /Jeton E2E/.test(t) && t", "the token on the cards page");
     assert(/Jeton E2E/.test(txt), `token listed: ${txt.slice(0, 300)}`);
     // Its certificate, read without the PIN: holder, use (signature that can also encrypt), key on the card.
     const row = await wd.waitFor(
