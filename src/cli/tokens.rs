@@ -346,16 +346,30 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 None => token::list_tokens(&discovery, ctx.lang).tokens,
             };
             let mut all: Vec<TokenCertificate> = Vec::new();
+            // Every token is read even when one fails (a crashed vendor module, a card pulled out): the others
+            // are listed, and the command still ends in error so that a script knows the list is partial.
+            let mut failed: Option<CliError> = None;
             for t in &tokens {
-                if login || pin.given() {
-                    let session = pin.login(ctx, t)?;
-                    all.extend(session.certificates()?);
+                let read = if login || pin.given() {
+                    pin.login(ctx, t).and_then(|session| Ok(session.certificates()?))
                 } else {
-                    all.extend(token::certificates(t)?);
+                    token::certificates(t).map_err(CliError::from)
+                };
+                match read {
+                    Ok(certs) => all.extend(certs),
+                    Err(e) if label.is_none() && !(login || pin.given()) => {
+                        // The first failure ends the command; later ones are said as they come.
+                        match (&failed, &e) {
+                            (Some(_), CliError::Report(r)) => note!("« {} » : {} ({})", t.label, r.message, r.code),
+                            _ => failed = Some(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             if ctx.json {
-                return ctx.print_json(&all);
+                ctx.print_json(&all)?;
+                return failed.map_or(Ok(()), Err);
             }
             if all.is_empty() {
                 outln!(
@@ -388,7 +402,7 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                     }
                 )?;
             }
-            Ok(())
+            failed.map_or(Ok(()), Err)
         }
         TokenCmd::Keys { token: label, pin } => {
             let (_d, t) = find(ctx, &label)?;

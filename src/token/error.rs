@@ -5,8 +5,15 @@ use crate::i18n::{Coded, Lang};
 use crate::token::PinState;
 use std::path::PathBuf;
 
+/// The name of an operation in an error (`"login"`, `"decryption"`…). An alias, so that serde's derive does not
+/// take it for a borrowed string.
+pub type OperationName = &'static str;
+
 /// What went wrong with a PKCS#11 module, a token or a key.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Errors cross the pipe from a module's helper process ([`super::host`]), hence `Serialize`/`Deserialize`: the
+/// `operation` names are `&'static str` and come back as the known operation names ([`super::wire::static_name`]).
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum TokenError {
     /// The module file does not exist.
@@ -23,7 +30,11 @@ pub enum TokenError {
     ModuleInit { path: PathBuf, detail: String },
     /// The module did not answer in time; the call was abandoned.
     #[error("the PKCS#11 module did not answer within {seconds} s during {operation}")]
-    Timeout { operation: &'static str, seconds: u64 },
+    Timeout {
+        #[serde(deserialize_with = "super::wire::static_name")]
+        operation: OperationName,
+        seconds: u64,
+    },
     /// No token with this label.
     #[error("no token labelled {label:?}")]
     TokenNotFound { label: String },
@@ -65,7 +76,10 @@ pub enum TokenError {
     Unsupported { what: String },
     /// The card or token was removed (or its session vanished) during the operation.
     #[error("the token was removed during {operation}")]
-    Removed { operation: &'static str },
+    Removed {
+        #[serde(deserialize_with = "super::wire::static_name")]
+        operation: OperationName,
+    },
     /// The session belonged to a worker that was abandoned after a timeout.
     #[error("the token session was lost after a module stopped answering")]
     SessionLost,
@@ -74,7 +88,14 @@ pub enum TokenError {
     Decrypt { detail: String },
     /// Any other failure reported by the module.
     #[error("{operation} failed: {detail}")]
-    Device { operation: &'static str, detail: String },
+    Device {
+        #[serde(deserialize_with = "super::wire::static_name")]
+        operation: OperationName,
+        detail: String,
+    },
+    /// The module's helper process ended abruptly (the vendor module crashed) during an operation.
+    #[error("the PKCS#11 module {path} crashed ({detail})")]
+    ModuleCrashed { path: PathBuf, detail: String },
 }
 
 impl Coded for TokenError {
@@ -101,6 +122,7 @@ impl Coded for TokenError {
             TokenError::SessionLost => "token.session_lost",
             TokenError::Decrypt { .. } => "token.decrypt_failed",
             TokenError::Device { .. } => "token.device",
+            TokenError::ModuleCrashed { .. } => "token.module_crashed",
         }
     }
 
@@ -262,6 +284,20 @@ impl Coded for TokenError {
                 format!("The card could not decrypt this data ({detail}). It may not be meant for this key."),
                 format!("Die Karte konnte diese Daten nicht entschlüsseln ({detail}). Sie sind möglicherweise nicht für diesen Schlüssel bestimmt."),
             ),
+            TokenError::ModuleCrashed { path, .. } => lang.pick3(
+                format!(
+                    "Le module de la carte s'est arrêté brutalement ({}). Trousseau continue de fonctionner : réessayez ; si cela se reproduit, mettez à jour ou réinstallez le logiciel de la carte (middleware) fourni par son émetteur.",
+                    path.display()
+                ),
+                format!(
+                    "The card's module stopped abruptly ({}). Trousseau keeps running: try again; if it happens again, update or reinstall the card's software (middleware) from its issuer.",
+                    path.display()
+                ),
+                format!(
+                    "Das Modul der Karte wurde abrupt beendet ({}). Trousseau läuft weiter: Versuchen Sie es erneut; wenn es wieder passiert, aktualisieren oder installieren Sie die Software der Karte (Middleware) ihres Herausgebers neu.",
+                    path.display()
+                ),
+            ),
             TokenError::Device { operation, detail } => lang.pick3(
                 format!("La carte a signalé une erreur ({operation} : {detail}). Retirez et réinsérez-la, puis réessayez."),
                 format!("The card reported an error ({operation}: {detail}). Remove and reinsert it, then try again."),
@@ -282,6 +318,7 @@ mod tests {
         assert_german(&TokenError::PinLocked);
         assert_german(&TokenError::PinLockedNow);
         assert_german(&TokenError::Timeout { operation: "C_Login", seconds: 30 });
+        assert_german(&TokenError::ModuleCrashed { path: PathBuf::from("/x.so"), detail: "signal 11".into() });
         let wrong = TokenError::WrongPin { state: PinState::FinalTry };
         assert_german(&wrong);
         assert_eq!(wrong.message(Lang::De), "Falsche PIN. Letzter Versuch: Eine weitere falsche PIN sperrt die Karte.");

@@ -7,12 +7,14 @@ use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::session::UserType;
 use secrecy::ExposeSecret;
 
-use super::worker::{self, Op};
+use super::host;
+use super::wire::{expect_reply, Reply, Request, WirePin};
+use super::worker::{Op, State};
 use super::{device, locate, PinState, Token, TokenError};
 use crate::token::Pin;
 
 /// The lengths the token accepts for a PIN (`ulMinPinLen`, `ulMaxPinLen`), when it says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PinRules {
     pub min: usize,
     pub max: usize,
@@ -20,12 +22,15 @@ pub struct PinRules {
 
 /// The token's PIN length rules (`None` when its information cannot be read: the token then judges alone).
 pub fn pin_rules(token: &Token) -> Result<Option<PinRules>, TokenError> {
-    let t = token.clone();
-    worker::call(Op::List, None, move |state| {
-        state.with_module(&t.module.clone(), move |ctx| {
-            let (slot, _) = locate(ctx, &t)?;
-            Ok(rules_of(ctx, slot))
-        })
+    let reply = host::call(&token.module, None, Request::PinRules { token: token.clone() })?;
+    expect_reply!(reply, Reply::PinRules(r) => r)
+}
+
+/// [`pin_rules`] where the module lives.
+pub(super) fn pin_rules_on(state: &mut State, t: &Token) -> Result<Option<PinRules>, TokenError> {
+    state.with_module(&t.module, |ctx| {
+        let (slot, _) = locate(ctx, t)?;
+        Ok(rules_of(ctx, slot))
     })
 }
 
@@ -60,10 +65,23 @@ fn rules_of(ctx: &cryptoki::context::Pkcs11, slot: cryptoki::slot::Slot) -> Opti
 /// Changes the user PIN of `token` from `old` to `new` (typed twice when `again` is given). The new PIN is checked
 /// against the token's lengths first; the token checks `old`; a locked PIN is not tried.
 pub fn change_pin(token: &Token, old: Pin, new: Pin, again: Option<Pin>) -> Result<(), TokenError> {
-    let t = token.clone();
-    worker::call(Op::SetPin, None, move |state| {
-        state.with_module(&t.module.clone(), move |ctx| {
-            let (slot, info) = locate(ctx, &t)?;
+    let req =
+        Request::ChangePin { token: token.clone(), old: WirePin(old), new: WirePin(new), again: again.map(WirePin) };
+    let reply = host::call(&token.module, None, req)?;
+    expect_reply!(reply, Reply::Done => ())
+}
+
+/// [`change_pin`] where the module lives.
+pub(super) fn change_pin_on(
+    state: &mut State,
+    t: &Token,
+    old: Pin,
+    new: Pin,
+    again: Option<Pin>,
+) -> Result<(), TokenError> {
+    {
+        state.with_module(&t.module, move |ctx| {
+            let (slot, info) = locate(ctx, t)?;
             check_new_pin(rules_of(ctx, slot), &new, again.as_ref())?;
             drop(again);
             if info.flags & super::flags::USER_PIN_LOCKED != 0 {
@@ -74,7 +92,7 @@ pub fn change_pin(token: &Token, old: Pin, new: Pin, again: Option<Pin>) -> Resu
             drop((old, new));
             match result {
                 Ok(()) => Ok(()),
-                Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => match pin_state(ctx, &t) {
+                Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => match pin_state(ctx, t) {
                     PinState::Locked => Err(TokenError::PinLockedNow),
                     state => Err(TokenError::WrongPin { state }),
                 },
@@ -82,16 +100,29 @@ pub fn change_pin(token: &Token, old: Pin, new: Pin, again: Option<Pin>) -> Resu
                 Err(e) => Err(device(Op::SetPin, &e)),
             }
         })
-    })
+    }
 }
 
 /// Unblocks (or resets) the user PIN of `token` with its unblocking code (`so`: the SO PIN / PUK), setting `new`
 /// (typed twice when `again` is given; checked against the token's lengths before anything is sent).
 pub fn unblock_pin(token: &Token, so: Pin, new: Pin, again: Option<Pin>) -> Result<(), TokenError> {
-    let t = token.clone();
-    worker::call(Op::SetPin, None, move |state| {
-        state.with_module(&t.module.clone(), move |ctx| {
-            let (slot, _) = locate(ctx, &t)?;
+    let req =
+        Request::UnblockPin { token: token.clone(), so: WirePin(so), new: WirePin(new), again: again.map(WirePin) };
+    let reply = host::call(&token.module, None, req)?;
+    expect_reply!(reply, Reply::Done => ())
+}
+
+/// [`unblock_pin`] where the module lives.
+pub(super) fn unblock_pin_on(
+    state: &mut State,
+    t: &Token,
+    so: Pin,
+    new: Pin,
+    again: Option<Pin>,
+) -> Result<(), TokenError> {
+    {
+        state.with_module(&t.module, move |ctx| {
+            let (slot, _) = locate(ctx, t)?;
             check_new_pin(rules_of(ctx, slot), &new, again.as_ref())?;
             drop(again);
             let info = ctx.get_token_info(slot).ok();
@@ -120,7 +151,7 @@ pub fn unblock_pin(token: &Token, so: Pin, new: Pin, again: Option<Pin>) -> Resu
             let _ = session.logout();
             result.map_err(|e| device(Op::SetPin, &e))
         })
-    })
+    }
 }
 
 #[cfg(test)]
