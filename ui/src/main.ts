@@ -66,7 +66,22 @@ export async function mount(): Promise<void> {
   // The previous page stops listening to the core's events.
   leavePage();
   const main = h("main", { id: "contenu", tabindex: -1 }, h("h1", {}, t(route.key)), h("p", { role: "status" }, t("common.loading")));
-  app.replaceChildren(h("a", { class: "skip", href: "#contenu", onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, t("app.skip")), header(), h("div", { class: "layout" }, nav(route), main));
+  app.replaceChildren(
+    h(
+      "a",
+      {
+        class: "skip",
+        href: "#contenu",
+        onclick: (e: Event) => {
+          e.preventDefault();
+          main.focus();
+        },
+      },
+      t("app.skip"),
+    ),
+    header(),
+    h("div", { class: "layout" }, nav(route), main),
+  );
   document.title = `${t(route.key)} — Trousseau`;
   let page: HTMLElement;
   try {

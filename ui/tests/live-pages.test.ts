@@ -22,7 +22,11 @@ beforeEach(() => {
   handlers.clear();
   setEventSource(async (name, handler) => {
     handlers.set(name, [...(handlers.get(name) ?? []), handler]);
-    return () => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== handler));
+    return () =>
+      handlers.set(
+        name,
+        (handlers.get(name) ?? []).filter((h) => h !== handler),
+      );
   });
 });
 

@@ -16,7 +16,13 @@ export function readersTable(readers: ReaderState[]): HTMLElement {
     {},
     h("caption", { class: "sr-only" }, t("dash.readers")),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("cards.reader")), h("th", { scope: "col" }, t("cards.card")), h("th", { scope: "col" }, t("cards.atr")))),
-    h("tbody", {}, ...readers.map((r) => h("tr", {}, h("th", { scope: "row" }, r.name), h("td", {}, r.card ? r.card.name : t("dash.emptyReader")), h("td", { class: "mono" }, r.card?.atr ?? "")))),
+    h(
+      "tbody",
+      {},
+      ...readers.map((r) =>
+        h("tr", {}, h("th", { scope: "row" }, r.name), h("td", {}, r.card ? r.card.name : t("dash.emptyReader")), h("td", { class: "mono" }, r.card?.atr ?? "")),
+      ),
+    ),
   );
 }
 
@@ -24,7 +30,8 @@ const PIN_CLASS: Record<string, string> = { ok: "ok", count_low: "soon-exp", fin
 
 export function tokensTable(v: TokensView): HTMLElement {
   const body: (HTMLElement | null)[] = [];
-  if (v.probing) body.push(h("p", { class: "progress", role: "status", "data-testid": "tokens-probing" }, h("span", { class: "spinner", "aria-hidden": "true" }), t("cards.probing")));
+  if (v.probing)
+    body.push(h("p", { class: "progress", role: "status", "data-testid": "tokens-probing" }, h("span", { class: "spinner", "aria-hidden": "true" }), t("cards.probing")));
   if (v.tokens.length === 0) body.push(h("p", {}, v.probing ? t("cards.probingNoToken") : t("cards.noToken")));
   else
     body.push(
@@ -87,7 +94,12 @@ export function tokenCertsTable(tc: TokenCerts): HTMLElement {
                 { scope: "row" },
                 c.holder,
                 expired ? h("span", { class: "expired" }, ` — ${t("cards.expiredMark")}`) : null,
-                h("details", {}, h("summary", {}, t("common.details")), h("dl", {}, h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject), h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256))),
+                h(
+                  "details",
+                  {},
+                  h("summary", {}, t("common.details")),
+                  h("dl", {}, h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject), h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256)),
+                ),
               ),
               h("td", {}, c.issuer_name),
               h("td", {}, expiry(c.not_after, c.days_left)),
@@ -190,7 +202,10 @@ export async function cardsPage(): Promise<HTMLElement> {
     const form = pin.querySelector("form");
     if (labels !== pinLabels && !pinInUse(form)) {
       pinLabels = labels;
-      pin.replaceChildren(title(pin), pinForm(view, () => void draw()));
+      pin.replaceChildren(
+        title(pin),
+        pinForm(view, () => void draw()),
+      );
     }
   });
   await draw();

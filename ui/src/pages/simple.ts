@@ -63,7 +63,11 @@ function bicleTable(rows: BicleRow[], kind: string, reload: () => void): HTMLEle
     "table",
     {},
     h("caption", { class: "sr-only" }, t(kind === "personal" ? "bicles.personal" : "bicles.backup")),
-    h("thead", {}, h("tr", {}, ...["bicles.designation", "store.holder", "store.issuer", "store.expires", "bicles.status", "common.remove"].map((k) => h("th", { scope: "col" }, t(k))))),
+    h(
+      "thead",
+      {},
+      h("tr", {}, ...["bicles.designation", "store.holder", "store.issuer", "store.expires", "bicles.status", "common.remove"].map((k) => h("th", { scope: "col" }, t(k)))),
+    ),
     h(
       "tbody",
       {},
@@ -116,7 +120,13 @@ function addForm(usable: BicleCandidate[], reload: () => void): HTMLElement {
     ),
     usable.length ? field(t("bicles.cert"), which) : h("p", { class: "help" }, t("bicles.noUsable")),
     field(t("bicles.designation"), designation, t("bicles.designationHelp")),
-    h("fieldset", {}, h("legend", {}, t("bicles.kinds")), h("div", { class: "inline" }, personal, h("label", { for: "bicle-personal" }, t("bicles.personal"))), h("div", { class: "inline" }, backup, h("label", { for: "bicle-backup" }, t("bicles.backup")))),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, t("bicles.kinds")),
+      h("div", { class: "inline" }, personal, h("label", { for: "bicle-personal" }, t("bicles.personal"))),
+      h("div", { class: "inline" }, backup, h("label", { for: "bicle-backup" }, t("bicles.backup"))),
+    ),
     h("button", { type: "submit", class: "primary" }, t("bicles.add")),
     status,
   );
@@ -202,7 +212,19 @@ export async function biclesPage(): Promise<HTMLElement> {
       try {
         const rows = await call("portal_bicles", null);
         const warn = rows.some((r) => r.expired) ? h("div", { class: "error", role: "alert" }, h("p", {}, t("bicles.expiredWarn"))) : null;
-        tables.replaceChildren(...[warn, section(t("bicles.personal"), bicleTable(rows, "personal", () => void drawTables())), section(t("bicles.backup"), bicleTable(rows, "backup", () => void drawTables()))].filter((x): x is HTMLElement => !!x));
+        tables.replaceChildren(
+          ...[
+            warn,
+            section(
+              t("bicles.personal"),
+              bicleTable(rows, "personal", () => void drawTables()),
+            ),
+            section(
+              t("bicles.backup"),
+              bicleTable(rows, "backup", () => void drawTables()),
+            ),
+          ].filter((x): x is HTMLElement => !!x),
+        );
       } catch (e) {
         tables.replaceChildren(errorBox(e));
       }
@@ -225,7 +247,15 @@ export async function biclesPage(): Promise<HTMLElement> {
       addSec.replaceChildren(addSec.firstChild as Node, ...[candidatesError, addForm(certs, () => void drawTables())].filter((x): x is HTMLElement => !!x));
     };
     const state = section(t("bicles.title"), stateLine(p), p.paired ? null : h("p", { class: "help" }, t("dash.portalHelp")));
-    root.replaceChildren(state, section(t("bicles.pair"), pairForm(p, () => void rebuild())), tables, addSec);
+    root.replaceChildren(
+      state,
+      section(
+        t("bicles.pair"),
+        pairForm(p, () => void rebuild()),
+      ),
+      tables,
+      addSec,
+    );
     if (p.paired) root.append(section(t("drill.title"), drillSection()));
     await Promise.all([drawTables(), drawAdd()]);
     // Card certificates offered as bi-clés follow the cards; the channel's state follows the portal.
