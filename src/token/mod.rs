@@ -28,7 +28,7 @@ pub use discovery::{
 pub use error::TokenError;
 pub use host::{isolate_modules, modules_isolated, serve_if_asked, HELPER_ARG};
 pub use objects::{certificates, classify, encryption_certificates, KeyRole, TokenCertificate};
-pub use pin::{change_pin, check_new_pin, pin_rules, unblock_pin, PinRules};
+pub use pin::{change_pin, change_pin_on_pad, check_new_pin, pin_rules, unblock_pin, unblock_pin_on_pad, PinRules};
 pub use session::{login, login_protected, DecryptPadding, KeyAlgorithm, Pin, TokenKeyInfo, TokenSession};
 #[cfg(feature = "software-keys")]
 pub use signer::TokenSigningKey;

@@ -9,6 +9,7 @@
 //! The same [`Request::run`] serves both transports: in a helper process, and on the in-process worker thread
 //! when no helper can be started (unit tests, `TROUSSEAU_PKCS11_IN_PROCESS=1`), so the two cannot drift.
 
+use super::pin::PinEntry;
 use super::session::{DecryptPadding, Pin, TokenKeyInfo};
 use super::worker::{Op, State};
 use super::{Module, PinRules, Token, TokenError};
@@ -106,21 +107,71 @@ pub(crate) enum SignWith {
 /// One PKCS#11 operation. Session ids are those of the process that opened the session.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Request {
-    Probe { module: PathBuf },
-    Tokens { module: PathBuf, lang: Lang },
-    Certificates { token: Token },
-    PinRules { token: Token },
-    ChangePin { token: Token, old: WirePin, new: WirePin, again: Option<WirePin> },
-    UnblockPin { token: Token, so: WirePin, new: WirePin, again: Option<WirePin> },
-    Login { token: Token, pin: Option<WirePin> },
-    SessionCertificates { session: u64, serial: String },
-    Keys { session: u64, serial: String },
-    Decrypt { session: u64, serial: String, key_id: Vec<u8>, padding: DecryptPadding, data: Vec<u8> },
-    Generate { session: u64, serial: String, label: String, key_id: Vec<u8> },
-    Mechanisms { session: u64 },
-    DescribeKey { session: u64, serial: String, key_id: Vec<u8> },
-    Sign { session: u64, serial: String, key_id: Vec<u8>, with: SignWith, data: Vec<u8> },
-    Close { session: u64 },
+    Probe {
+        module: PathBuf,
+    },
+    Tokens {
+        module: PathBuf,
+        lang: Lang,
+    },
+    Certificates {
+        token: Token,
+    },
+    PinRules {
+        token: Token,
+    },
+    ChangePin {
+        token: Token,
+        entry: PinEntry,
+    },
+    /// `entry`'s `old` is the unblocking code (PUK / SO PIN).
+    UnblockPin {
+        token: Token,
+        entry: PinEntry,
+    },
+    Login {
+        token: Token,
+        pin: Option<WirePin>,
+    },
+    SessionCertificates {
+        session: u64,
+        serial: String,
+    },
+    Keys {
+        session: u64,
+        serial: String,
+    },
+    Decrypt {
+        session: u64,
+        serial: String,
+        key_id: Vec<u8>,
+        padding: DecryptPadding,
+        data: Vec<u8>,
+    },
+    Generate {
+        session: u64,
+        serial: String,
+        label: String,
+        key_id: Vec<u8>,
+    },
+    Mechanisms {
+        session: u64,
+    },
+    DescribeKey {
+        session: u64,
+        serial: String,
+        key_id: Vec<u8>,
+    },
+    Sign {
+        session: u64,
+        serial: String,
+        key_id: Vec<u8>,
+        with: SignWith,
+        data: Vec<u8>,
+    },
+    Close {
+        session: u64,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -181,12 +232,8 @@ impl Request {
             Request::Tokens { module, lang } => super::tokens_on(state, &module, lang).map(Reply::Tokens),
             Request::Certificates { token } => objects::certificates_on(state, &token).map(Reply::Certificates),
             Request::PinRules { token } => pin::pin_rules_on(state, &token).map(Reply::PinRules),
-            Request::ChangePin { token, old, new, again } => {
-                pin::change_pin_on(state, &token, old.0, new.0, again.map(|a| a.0)).map(|()| Reply::Done)
-            }
-            Request::UnblockPin { token, so, new, again } => {
-                pin::unblock_pin_on(state, &token, so.0, new.0, again.map(|a| a.0)).map(|()| Reply::Done)
-            }
+            Request::ChangePin { token, entry } => pin::change_pin_on(state, &token, entry).map(|()| Reply::Done),
+            Request::UnblockPin { token, entry } => pin::unblock_pin_on(state, &token, entry).map(|()| Reply::Done),
             Request::Login { token, pin } => session::login_on(state, &token, pin.map(|p| p.0)).map(Reply::Session),
             Request::SessionCertificates { session, serial } => {
                 session::certificates_on(state, session, &serial).map(Reply::Certificates)

@@ -203,3 +203,54 @@ fn the_pin_reaches_the_helper_through_its_pipe_only() {
     assert_eq!(json_error_code(&out), "token.timeout");
     assert!(any_helper_of(&b.hang).is_empty(), "the stuck helper was killed");
 }
+
+#[test]
+fn a_reader_with_a_pin_pad_is_left_to_type_the_codes_itself() {
+    let b = Bench::new();
+    let pad = faulty::module(b.hsm.dir.path(), Fault::PinPad);
+    let log = b.hsm.file("pinpad.log");
+    std::env::set_var("FAULTY_PKCS11_LOG", &log);
+    b.activate();
+    std::env::set_var("TROUSSEAU_PKCS11_MODULE", &pad);
+    let t = token::module_tokens(&pad, Lang::Fr).expect("tokens").remove(0);
+    assert!(t.pin.protected_path, "the token announces its PIN pad");
+    token::change_pin_on_pad(&t).expect("changed on the pad");
+    token::unblock_pin_on_pad(&t).expect("unblocked on the pad");
+    drop(token::login_protected(&t).expect("logged in on the pad"));
+    // Typed codes are not what a pad reader wants: the module refuses them (and says it saw them).
+    let typed = token::change_pin(&t, pin("1234"), pin("5678"), None);
+    assert!(typed.is_err());
+    // Both faces: the window sends empty codes for a pad reader, the CLI asks for none.
+    let empty = || trousseau::password::Password::from("");
+    let req = trousseau::api::PinChangeRequest {
+        token: t.label.clone(),
+        current: empty(),
+        new_pin: empty(),
+        confirm: empty(),
+        final_try_ok: false,
+    };
+    trousseau::api::token_pin_change(req.clone(), Lang::Fr).expect("window: changed on the pad");
+    trousseau::api::token_pin_unblock(req, Lang::Fr).expect("window: unblocked on the pad");
+    let home = Home::new();
+    let mut c = b.cli(&home);
+    c.env("TROUSSEAU_PKCS11_MODULE", &pad).env("FAULTY_PKCS11_LOG", &log);
+    let out = c.args(["token", "pin", "change", "--token", &t.label]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sur le clavier du lecteur"));
+    let calls = std::fs::read_to_string(&log).expect("the module logged its calls");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        calls,
+        [
+            "C_SetPIN on the pad",
+            "C_Login SO on the pad",
+            "C_InitPIN on the pad",
+            "C_Login user on the pad",
+            "C_SetPIN with typed PINs",
+            "C_SetPIN on the pad",
+            "C_Login SO on the pad",
+            "C_InitPIN on the pad",
+            "C_SetPIN on the pad",
+        ]
+    );
+}

@@ -5,11 +5,16 @@
  * One token, "Carte défaillante", in one slot. Built twice by tests/it/support/faulty.rs:
  *   -DFAULT_CRASH_FIND   C_FindObjects dereferences a null pointer (SIGSEGV), as a buggy middleware does;
  *   -DFAULT_HANG_LOGIN   C_Login never returns, as a middleware stuck on a reader does.
+ *   -DFAULT_PINPAD       not a fault: a reader with a PIN pad (CKF_PROTECTED_AUTHENTICATION_PATH). C_SetPIN, C_Login
+ *                        as SO and C_InitPIN succeed only when called with no PIN (NULL_PTR, 0), as PKCS#11 asks for
+ *                        a pad, and append what they were called with to the file named by $FAULTY_PKCS11_LOG.
  * Everything else answers normally (the token lists, its info reads), so the fault hits in the middle of real work.
  *
  * The PKCS#11 types are declared here (v2.40 layout) rather than taken from a header, so that the test needs nothing but
  * a C compiler; on Windows (built with MinGW for scripts/checks/windows-wine.sh) they are packed, as the standard says.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _WIN32
 #include <windows.h>
@@ -100,9 +105,12 @@ static CK_RV get_slot_info(CK_ULONG slot, CK_SLOT_INFO *info) {
 static CK_RV get_token_info(CK_ULONG slot, CK_TOKEN_INFO *info) {
     if (slot != 1) return CKR_SLOT_ID_INVALID;
     memset(info, 0, sizeof *info);
-#ifdef FAULT_CRASH_FIND
+#if defined(FAULT_CRASH_FIND)
     pad(info->label, 32, "Carte qui plante");
     pad(info->serialNumber, 16, "FAULTY-CRASH");
+#elif defined(FAULT_PINPAD)
+    pad(info->label, 32, "Lecteur a clavier");
+    pad(info->serialNumber, 16, "PINPAD");
 #else
     pad(info->label, 32, "Carte muette");
     pad(info->serialNumber, 16, "FAULTY-HANG");
@@ -110,6 +118,9 @@ static CK_RV get_token_info(CK_ULONG slot, CK_TOKEN_INFO *info) {
     pad(info->manufacturerID, 32, "Trousseau tests");
     pad(info->model, 16, "faulty");
     info->flags = 0x4 | 0x8 | 0x400; /* LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED */
+#ifdef FAULT_PINPAD
+    info->flags |= 0x100; /* PROTECTED_AUTHENTICATION_PATH */
+#endif
     info->ulMaxPinLen = 8; info->ulMinPinLen = 4;
     pad(info->utcTime, 16, "");
     return CKR_OK;
@@ -128,12 +139,40 @@ static CK_RV get_session_info(CK_ULONG session, CK_SESSION_INFO *info) {
     return CKR_OK;
 }
 
+/* Appends one line to $FAULTY_PKCS11_LOG (what the test reads back). */
+static void note(const char *what) {
+    const char *path = getenv("FAULTY_PKCS11_LOG");
+    FILE *f = path ? fopen(path, "a") : NULL;
+    if (f) { fprintf(f, "%s\n", what); fclose(f); }
+}
+
 static CK_RV login(CK_ULONG session, CK_ULONG user, unsigned char *pin, CK_ULONG len) {
-    (void)session; (void)user; (void)pin; (void)len;
+    (void)session;
 #ifdef FAULT_HANG_LOGIN
+    (void)user; (void)pin; (void)len;
     SLEEP_FOREVER();
 #endif
+#ifdef FAULT_PINPAD
+    if (!pin && !len) { note(user == 0 ? "C_Login SO on the pad" : "C_Login user on the pad"); return CKR_OK; }
+    note("C_Login with a typed PIN");
+#else
+    (void)user; (void)pin; (void)len;
+#endif
     return 0xA0UL; /* CKR_PIN_INCORRECT */
+}
+
+static CK_RV set_pin(CK_ULONG session, unsigned char *old, CK_ULONG old_len, unsigned char *new_pin, CK_ULONG new_len) {
+    (void)session;
+    if (!old && !old_len && !new_pin && !new_len) { note("C_SetPIN on the pad"); return CKR_OK; }
+    note("C_SetPIN with typed PINs");
+    return CKR_ARGUMENTS_BAD;
+}
+
+static CK_RV init_pin(CK_ULONG session, unsigned char *pin, CK_ULONG len) {
+    (void)session;
+    if (!pin && !len) { note("C_InitPIN on the pad"); return CKR_OK; }
+    note("C_InitPIN with a typed PIN");
+    return CKR_ARGUMENTS_BAD;
 }
 
 static CK_RV find_objects(CK_ULONG session, CK_ULONG *objects, CK_ULONG max, CK_ULONG *count) {
@@ -165,6 +204,8 @@ EXPORT CK_RV C_GetFunctionList(FUNCTION_LIST **out) {
     functions.f[5] = (void *)get_slot_info;      /* C_GetSlotInfo */
     functions.f[6] = (void *)get_token_info;     /* C_GetTokenInfo */
     functions.f[7] = (void *)get_mechanism_list; /* C_GetMechanismList */
+    functions.f[10] = (void *)init_pin;          /* C_InitPIN */
+    functions.f[11] = (void *)set_pin;           /* C_SetPIN */
     functions.f[12] = (void *)open_session;      /* C_OpenSession */
     functions.f[13] = (void *)ok;                /* C_CloseSession */
     functions.f[14] = (void *)ok;                /* C_CloseAllSessions */

@@ -107,6 +107,7 @@ describe("cards and tokens", () => {
           pin_state: "final_try",
           pin_message: "Dernier essai avant blocage.",
           removable: true,
+          pin_pad: false,
         },
       ],
       problems: [{ code: "token.module_load", message: "Le module ne se charge pas." }],

@@ -38,6 +38,7 @@ const token = {
   pin_state: "ok",
   pin_message: "Code PIN : aucun essai erroné.",
   removable: true,
+  pin_pad: false,
 };
 
 beforeEach(() => {

@@ -1,5 +1,5 @@
 //! The misbehaving PKCS#11 modules of `tests/modules/faulty-pkcs11.c`, compiled for a test: one that crashes
-//! (SIGSEGV) in `C_FindObjects`, one whose `C_Login` never returns.
+//! (SIGSEGV) in `C_FindObjects`, one whose `C_Login` never returns, and a reader with a PIN pad.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +11,9 @@ pub enum Fault {
     CrashInFindObjects,
     /// Token "Carte muette": `C_Login` never returns.
     HangInLogin,
+    /// Token "Lecteur a clavier" behind a PIN pad: PIN calls succeed only with no PIN, and are logged to
+    /// `$FAULTY_PKCS11_LOG`.
+    PinPad,
 }
 
 /// Compiles the module into `dir` and returns its path.
@@ -18,6 +21,7 @@ pub fn module(dir: &Path, fault: Fault) -> PathBuf {
     let (define, name) = match fault {
         Fault::CrashInFindObjects => ("-DFAULT_CRASH_FIND", "libfaulty-crash.so"),
         Fault::HangInLogin => ("-DFAULT_HANG_LOGIN", "libfaulty-hang.so"),
+        Fault::PinPad => ("-DFAULT_PINPAD", "libfaulty-pinpad.so"),
     };
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/faulty-pkcs11.c");
     let lib = dir.join(name);
