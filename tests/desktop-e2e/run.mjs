@@ -61,8 +61,19 @@ function descendants(pid, all = procs()) {
   const kids = all.filter((p) => p.ppid === pid);
   return kids.concat(...kids.map((k) => descendants(k.pid, all)));
 }
+/** The app's own processes: the PKCS#11 module helpers run the same executable (`__pkcs11-helper MODULE`) and stay
+ * up between calls, so they are not instances of the app. */
 function appPids() {
-  return procs().filter((p) => p.exe === binary).map((p) => p.pid);
+  const helper = (pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("__pkcs11-helper");
+    } catch {
+      return false;
+    }
+  };
+  return procs()
+    .filter((p) => p.exe === binary && !helper(p.pid))
+    .map((p) => p.pid);
 }
 function webProcesses(pid) {
   return descendants(pid).filter((p) => /WebKitWebProces|WebKitWebProcess/.test(p.comm) || /WebKitWebProcess/.test(p.exe));
