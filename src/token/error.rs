@@ -127,6 +127,7 @@ impl Coded for TokenError {
     }
 
     fn message(&self, lang: Lang) -> String {
+        let operation = |op: &str| operation_name(op, lang);
         match self {
             TokenError::ModuleMissing { path } => lang.pick3(
                 format!(
@@ -184,7 +185,9 @@ impl Coded for TokenError {
                     path.display()
                 ),
             ),
-            TokenError::Timeout { operation, seconds } => lang.pick3(
+            TokenError::Timeout { operation: op, seconds } => {
+                let operation = operation(op);
+                lang.pick3(
                 format!(
                     "Le module de la carte n'a pas répondu en {seconds} s ({operation}). Retirez et réinsérez la carte puis réessayez ; si cela persiste, redémarrez l'ordinateur."
                 ),
@@ -194,7 +197,8 @@ impl Coded for TokenError {
                 format!(
                     "Das Modul der Karte hat nicht innerhalb von {seconds} s geantwortet ({operation}). Entnehmen Sie die Karte, stecken Sie sie wieder ein und versuchen Sie es erneut; falls das Problem bleibt, starten Sie den Computer neu."
                 ),
-            ),
+            )
+            }
             TokenError::TokenNotFound { label } => lang.pick3(
                 format!("Aucune carte ou jeton nommé « {label} » n'a été trouvé. Insérez la carte et vérifiez son nom avec « trousseau tokens »."),
                 format!("No card or token named \"{label}\" was found. Insert the card and check its name with \"trousseau tokens\"."),
@@ -269,11 +273,14 @@ impl Coded for TokenError {
                 format!("The card does not support this operation ({what})."),
                 format!("Die Karte unterstützt diesen Vorgang nicht ({what})."),
             ),
-            TokenError::Removed { operation } => lang.pick3(
+            TokenError::Removed { operation: op } => {
+                let operation = operation(op);
+                lang.pick3(
                 format!("La carte a été retirée pendant l'opération ({operation}). Réinsérez-la et recommencez."),
                 format!("The card was removed during the operation ({operation}). Reinsert it and start again."),
                 format!("Die Karte wurde während des Vorgangs entnommen ({operation}). Stecken Sie sie wieder ein und beginnen Sie von vorn."),
-            ),
+            )
+            }
             TokenError::SessionLost => lang.pick3(
                 "La connexion à la carte a été perdue après un blocage du module. Recommencez (le code PIN sera redemandé).",
                 "The connection to the card was lost after the module stopped answering. Start again (the PIN will be asked again).",
@@ -298,13 +305,33 @@ impl Coded for TokenError {
                     path.display()
                 ),
             ),
-            TokenError::Device { operation, detail } => lang.pick3(
+            TokenError::Device { operation: op, detail } => {
+                let operation = operation(op);
+                lang.pick3(
                 format!("La carte a signalé une erreur ({operation} : {detail}). Retirez et réinsérez-la, puis réessayez."),
                 format!("The card reported an error ({operation}: {detail}). Remove and reinsert it, then try again."),
                 format!("Die Karte hat einen Fehler gemeldet ({operation}: {detail}). Entnehmen Sie sie, stecken Sie sie wieder ein und versuchen Sie es erneut."),
-            ),
+            )
+            }
         }
     }
+}
+
+/// An operation's name in `lang` (the names are English in the code and in logs).
+fn operation_name(op: &str, lang: Lang) -> String {
+    let (fr, de) = match op {
+        "module start" => ("démarrage du module", "Start des Moduls"),
+        "token listing" => ("lecture de la carte", "Lesen der Karte"),
+        "login" => ("saisie du code PIN", "PIN-Eingabe"),
+        "signature" => ("signature", "Signatur"),
+        "decryption" => ("déchiffrement", "Entschlüsselung"),
+        "key generation" => ("création de clé", "Schlüsselerzeugung"),
+        "PIN change" => ("changement de code PIN", "PIN-Änderung"),
+        "logout" => ("fermeture de session", "Abmeldung"),
+        "token lookup" => ("recherche de la carte", "Suche der Karte"),
+        _ => (op, op),
+    };
+    lang.pick3(fr, op, de).to_string()
 }
 
 #[cfg(test)]

@@ -58,3 +58,19 @@ pub fn helpers_of(parent: u32, module: &Path) -> Vec<u32> {
     }
     out
 }
+
+/// `tests/modules/pulled-pkcs11.c` in front of SoftHSM2: its `C_Decrypt` behaves as a card pulled out mid-way.
+pub fn pulled_module(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/pulled-pkcs11.c");
+    let lib = dir.join("libpulled.so");
+    let target = format!("-DTARGET=\"{}\"", super::softhsm::module().display());
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC", "-Wall", "-Werror", &target, "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .expect("cc runs");
+    assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
+    lib
+}
