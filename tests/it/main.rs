@@ -13,6 +13,7 @@ mod envelope;
 mod files;
 mod fuzz_corpus;
 mod install;
+mod live;
 mod modules;
 mod p12;
 mod portal;
