@@ -61,12 +61,12 @@ function descendants(pid, all = procs()) {
   const kids = all.filter((p) => p.ppid === pid);
   return kids.concat(...kids.map((k) => descendants(k.pid, all)));
 }
-/** The app's own processes: the PKCS#11 module helpers run the same executable (`__pkcs11-helper MODULE`) and stay
+/** The app's own processes: the PKCS#11 module helpers run the same executable (`__pkcs11-helper-N MODULE`) and stay
  * up between calls, so they are not instances of the app. */
 function appPids() {
   const helper = (pid) => {
     try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("__pkcs11-helper");
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((a) => a.startsWith("__pkcs11-helper"));
     } catch {
       return false;
     }
