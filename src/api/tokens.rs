@@ -1,0 +1,227 @@
+//! Readers and cards (PC/SC), PKCS#11 tokens, their certificates and PINs.
+
+use super::*;
+
+/// A PKCS#11 token (a card seen through its module, or a software token) and its PIN state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenRow {
+    pub label: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub serial: String,
+    /// The reader (slot) description.
+    pub slot: String,
+    pub module: String,
+    /// `ok`, `count_low`, `final_try`, `locked`, `not_initialized` …
+    pub pin_state: String,
+    /// The PIN state as a sentence (retries left, what to do).
+    pub pin_message: String,
+    pub removable: bool,
+}
+
+/// Tokens of every PKCS#11 module found (LuxTrust, CPS, OpenSSL, p11-kit, configured), and the modules that
+/// failed, as errors to show.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokensView {
+    pub tokens: Vec<TokenRow>,
+    pub problems: Vec<ApiError>,
+}
+
+/// Lists the tokens (module discovery, then each module's slots).
+pub fn tokens_list(_req: (), lang: Lang) -> Result<TokensView, ApiError> {
+    let discovery = crate::token::discover();
+    let list = crate::token::list_tokens(&discovery, lang);
+    let problems = module_problems(&discovery, &list, lang);
+    let tokens = list.tokens.into_iter().map(token_row).collect();
+    Ok(TokensView { tokens, problems })
+}
+
+/// The modules that failed (discovery or listing), as errors naming the module file.
+pub(super) fn module_problems(
+    discovery: &crate::token::Discovery,
+    list: &crate::token::TokenList,
+    lang: Lang,
+) -> Vec<ApiError> {
+    discovery
+        .problems
+        .iter()
+        .chain(list.problems.iter())
+        .map(|p| {
+            let r = p.report(lang);
+            ApiError { code: r.code.into(), message: format!("{} ({})", r.message, r.path.display()) }
+        })
+        .collect()
+}
+
+pub(super) fn token_row(t: crate::token::Token) -> TokenRow {
+    TokenRow {
+        pin_state: serde_json::to_value(t.pin.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        pin_message: t.pin.message,
+        label: t.label,
+        manufacturer: t.manufacturer,
+        model: t.model,
+        serial: t.serial,
+        slot: t.slot_description,
+        module: t.module.display().to_string(),
+        removable: t.removable,
+    }
+}
+
+/// A certificate on a token (public object, read without the PIN), with what its key is for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenCertRow {
+    /// Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
+    /// `has_private_key`: a key object with the same `CKA_ID` is on the token.
+    pub certificate: CertSummary,
+    /// `authentication`, `signature`, `encryption`, `ca` or `other` (a signature certificate may also be
+    /// encryption-capable, as LuxTrust's are).
+    pub role: String,
+    /// `CKA_ID`, lowercase hex: the link between the certificate and its keys.
+    pub key_id: String,
+    /// `CKA_LABEL` of the certificate object.
+    pub object_label: String,
+    /// Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
+    pub bicle_capable: bool,
+}
+
+/// A token and its certificates; `error` when they could not be read (card pulled out, module failing): the token
+/// is still shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenCerts {
+    pub token: TokenRow,
+    pub certificates: Vec<TokenCertRow>,
+    pub error: Option<ApiError>,
+}
+
+/// Every token with its certificates, and the modules that failed, as errors to show.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct TokenCertsView {
+    pub tokens: Vec<TokenCerts>,
+    pub problems: Vec<ApiError>,
+}
+
+pub(super) fn token_cert_row(c: &crate::token::TokenCertificate, now: time::OffsetDateTime) -> TokenCertRow {
+    let certificate = CertSummary::from_cert(&c.certificate, c.has_private_key, now);
+    TokenCertRow {
+        role: serde_json::to_value(c.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        key_id: c.key_id.clone(),
+        object_label: c.object_label.clone(),
+        bicle_capable: c.has_private_key && c.certificate.encryption_capable && c.certificate.not_after > now,
+        certificate,
+    }
+}
+
+/// The certificates of every token (public objects only: no PIN is asked), each token read on its own so that a
+/// card pulled out or a failing module hides nothing else. Pairing with keys and roles come from the token module
+/// (the same reading as `trousseau token certs`).
+pub fn token_certificates(_req: (), lang: Lang) -> Result<TokenCertsView, ApiError> {
+    let discovery = crate::token::discover();
+    let list = crate::token::list_tokens(&discovery, lang);
+    let problems = module_problems(&discovery, &list, lang);
+    let now = time::OffsetDateTime::now_utc();
+    let tokens = list
+        .tokens
+        .into_iter()
+        .map(|t| {
+            let (certificates, error) = match crate::token::certificates(&t) {
+                Ok(mut certs) => {
+                    certs.sort_by_key(|c| (c.role == crate::token::KeyRole::Ca, c.key_id.clone()));
+                    (certs.iter().map(|c| token_cert_row(c, now)).collect(), None)
+                }
+                Err(e) => (Vec::new(), Some(ApiError::from_coded(&e, lang))),
+            };
+            TokenCerts { token: token_row(t), certificates, error }
+        })
+        .collect();
+    Ok(TokenCertsView { tokens, problems })
+}
+
+/// Readers and the cards in them (PC/SC). No service or no reader is an empty list, not an error: the window says
+/// "branchez votre lecteur".
+pub fn cards_list(_req: (), lang: Lang) -> Result<Vec<ReaderState>, ApiError> {
+    match crate::card::list() {
+        Ok(list) => Ok(list.into_iter().map(|r| reader_state(r, lang)).collect()),
+        Err(crate::card::CardError::ServiceUnavailable { .. }) => Ok(Vec::new()),
+        Err(e) => Err(ApiError::from_coded(&e, lang)),
+    }
+}
+
+/// The command surface's view of a reader, the card named in `lang`.
+pub fn reader_state(r: crate::card::ReaderState, lang: Lang) -> ReaderState {
+    ReaderState {
+        name: r.reader,
+        card: r.card.map(|c| CardState { name: card_name(&c, lang), atr: c.atr, family: c.family.as_str().into() }),
+    }
+}
+
+/// A card's display name in `lang`: the card table's names are French; those that are not a product's own name
+/// (an unknown card, the Luxembourg identity card) are said in English and German too.
+pub(super) fn card_name(c: &crate::card::CardInfo, lang: Lang) -> String {
+    use crate::card::atr::Family;
+    match c.family {
+        Family::Unknown => lang.pick3(c.name, "Unrecognised card", "Unbekannte Karte"),
+        Family::LuxEid => lang.pick3(
+            c.name,
+            "Luxembourg identity card (eID, LuxTrust certificate)",
+            "Luxemburgischer Personalausweis (eID, LuxTrust-Zertifikat)",
+        ),
+        Family::LuxTrust | Family::Cps3 | Family::Cps4 => c.name.to_string(),
+    }
+}
+
+/// Change a card's PIN (`current` is the PIN now), or unblock it (`current` is then the unblocking code, PUK / SO
+/// PIN); `new_pin` typed twice (`confirm`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PinChangeRequest {
+    /// Token label, as the Cartes page shows it.
+    pub token: String,
+    #[ts(type = "string")]
+    pub current: password::Password,
+    #[ts(type = "string")]
+    pub new_pin: password::Password,
+    #[ts(type = "string")]
+    pub confirm: password::Password,
+    /// The user confirmed that the PIN is on its final try.
+    pub final_try_ok: bool,
+}
+
+pub(super) fn pin_of(p: &password::Password) -> crate::token::Pin {
+    crate::token::Pin::new(zeroize::Zeroizing::new(p.expose().to_string()))
+}
+
+/// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.
+pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
+    use crate::token::{PinState, TokenError};
+    let discovery = crate::token::discover();
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    if t.pin.state == PinState::Locked {
+        return Err(ApiError::from_coded(&TokenError::PinLocked, lang));
+    }
+    if t.pin.state == PinState::FinalTry && !req.final_try_ok {
+        return Err(ApiError {
+            code: "token.final_try_not_confirmed".into(),
+            message: lang.pick3(
+                "Dernier essai avant le blocage de la carte : confirmez que vous êtes sûr du code PIN actuel.",
+                "Final try before the card locks: confirm that you are sure of the current PIN.",
+                "Letzter Versuch, bevor die Karte gesperrt wird: Bestätigen Sie, dass Sie sich der aktuellen PIN sicher sind.",
+            ),
+        });
+    }
+    crate::token::change_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(token_row(t))
+}
+
+/// Unblocks a card's PIN with its unblocking code (`current`), setting `new_pin`.
+pub fn token_pin_unblock(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
+    let discovery = crate::token::discover();
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    crate::token::unblock_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
+        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
+    Ok(token_row(t))
+}
