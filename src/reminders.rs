@@ -148,3 +148,71 @@ pub fn take_due_reminders(lang: Lang) -> Vec<Reminder> {
     }
     due
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn cert(days_left: i32) -> CertSummary {
+        CertSummary {
+            holder: "Agent".into(),
+            issuer_name: "LuxTrust Global Qualified CA 3".into(),
+            subject: "CN=Agent".into(),
+            issuer: "CN=LuxTrust Global Qualified CA 3".into(),
+            serial: "01".into(),
+            not_before: "2025-01-01T00:00:00Z".into(),
+            not_after: "2027-01-01T00:00:00Z".into(),
+            days_left,
+            sha256: "ab".repeat(32),
+            key_usage: vec![],
+            ext_key_usage: vec![],
+            encryption_capable: true,
+            is_ca: false,
+            has_private_key: true,
+        }
+    }
+
+    #[test]
+    fn the_drill_reminder_comes_when_the_last_drill_is_older_than_the_setting_once() {
+        let now = time::macros::datetime!(2026-12-04 10:00 UTC);
+        let mut shown = std::collections::BTreeSet::new();
+        let last = |d: &str| DrillLast { checked_at: d.into(), bicles: 2, opened: 2, all_open: true };
+        // not paired, or switched off: never
+        assert!(due_drill_reminder(false, None, 30, now, &shown, Lang::Fr).is_none());
+        assert!(due_drill_reminder(true, None, 0, now, &shown, Lang::Fr).is_none());
+        // never ran: due
+        let r = due_drill_reminder(true, None, 30, now, &shown, Lang::Fr).unwrap();
+        assert_eq!(r.key, "drill:never");
+        assert!(r.body.contains("Tester mes bi-clés"), "{}", r.body);
+        // ran 29 days ago: not yet; 30 days ago: due, once
+        assert!(due_drill_reminder(true, Some(&last("2026-11-05T10:00:00Z")), 30, now, &shown, Lang::Fr).is_none());
+        let r = due_drill_reminder(true, Some(&last("2026-11-04T10:00:00Z")), 30, now, &shown, Lang::De).unwrap();
+        assert!(r.title.contains("Übung"));
+        shown.insert(r.key);
+        assert!(due_drill_reminder(true, Some(&last("2026-11-04T10:00:00Z")), 30, now, &shown, Lang::Fr).is_none());
+    }
+
+    #[test]
+    fn reminders_at_j30_and_j5_once_each() {
+        let mut shown = std::collections::BTreeSet::new();
+        assert!(due_reminders(&[cert(31)], &[], &shown, Lang::Fr).is_empty());
+        let r = due_reminders(&[cert(30)], &[], &shown, Lang::Fr);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].body.contains("expire dans 30 jour(s)"), "{}", r[0].body);
+        shown.insert(r[0].key.clone());
+        assert!(due_reminders(&[cert(12)], &[], &shown, Lang::Fr).is_empty(), "J-30 is shown once");
+        let r = due_reminders(&[cert(5)], &[], &shown, Lang::En);
+        assert_eq!(r.len(), 1, "J-5 comes again");
+        assert!(due_reminders(&[cert(-1)], &[], &shown, Lang::Fr).is_empty(), "expired: no reminder");
+        let p = PendingSummary {
+            id: "abc".into(),
+            label: "IGC-Santé PS — AUTH".into(),
+            created: "2026-11-20T00:00:00Z".into(),
+            deadline: Some("2026-11-30T00:00:00Z".into()),
+            days_left: Some(2),
+        };
+        let r = due_reminders(&[], &[p], &shown, Lang::Fr);
+        assert_eq!(r[0].key, "pending:abc:3");
+        assert!(r[0].body.contains("plus que 2 jour(s)"));
+    }
+}
