@@ -118,58 +118,21 @@ gated! { feature = "portal", "portal";
     }
 }
 
-#[cfg(feature = "portal")]
-pub(super) fn not_a_bicle(lang: Lang) -> ApiError {
-    ApiError {
-        code: "desktop.not_a_bicle".into(),
-        message: lang.pick3(
-            "Ce certificat ne peut pas servir de bi-clé de chiffrement : il faut un certificat (du magasin ou d'une carte) avec sa clé privée et l'usage « chiffrement de clé ». Choisissez-en un autre ou générez un nouveau bi-clé.",
-            "This certificate cannot serve as an encryption bi-clé: it needs a certificate (from the store or a card) with its private key and the “key encipherment” usage. Choose another one or generate a new bi-clé.",
-            "Dieses Zertifikat kann nicht als Schlüsselpaar (bi-clé) zur Verschlüsselung dienen: Es braucht ein Zertifikat (aus dem Zertifikatsspeicher oder von einer Karte) mit seinem privaten Schlüssel und der Verwendung „Schlüsselverschlüsselung“. Wählen Sie ein anderes oder erzeugen Sie ein neues Schlüsselpaar.",
-        ),
-    }
-}
-
-/// Whether a certificate with this fingerprint is on the workstation at all (store or token), usable or not.
-#[cfg(feature = "portal")]
-pub(super) fn on_workstation(sha256: &str, lang: Lang) -> bool {
-    let in_store = open_store(lang).ok().and_then(|mut s| s.find(sha256).ok().flatten()).is_some();
-    in_store || {
-        let discovery = crate::token::discover();
-        crate::token::list_tokens(&discovery, lang).tokens.iter().any(|t| {
-            crate::token::certificates(t).is_ok_and(|certs| certs.iter().any(|c| c.certificate.sha256 == sha256))
-        })
-    }
-}
-
 gated! { feature = "portal", "portal";
     /// Registers a certificate of the store or of a card (with its private key, usable for encryption) as personal
     /// and/or backup bi-clé; the rows wait for the agent's confirmation on the portal page. The certificate is found
     /// the way the portal's relayed requests find it ([`crate::portal::Workstation::certificate`]: store, then tokens);
     /// only its public part is sent.
     pub fn portal_bicle_add(req: BicleAdd, lang: Lang) -> Result<Vec<BicleRow>, ApiError> {
-        use crate::portal::Workstation;
-        let mut kinds = Vec::new();
-        if req.personal {
-            kinds.push(crate::portal::BicleKind::Personal);
-        }
-        if req.backup {
-            kinds.push(crate::portal::BicleKind::Backup);
-        }
-        let workstation = crate::portal::SystemWorkstation { lang };
-        let certificate = if req.generate {
-            workstation.generate(req.designation.trim()).map_err(|e| ApiError::from_coded(&e, lang))?
+        use crate::portal::BicleSource;
+        let kinds = crate::portal::bicle_kinds(req.personal, req.backup).map_err(|e| ApiError::from_coded(&e, lang))?;
+        let source = if req.generate {
+            BicleSource::Generate { designation: &req.designation }
         } else {
-            let sha256 = crate::store::normalize_fingerprint(&req.sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
-            match workstation.certificate(&sha256) {
-                Ok(c) if !c.encryption_capable => return Err(not_a_bicle(lang)),
-                Ok(c) => c,
-                Err(crate::portal::PortalError::CertificateNotFound { .. }) if on_workstation(&sha256, lang) => {
-                    return Err(not_a_bicle(lang))
-                }
-                Err(e) => return Err(ApiError::from_coded(&e, lang)),
-            }
+            BicleSource::Existing { sha256: &req.sha256 }
         };
+        let certificate = crate::portal::bicle_certificate(&crate::portal::SystemWorkstation { lang }, source)
+            .map_err(|e| ApiError::from_coded(&e, lang))?;
         let s = session(lang)?;
         let rows = block_on(lang, s.add_bicles(req.designation.trim(), &certificate, &kinds))?
             .map_err(|e| ApiError::from_coded(&e, lang))?;

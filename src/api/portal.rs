@@ -92,7 +92,7 @@ gated! { feature = "portal", "portal";
         let base = crate::portal::check_url(&req.url).map_err(|e| ApiError::from_coded(&e, lang))?;
         crate::secrets::available().map_err(|e| ApiError::from_coded(&e, lang))?;
         let device_name =
-            req.device_name.filter(|n| !n.trim().is_empty()).unwrap_or_else(crate::portal::default_device_name);
+            crate::portal::device_name(req.device_name.as_deref());
         let auth = block_on(lang, crate::portal::start_pairing(&base, &device_name))?
             .map_err(|e| ApiError::from_coded(&e, lang))?;
         let name = load_settings()

@@ -46,8 +46,8 @@ pub struct P12Summary {
 
 /// Opens a `.p12` with its password and says what it holds.
 pub fn p12_inspect(req: P12Request, lang: Lang) -> Result<P12Summary, ApiError> {
-    let contents =
-        crate::pkcs12::read_file(&req.path, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let bytes = crate::store::read_pkcs12_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let contents = crate::pkcs12::read(&bytes, req.password.expose()).map_err(|e| ApiError::from_coded(&e, lang))?;
     let now = time::OffsetDateTime::now_utc();
     let certificates = contents
         .certificates
@@ -83,45 +83,20 @@ pub(super) fn install_result(r: crate::store::ImportReport) -> InstallResult {
 /// Installs a `.p12` into the OS store. The file is opened with the password first: a wrong password, a damaged
 /// file or a file without key and certificate changes nothing.
 pub fn p12_import(req: P12Request, lang: Lang) -> Result<InstallResult, ApiError> {
-    let bytes = std::fs::read(&req.path).map_err(|e| ApiError {
-        code: "desktop.read_file".into(),
-        message: lang.pick3(
-            format!(
-                "Impossible de lire {} ({e}). Vérifiez que le fichier existe et que vous pouvez l'ouvrir.",
-                req.path.display()
-            ),
-            format!("Cannot read {} ({e}). Check that the file exists and that you can open it.", req.path.display()),
-            format!(
-                "{} kann nicht gelesen werden ({e}). Prüfen Sie, ob die Datei existiert und ob Sie sie öffnen können.",
-                req.path.display()
-            ),
-        ),
-    })?;
-    let identity = crate::store::identity_from_pkcs12(&bytes, req.password.expose())
-        .map_err(|e| ApiError::from_coded(&e, lang))?;
-    crate::store::refuse_if_revoked(&identity).map_err(|e| ApiError::from_coded(&e, lang))?;
+    let bytes = crate::store::read_pkcs12_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
-    store.install_identity(&identity).map(install_result).map_err(|e| ApiError::from_coded(&e, lang))
+    crate::store::import_pkcs12(store.as_mut(), &bytes, req.password.expose())
+        .map(install_result)
+        .map_err(|e| ApiError::from_coded(&e, lang))
 }
 
 /// Installs the CA certificate(s) of a file into the OS store.
 pub fn ca_install(req: FileRequest, lang: Lang) -> Result<InstallResult, ApiError> {
-    let certs = crate::cert::read_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
-    let cas: Vec<_> = certs.iter().filter(|c| c.is_ca).collect();
-    if cas.is_empty() {
-        return Err(ApiError {
-            code: "desktop.not_a_ca".into(),
-            message: lang.pick3(
-                "Ce fichier ne contient aucun certificat d'autorité (AC). Demandez à votre fournisseur le certificat de l'AC, souvent nommé « AC racine » ou « chaîne ».",
-                "This file holds no certificate authority (CA) certificate. Ask your provider for the CA certificate, often called “root CA” or “chain”.",
-                "Diese Datei enthält kein Zertifikat einer Zertifizierungsstelle (CA). Fordern Sie bei Ihrem Anbieter das CA-Zertifikat an, oft „Stamm-CA“ oder „Zertifikatskette“ genannt.",
-            ),
-        });
-    }
     let mut store = open_store(lang)?;
+    let reports =
+        crate::store::install_ca_file(store.as_mut(), &req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut total = InstallResult { store: String::new(), installed: 0, already_present: true, sha256: String::new() };
-    for ca in cas {
-        let r = install_result(store.import_ca(ca).map_err(|e| ApiError::from_coded(&e, lang))?);
+    for r in reports.into_iter().map(install_result) {
         total.store = r.store;
         total.installed += r.installed;
         total.already_present &= r.already_present;
@@ -221,23 +196,21 @@ pub struct ExportRequest {
 /// Exports after checking the password against the policy and the strength estimate; the file is written
 /// atomically.
 pub fn store_export(req: ExportRequest, lang: Lang) -> Result<InstallResult, ApiError> {
-    password::check(req.policy.into(), req.password.expose(), &[]).map_err(|e| ApiError::from_coded(&e, lang))?;
     let mut store = open_store(lang)?;
-    let enc = if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern };
-    let count = crate::store::export_pkcs12_file(
-        store.as_mut(),
-        &req.sha256,
-        req.password.expose(),
-        enc,
-        &req.path,
-        req.force.unwrap_or(false),
-    )
-    .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let export = crate::store::Export {
+        sha256: &req.sha256,
+        password: req.password.expose(),
+        policy: Some(req.policy),
+        encryption: if req.legacy { crate::pkcs12::Encryption::Legacy } else { crate::pkcs12::Encryption::Modern },
+        out: &req.path,
+        force: req.force.unwrap_or(false),
+    };
+    let done = crate::store::export_checked(store.as_mut(), &export).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(InstallResult {
         store: req.path.display().to_string(),
-        installed: count as u32,
+        installed: done.certificates as u32,
         already_present: false,
-        sha256: req.sha256.clone(),
+        sha256: done.sha256,
     })
 }
 
@@ -245,25 +218,15 @@ gated! { feature = "software-keys", "csr";
     /// Installs a withdrawn certificate (PEM, DER or a .p7b bag with its chain) into the store with the private key
     /// waiting in the vault. The key leaves the vault only once the store holds the certificate with its key.
     pub fn pending_install(req: FileRequest, lang: Lang) -> Result<InstallResult, ApiError> {
-        use crate::csr::reunite;
-        let certs = crate::cert::read_file(&req.path).map_err(|e| ApiError::from_coded(&e, lang))?;
-        let vault = crate::vault::Vault::open().map_err(|e| ApiError::from_coded(&e, lang))?;
-        let (key, leaf) = reunite::find_pending(&vault, &certs).map_err(|e| ApiError::from_coded(&e, lang))?;
-        let chain = reunite::chain_for(&certs, leaf);
-        let identity = crate::store::Identity {
-            key_pkcs8: key.pkcs8_der.clone(),
-            certificate: chain[0].clone(),
-            chain: chain[1..].to_vec(),
-            friendly_name: None,
-        };
+        let withdrawn =
+            crate::csr::reunite::withdrawn(&req.path, false, true).map_err(|e| ApiError::from_coded(&e, lang))?;
         let mut store = open_store(lang)?;
-        let report = store.install_identity(&identity).map_err(|e| ApiError::from_coded(&e, lang))?;
-        let found = store.find(&chain[0].sha256).map_err(|e| ApiError::from_coded(&e, lang))?;
-        if !found.is_some_and(|c| c.has_private_key) {
-            let e = crate::store::StoreError::NoPrivateKey { sha256: chain[0].sha256.clone(), store: store.location() };
-            return Err(ApiError::from_coded(&e, lang));
+        let installed = withdrawn
+            .install(crate::csr::reunite::Destinations { p12: None, store: Some(store.as_mut()) })
+            .map_err(|e| ApiError::from_coded(&e, lang))?;
+        match installed.store_report {
+            Some(report) => Ok(install_result(report)),
+            None => Err(ApiError::bad_request("no store report", lang)),
         }
-        vault.retire(&key.meta.id).map_err(|e| ApiError::from_coded(&e, lang))?;
-        Ok(install_result(report))
     }
 }

@@ -169,7 +169,7 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
     let rt = runtime()?;
     let base = portal::check_url(url)?;
     let name = portal_name_for(&base);
-    let device_name = device_name.unwrap_or_else(portal::default_device_name);
+    let device_name = portal::device_name(device_name.as_deref());
     trousseau::secrets::available()?;
     rt.block_on(async {
         let auth = portal::start_pairing(&base, &device_name).await?;
@@ -426,25 +426,9 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
             Ok(())
         }
         KeysCmd::Add { name, cert, generate, personal, backup, yes } => {
-            let mut kinds = Vec::new();
-            if personal {
-                kinds.push(BicleKind::Personal);
-            }
-            if backup {
-                kinds.push(BicleKind::Backup);
-            }
-            if kinds.is_empty() {
-                return Err(CliError::new(
-                    "portal.no_kind",
-                    ctx.lang.pick3(
-                        "Indiquez --personal, --backup ou les deux : chaque type est enregistré séparément.",
-                        "Give --personal, --backup or both: each kind is registered separately.",
-                        "Geben Sie --personal, --backup oder beides an: jede Art wird getrennt registriert.",
-                    ),
-                ));
-            }
+            let kinds = portal::bicle_kinds(personal, backup)?;
             let ws = SystemWorkstation { lang: ctx.lang };
-            let certificate = if generate {
+            let source = if generate {
                 let req = ConfirmRequest {
                     portal: session.portal_name().to_string(),
                     action: "generate_bicle".into(),
@@ -455,11 +439,11 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                 if !ok {
                     return Err(PortalError::Declined.into());
                 }
-                ws.generate(&name)?
+                portal::BicleSource::Generate { designation: &name }
             } else {
-                let sha = trousseau::store::normalize_fingerprint(cert.as_deref().unwrap_or(""))?;
-                ws.certificate(&sha)?
+                portal::BicleSource::Existing { sha256: cert.as_deref().unwrap_or("") }
             };
+            let certificate = portal::bicle_certificate(&ws, source)?;
             let rows = rt.block_on(session.add_bicles(&name, &certificate, &kinds))?;
             if ctx.json {
                 return ctx.print_json(&rows);

@@ -8,15 +8,17 @@
 //! portals; a relayed "generate" runs only after [`Confirm::confirm`] said yes; only public certificate data ever
 //! leaves the workstation.
 
+mod bicle;
 mod channel;
 mod client;
 mod config;
 mod error;
 mod relay;
 
+pub use bicle::{bicle_certificate, bicle_kinds, BicleSource};
 pub use channel::{publish_state, published_state, spawn_channel, ChannelEvent, ChannelHandle, ChannelOptions};
 pub use client::{
-    complete_pairing, current_pairing, default_device_name, pairing_changed, start_pairing, Bicle, BicleKind,
+    complete_pairing, current_pairing, device_name, pairing_changed, start_pairing, Bicle, BicleKind,
     DeviceAuthorization, Pairing, Session, Tokens,
 };
 pub use config::{

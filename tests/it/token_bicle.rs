@@ -199,7 +199,7 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
 
     // A signature-only card certificate is refused before anything is sent.
     let e = add(&sig, true, false).expect_err("signature certificate refused");
-    assert_eq!(e.code, "desktop.not_a_bicle", "{e:?}");
+    assert_eq!(e.code, "portal.not_a_bicle", "{e:?}");
     assert!(e.message.contains("chiffrement de clé"), "{}", e.message);
     // An expired card certificate (still listed on the Cartes page) is refused: it could not decrypt new bids.
     let e = add(&old, true, false).expect_err("expired certificate refused");
