@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod i18n;
 pub mod password;
 pub mod paths;
+pub mod pin_guard;
 pub mod pkcs12;
 pub mod reminders;
 pub mod revocation;

@@ -194,22 +194,9 @@ pub(super) fn pin_of(p: &password::Password) -> crate::token::Pin {
 
 /// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.
 pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
-    use crate::token::{PinState, TokenError};
     let discovery = crate::token::discover();
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
-    if t.pin.state == PinState::Locked {
-        return Err(ApiError::from_coded(&TokenError::PinLocked, lang));
-    }
-    if t.pin.state == PinState::FinalTry && !req.final_try_ok {
-        return Err(ApiError {
-            code: "token.final_try_not_confirmed".into(),
-            message: lang.pick3(
-                "Dernier essai avant le blocage de la carte : confirmez que vous êtes sûr du code PIN actuel.",
-                "Final try before the card locks: confirm that you are sure of the current PIN.",
-                "Letzter Versuch, bevor die Karte gesperrt wird: Bestätigen Sie, dass Sie sich der aktuellen PIN sicher sind.",
-            ),
-        });
-    }
+    crate::pin_guard::may_change_pin(&t, req.final_try_ok).map_err(|e| ApiError::from_coded(&e, lang))?;
     crate::token::change_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
         .map_err(|e| ApiError::from_coded(&e, lang))?;
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
