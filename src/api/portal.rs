@@ -86,6 +86,18 @@ pub(super) fn block_on<F: std::future::Future>(lang: Lang, f: F) -> Result<F::Ou
     }
 }
 
+/// The pairing code as both faces show it (the CLI's `portal pair --json` prints it too).
+#[cfg(feature = "portal")]
+pub fn pair_code(auth: &crate::portal::DeviceAuthorization, device_name: String) -> PairCode {
+    PairCode {
+        user_code: auth.user_code.clone(),
+        verification_uri: auth.verification_uri.clone(),
+        verification_uri_complete: auth.verification_uri_complete.clone(),
+        expires_in: auth.expires_in.min(u32::MAX as u64) as u32,
+        device_name,
+    }
+}
+
 gated! { feature = "portal", "portal";
     /// Asks the portal for a pairing code (step 1 of 2): the window shows it, the agent approves it on the portal page.
     pub fn portal_pair_start(req: PairRequest, lang: Lang) -> Result<PairCode, ApiError> {
@@ -95,19 +107,8 @@ gated! { feature = "portal", "portal";
             crate::portal::device_name(req.device_name.as_deref());
         let auth = block_on(lang, crate::portal::start_pairing(&base, &device_name))?
             .map_err(|e| ApiError::from_coded(&e, lang))?;
-        let name = load_settings()
-            .ok()
-            .and_then(|s| s.portals.into_iter().find(|p| p.url.trim_end_matches('/') == base.trim_end_matches('/')))
-            .map(|p| p.name)
-            .or_else(|| crate::portal::load_config().ok().and_then(|c| c.find(&base).map(|p| p.name.clone())))
-            .unwrap_or_else(|| base.clone());
-        let code = PairCode {
-            user_code: auth.user_code.clone(),
-            verification_uri: auth.verification_uri.clone(),
-            verification_uri_complete: auth.verification_uri_complete.clone(),
-            expires_in: auth.expires_in.min(u32::MAX as u64) as u32,
-            device_name,
-        };
+        let name = crate::portal::portal_name(&base);
+        let code = pair_code(&auth, device_name);
         *PAIRING.lock().unwrap_or_else(|e| e.into_inner()) = Some((auth, name));
         Ok(code)
     }

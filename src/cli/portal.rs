@@ -103,19 +103,6 @@ impl Confirm for TerminalConfirm {
     }
 }
 
-fn portal_name_for(url: &str) -> String {
-    if let Ok(cfg) = portal::load_config() {
-        if let Some(p) = cfg.find(url) {
-            return p.name.clone();
-        }
-    }
-    reqwest_host(url)
-}
-
-fn reqwest_host(url: &str) -> String {
-    url.split("//").nth(1).and_then(|r| r.split('/').next()).unwrap_or(url).to_string()
-}
-
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     match cmd {
         Cmd::Pair { url, device_name } => pair(&url, device_name, ctx),
@@ -168,7 +155,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
 fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliError> {
     let rt = runtime()?;
     let base = portal::check_url(url)?;
-    let name = portal_name_for(&base);
+    let name = portal::portal_name(&base);
     let device_name = portal::device_name(device_name.as_deref());
     trousseau::secrets::available()?;
     rt.block_on(async {
@@ -176,11 +163,9 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
         let link = auth.verification_uri_complete.clone().unwrap_or_else(|| auth.verification_uri.clone());
         let mut out = std::io::stdout();
         if ctx.json {
-            let _ = writeln!(
-                out,
-                "{}",
-                json!({"user_code": auth.user_code, "verification_uri": auth.verification_uri, "verification_uri_complete": link, "expires_in": auth.expires_in})
-            );
+            // The window's pairing code, field for field.
+            let code = trousseau::api::pair_code(&auth, device_name.clone());
+            let _ = writeln!(out, "{}", serde_json::to_string(&code).unwrap_or_default());
         } else {
             let _ = writeln!(
                 out,
@@ -194,9 +179,11 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
         }
         let _ = out.flush();
         let tokens = portal::complete_pairing(&auth).await?;
-        let session = Session::save_pairing(&auth, &name, tokens).await?;
+        Session::save_pairing(&auth, &name, tokens).await?;
         if ctx.json {
-            let _ = writeln!(out, "{}", json!({"paired": true, "portal": session.portal_name(), "url": session.base_url()}));
+            // The window's portal state once paired (`portal_pair_finish`).
+            let state = trousseau::api::PortalState { name: Some(name.clone()), url: Some(base.clone()), paired: true, connected: false };
+            let _ = writeln!(out, "{}", serde_json::to_string(&state).unwrap_or_default());
         } else {
             let _ = writeln!(out, "{}", ctx.lang.pick3(format!("Assistant associé à « {name} »."), format!("Assistant paired with \"{name}\"."), format!("Assistent mit „{name}“ gekoppelt.")));
         }

@@ -22,8 +22,8 @@ pub use client::{
     DeviceAuthorization, Pairing, Session, Tokens,
 };
 pub use config::{
-    check_url, is_exact_origin, is_loopback_host, load_config, managed_config_path, save_user_config, user_config_path,
-    BridgeConfig, PortalConfig, PortalEntry, DEFAULT_SANDBOX_URL,
+    check_url, is_exact_origin, is_loopback_host, load_config, managed_config_path, portal_name, save_user_config,
+    user_config_path, BridgeConfig, PortalConfig, PortalEntry, DEFAULT_SANDBOX_URL,
 };
 pub use error::PortalError;
 pub use relay::{
