@@ -2,12 +2,55 @@
 
 use super::*;
 
+/// Personal or backup ("de secours"): each kind is its own registry row (the portal module's `BicleKind`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum BicleKind {
+    Personal,
+    Backup,
+}
+
+#[cfg(feature = "portal")]
+impl From<crate::portal::BicleKind> for BicleKind {
+    fn from(k: crate::portal::BicleKind) -> Self {
+        match k {
+            crate::portal::BicleKind::Personal => BicleKind::Personal,
+            crate::portal::BicleKind::Backup => BicleKind::Backup,
+        }
+    }
+}
+
+/// Where a bi-clé stands in the portal's registry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BicleStatus {
+    /// Active: envelopes are encrypted to it.
+    Actif,
+    /// Waiting for the agent's confirmation on the portal page.
+    AConfirmer,
+    /// Removal waiting for the agent's confirmation.
+    SuppressionAConfirmer,
+    /// Removed (the portal's answer to a removal that needed no confirmation).
+    Supprime,
+}
+
+impl BicleStatus {
+    /// The status the portal sent (an unknown one reads as waiting for confirmation: nothing is done with it).
+    pub fn parse(s: &str) -> BicleStatus {
+        match s {
+            "actif" => BicleStatus::Actif,
+            "suppression_a_confirmer" => BicleStatus::SuppressionAConfirmer,
+            "supprime" => BicleStatus::Supprime,
+            _ => BicleStatus::AConfirmer,
+        }
+    }
+}
+
 /// A bi-clé registered with the portal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct BicleRow {
     pub id: i32,
-    /// `personal` or `backup`.
-    pub kind: String,
+    pub kind: BicleKind,
     pub designation: String,
     pub cn: String,
     pub issuer: String,
@@ -15,8 +58,7 @@ pub struct BicleRow {
     /// RFC 3339 UTC.
     pub not_after: String,
     pub sha256: String,
-    /// `actif`, `a_confirmer` (waiting for the agent on the portal page) or `suppression_a_confirmer`.
-    pub status: String,
+    pub status: BicleStatus,
     /// Expired certificates cannot decrypt new bids: the window warns.
     pub expired: bool,
 }
@@ -70,14 +112,14 @@ pub(super) fn bicle_row(b: crate::portal::Bicle) -> BicleRow {
         .is_ok_and(|t| t < time::OffsetDateTime::now_utc());
     BicleRow {
         id: b.id.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-        kind: b.kind.as_str().into(),
+        kind: b.kind.into(),
         designation: b.designation,
         cn: b.cn,
         issuer: b.issuer,
         serial: b.serial,
         not_after: b.not_after,
         sha256: b.sha256,
-        status: b.status,
+        status: BicleStatus::parse(&b.status),
         expired,
     }
 }
@@ -142,8 +184,9 @@ gated! { feature = "portal", "portal";
 
 gated! { feature = "portal", "portal";
     /// Asks the portal to remove a bi-clé (an active one waits for the agent's confirmation); returns the new status.
-    pub fn portal_bicle_remove(req: BicleRef, lang: Lang) -> Result<String, ApiError> {
+    pub fn portal_bicle_remove(req: BicleRef, lang: Lang) -> Result<BicleStatus, ApiError> {
         let s = session(lang)?;
-        block_on(lang, s.remove_bicle(req.id as i64))?.map_err(|e| ApiError::from_coded(&e, lang))
+        let status = block_on(lang, s.remove_bicle(req.id as i64))?.map_err(|e| ApiError::from_coded(&e, lang))?;
+        Ok(BicleStatus::parse(&status))
     }
 }

@@ -24,77 +24,128 @@ macro_rules! command_names {
 }
 crate::with_commands!(command_names);
 
-/// The TypeScript declarations of every type of the command surface plus the `Commands` map, as one module
-/// (written to `ui/src/bindings.ts` by `trousseau-desktop --write-bindings`; a test checks it is current).
+/// The shell's own commands (`src-tauri/src/commands.rs`): tray, deep links, settings applied, portal channel.
+/// They take Tauri state, so they are not part of [`with_commands!`]; their types are declared here all the same.
+#[macro_export]
+macro_rules! with_shell_commands {
+    ($m:ident) => {
+        $m! {
+            shell_tray_state: () => $crate::api::TrayView;
+            shell_tray_lines: () => ::std::option::Option<(::std::string::String, ::std::string::String)>;
+            shell_take_link: () => ::std::option::Option<::std::string::String>;
+            shell_settings_changed: () => ();
+            shell_portal_connect: () => ();
+        }
+    };
+}
+
+/// The events the shell sends to the window, with their payload.
+#[macro_export]
+macro_rules! with_events {
+    ($m:ident) => {
+        $m! {
+            "tray-state": $crate::api::TrayView;
+            "navigate": ::std::string::String;
+            "deep-link": ::std::string::String;
+        }
+    };
+}
+
+/// Collects the declarations of a type and of every type it names, each once, dependencies first.
+struct Declarations<'a> {
+    cfg: &'a ts_rs::Config,
+    seen: std::collections::HashSet<std::any::TypeId>,
+    decls: Vec<String>,
+}
+
+impl ts_rs::TypeVisitor for Declarations<'_> {
+    fn visit<T: TS + 'static + ?Sized>(&mut self) {
+        if !self.seen.insert(std::any::TypeId::of::<T>()) {
+            return;
+        }
+        T::visit_dependencies(self);
+        T::visit_generics(self);
+        if T::output_path().is_some() {
+            self.decls.push(T::decl(self.cfg));
+        }
+    }
+}
+
+macro_rules! visit_commands {
+    ($($name:ident : $req:ty => $res:ty;)*) => {
+        fn visit_commands(v: &mut Declarations<'_>) {
+            use ts_rs::TypeVisitor;
+            $( v.visit::<$req>(); v.visit::<$res>(); )*
+        }
+    };
+}
+
+macro_rules! shell_typescript {
+    ($($name:ident : $req:ty => $res:ty;)*) => {
+        fn visit_shell_commands(v: &mut Declarations<'_>) {
+            use ts_rs::TypeVisitor;
+            $( v.visit::<$req>(); v.visit::<$res>(); )*
+        }
+
+        fn shell_commands_typescript(cfg: &ts_rs::Config) -> String {
+            let mut s = String::from("/** The shell's own commands (`shell()`): their request and response types. */\nexport type ShellCommands = {\n");
+            $(
+                s.push_str(&format!(
+                    "  {}: {{ req: {}; res: {} }};\n",
+                    stringify!($name),
+                    <$req as TS>::name(cfg),
+                    <$res as TS>::name(cfg)
+                ));
+            )*
+            s.push_str("};\n");
+            s
+        }
+    };
+}
+
+macro_rules! events_typescript {
+    ($($name:literal : $payload:ty;)*) => {
+        fn visit_events(v: &mut Declarations<'_>) {
+            use ts_rs::TypeVisitor;
+            $( v.visit::<$payload>(); )*
+        }
+
+        fn events_typescript(cfg: &ts_rs::Config) -> String {
+            let mut s = String::from("/** The shell's events: their payload. */\nexport type Events = {\n");
+            $( s.push_str(&format!("  \"{}\": {};\n", $name, <$payload as TS>::name(cfg))); )*
+            s.push_str("};\n");
+            s
+        }
+    };
+}
+
+crate::with_commands!(visit_commands);
+crate::with_shell_commands!(shell_typescript);
+crate::with_events!(events_typescript);
+
+/// The TypeScript declarations of every type the commands, the shell's commands and the events name (found from
+/// the command table, each once, dependencies first) plus the `Commands`, `ShellCommands` and `Events` maps, as one
+/// module (written to `ui/src/bindings.ts` by `trousseau-desktop --write-bindings`; a test checks it is current).
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new();
-    let decls = [
-        ApiError::decl(&cfg),
-        Capabilities::decl(&cfg),
-        CertSummary::decl(&cfg),
-        ReaderState::decl(&cfg),
-        CardState::decl(&cfg),
-        PendingSummary::decl(&cfg),
-        PortalState::decl(&cfg),
-        Dashboard::decl(&cfg),
-        PasswordPolicy::decl(&cfg),
-        PasswordCheckRequest::decl(&cfg),
-        PasswordCheck::decl(&cfg),
-        FileRequest::decl(&cfg),
-        CertFile::decl(&cfg),
-        PortalEntry::decl(&cfg),
-        Settings::decl(&cfg),
-        TrayIcon::decl(&cfg),
-        TrayView::decl(&cfg),
-        P12Request::decl(&cfg),
-        P12Summary::decl(&cfg),
-        InstallResult::decl(&cfg),
-        CertRef::decl(&cfg),
-        ExportRequest::decl(&cfg),
-        PairRequest::decl(&cfg),
-        PairCode::decl(&cfg),
-        #[cfg(feature = "software-keys")]
-        crate::csr::igc_sante::Insi::decl(&cfg),
-        IgcRequest::decl(&cfg),
-        CsrResult::decl(&cfg),
-        Reminder::decl(&cfg),
-        BicleRow::decl(&cfg),
-        BicleAdd::decl(&cfg),
-        BicleRef::decl(&cfg),
-        TokenRow::decl(&cfg),
-        TokensView::decl(&cfg),
-        TokenCertRow::decl(&cfg),
-        TokenCerts::decl(&cfg),
-        TokenCertsView::decl(&cfg),
-        BicleCandidate::decl(&cfg),
-        GenericRequest::decl(&cfg),
-        EnvelopeRecipient::decl(&cfg),
-        EnvelopeView::decl(&cfg),
-        EnvelopeOpenRequest::decl(&cfg),
-        EnvelopeOpened::decl(&cfg),
-        DrillLast::decl(&cfg),
-        DrillRequest::decl(&cfg),
-        DrillRowView::decl(&cfg),
-        DrillView::decl(&cfg),
-        PinChangeRequest::decl(&cfg),
-        RevocationCodeRequest::decl(&cfg),
-        CertStatusRequest::decl(&cfg),
-        crate::revocation::Status::decl(&cfg),
-        crate::revocation::Source::decl(&cfg),
-        crate::revocation::StatusProblem::decl(&cfg),
-        crate::revocation::StatusReport::decl(&cfg),
-        crate::doctor::CheckStatus::decl(&cfg),
-        crate::doctor::Check::decl(&cfg),
-        crate::doctor::DoctorReport::decl(&cfg),
-    ];
+    let mut v = Declarations { cfg: &cfg, seen: Default::default(), decls: Vec::new() };
+    // The error every command may answer with comes first.
+    ts_rs::TypeVisitor::visit::<ApiError>(&mut v);
+    visit_commands(&mut v);
+    visit_shell_commands(&mut v);
+    visit_events(&mut v);
     let mut out = String::from(
-        "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",
+        "// Generated from the command table in src/api/ by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",
     );
-    for d in decls {
+    for d in v.decls {
         out.push_str("export ");
         out.push_str(&d);
         out.push_str("\n\n");
     }
     out.push_str(&commands_typescript(&cfg));
+    out.push('\n');
+    out.push_str(&shell_commands_typescript(&cfg));
+    out.push('\n');
+    out.push_str(&events_typescript(&cfg));
     out
 }

@@ -40,8 +40,7 @@ pub struct DrillRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct DrillRowView {
     pub id: i32,
-    /// `personal` or `backup`.
-    pub kind: String,
+    pub kind: BicleKind,
     pub designation: String,
     /// `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
     pub outcome: String,
@@ -84,7 +83,7 @@ gated! { all(feature = "portal", feature = "software-keys"), "portal";
                 .into_iter()
                 .map(|r| DrillRowView {
                     id: r.id.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-                    kind: r.kind.as_str().into(),
+                    kind: r.kind.into(),
                     designation: r.designation,
                     outcome: wire_name(&r.outcome),
                     reachable: wire_name(&r.reachable),

@@ -389,7 +389,7 @@ macro_rules! with_commands {
             portal_bicles: () => ::std::vec::Vec<$crate::api::BicleRow>;
             portal_bicle_candidates: () => ::std::vec::Vec<$crate::api::BicleCandidate>;
             portal_bicle_add: $crate::api::BicleAdd => ::std::vec::Vec<$crate::api::BicleRow>;
-            portal_bicle_remove: $crate::api::BicleRef => ::std::string::String;
+            portal_bicle_remove: $crate::api::BicleRef => $crate::api::BicleStatus;
             envelope_inspect: $crate::api::FileRequest => $crate::api::EnvelopeView;
             envelope_open: $crate::api::EnvelopeOpenRequest => $crate::api::EnvelopeOpened;
             portal_drill: $crate::api::DrillRequest => $crate::api::DrillView;

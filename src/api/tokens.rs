@@ -2,6 +2,59 @@
 
 use super::*;
 
+/// What the token's flags say about the user PIN (the token module's `PinState`, as the window receives it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PinState {
+    /// No failed attempt recorded.
+    Ok,
+    /// At least one wrong PIN was entered since the last success.
+    CountLow,
+    /// One more wrong PIN will lock the card.
+    FinalTry,
+    /// Locked: unblock with the PUK or the issuer.
+    Locked,
+    /// The token has no user PIN yet.
+    NotInitialized,
+}
+
+impl From<crate::token::PinState> for PinState {
+    fn from(s: crate::token::PinState) -> Self {
+        use crate::token::PinState as P;
+        match s {
+            P::Ok => PinState::Ok,
+            P::CountLow => PinState::CountLow,
+            P::FinalTry => PinState::FinalTry,
+            P::Locked => PinState::Locked,
+            P::NotInitialized => PinState::NotInitialized,
+        }
+    }
+}
+
+/// What a certificate's key is for (the token module's `KeyRole`, as the window receives it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRole {
+    Authentication,
+    Signature,
+    Encryption,
+    Ca,
+    Other,
+}
+
+impl From<crate::token::KeyRole> for KeyRole {
+    fn from(r: crate::token::KeyRole) -> Self {
+        use crate::token::KeyRole as R;
+        match r {
+            R::Authentication => KeyRole::Authentication,
+            R::Signature => KeyRole::Signature,
+            R::Encryption => KeyRole::Encryption,
+            R::Ca => KeyRole::Ca,
+            R::Other => KeyRole::Other,
+        }
+    }
+}
+
 /// A PKCS#11 token (a card seen through its module, or a software token) and its PIN state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct TokenRow {
@@ -12,8 +65,7 @@ pub struct TokenRow {
     /// The reader (slot) description.
     pub slot: String,
     pub module: String,
-    /// `ok`, `count_low`, `final_try`, `locked`, `not_initialized` …
-    pub pin_state: String,
+    pub pin_state: PinState,
     /// The PIN state as a sentence (retries left, what to do).
     pub pin_message: String,
     pub removable: bool,
@@ -55,10 +107,7 @@ pub(super) fn module_problems(
 
 pub(super) fn token_row(t: crate::token::Token) -> TokenRow {
     TokenRow {
-        pin_state: serde_json::to_value(t.pin.state)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        pin_state: t.pin.state.into(),
         pin_message: t.pin.message,
         label: t.label,
         manufacturer: t.manufacturer,
@@ -76,9 +125,9 @@ pub struct TokenCertRow {
     /// Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
     /// `has_private_key`: a key object with the same `CKA_ID` is on the token.
     pub certificate: CertSummary,
-    /// `authentication`, `signature`, `encryption`, `ca` or `other` (a signature certificate may also be
-    /// encryption-capable, as LuxTrust's are).
-    pub role: String,
+    /// What the certificate's key is for (a signature certificate may also be encryption-capable, as LuxTrust's
+    /// are).
+    pub role: KeyRole,
     /// `CKA_ID`, lowercase hex: the link between the certificate and its keys.
     pub key_id: String,
     /// `CKA_LABEL` of the certificate object.
@@ -106,7 +155,7 @@ pub struct TokenCertsView {
 pub(super) fn token_cert_row(c: &crate::token::TokenCertificate, now: time::OffsetDateTime) -> TokenCertRow {
     let certificate = CertSummary::from_cert(&c.certificate, c.has_private_key, now);
     TokenCertRow {
-        role: serde_json::to_value(c.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        role: c.role.into(),
         key_id: c.key_id.clone(),
         object_label: c.object_label.clone(),
         bicle_capable: c.has_private_key && c.certificate.encryption_capable && c.certificate.not_after > now,

@@ -1,8 +1,34 @@
-// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.
+// Generated from the command table in src/api/ by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.
 
 export type ApiError = { code: string, message: string, };
 
 export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
+
+export type DrillLast = { 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, bicles: number, opened: number, all_open: boolean, };
+
+export type PortalState = { 
+/**
+ * The portal's display name (e.g. "PMP" or "Portail de test (local)").
+ */
+name: string | null, url: string | null, paired: boolean, connected: boolean, };
+
+export type PendingSummary = { id: string, 
+/**
+ * Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
+ */
+label: string, 
+/**
+ * RFC 3339 UTC.
+ */
+created: string, 
+/**
+ * Withdrawal deadline (IGC-Santé: 10 days for an uploaded CSR), RFC 3339 UTC.
+ */
+deadline: string | null, days_left: number | null, };
 
 export type CertSummary = { 
 /**
@@ -22,8 +48,6 @@ not_before: string, not_after: string,
  */
 days_left: number, sha256: string, key_usage: Array<string>, ext_key_usage: Array<string>, encryption_capable: boolean, is_ca: boolean, has_private_key: boolean, };
 
-export type ReaderState = { name: string, card: CardState | null, };
-
 export type CardState = { 
 /**
  * Uppercase hex.
@@ -34,25 +58,7 @@ atr: string,
  */
 family: string, name: string, };
 
-export type PendingSummary = { id: string, 
-/**
- * Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
- */
-label: string, 
-/**
- * RFC 3339 UTC.
- */
-created: string, 
-/**
- * Withdrawal deadline (IGC-Santé: 10 days for an uploaded CSR), RFC 3339 UTC.
- */
-deadline: string | null, days_left: number | null, };
-
-export type PortalState = { 
-/**
- * The portal's display name (e.g. "PMP" or "Portail de test (local)").
- */
-name: string | null, url: string | null, paired: boolean, connected: boolean, };
+export type ReaderState = { name: string, card: CardState | null, };
 
 export type Dashboard = { capabilities: Capabilities, portal: PortalState, readers: Array<ReaderState>, 
 /**
@@ -90,10 +96,6 @@ unmet: Array<string>,
  */
 error: ApiError | null, };
 
-export type FileRequest = { path: string, };
-
-export type CertFile = { certificates: Array<CertSummary>, };
-
 export type PortalEntry = { name: string, url: string, };
 
 export type Settings = { 
@@ -122,17 +124,53 @@ notifications: boolean,
  */
 drill_reminder_days: number, };
 
-export type TrayIcon = "connected" | "disconnected" | "card-inserted";
+export type PinState = "ok" | "count_low" | "final_try" | "locked" | "not_initialized";
 
-export type TrayView = { icon: TrayIcon, 
+export type TokenRow = { label: string, manufacturer: string, model: string, serial: string, 
 /**
- * "● Connecté — PMP" / "○ Déconnecté".
+ * The reader (slot) description.
  */
-portal_line: string, 
+slot: string, module: string, pin_state: PinState, 
 /**
- * "Carte insérée : LuxTrust …" / "Aucune carte".
+ * The PIN state as a sentence (retries left, what to do).
  */
-card_line: string, };
+pin_message: string, removable: boolean, };
+
+export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
+
+export type KeyRole = "authentication" | "signature" | "encryption" | "ca" | "other";
+
+export type TokenCertRow = { 
+/**
+ * Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
+ * `has_private_key`: a key object with the same `CKA_ID` is on the token.
+ */
+certificate: CertSummary, 
+/**
+ * What the certificate's key is for (a signature certificate may also be encryption-capable, as LuxTrust's
+ * are).
+ */
+role: KeyRole, 
+/**
+ * `CKA_ID`, lowercase hex: the link between the certificate and its keys.
+ */
+key_id: string, 
+/**
+ * `CKA_LABEL` of the certificate object.
+ */
+object_label: string, 
+/**
+ * Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
+ */
+bicle_capable: boolean, };
+
+export type TokenCerts = { token: TokenRow, certificates: Array<TokenCertRow>, error: ApiError | null, };
+
+export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, };
+
+export type FileRequest = { path: string, };
+
+export type CertFile = { certificates: Array<CertSummary>, };
 
 export type P12Request = { path: string, password: string, };
 
@@ -182,6 +220,10 @@ export type PairCode = { user_code: string, verification_uri: string, verificati
 
 export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
 
+export type IgcOffer = "PS" | "PRO" | "ORG" | "SERV";
+
+export type IgcUsage = "AUTH" | "AUTH_CLI" | "SIGN" | "CONF" | "S/MIME" | "SSL_SERV";
+
 export type IgcRequest = { 
 /**
  * Where to write the CSR (PEM); it must not exist yet unless `force`.
@@ -190,7 +232,7 @@ out: string,
 /**
  * Replace `out` if it exists (the user confirmed); absent means no.
  */
-force?: boolean, offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+force?: boolean, offer: IgcOffer, usage: IgcUsage, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
 /**
  * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
  * empty or equal to it).
@@ -207,87 +249,25 @@ id: string, out: string, subject: string,
  */
 deadline: string | null, };
 
-export type Reminder = { 
+export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, 
 /**
- * Stable key ("cert:<sha256>:30"): each reminder is shown once.
+ * Replace `out` if it exists (the user confirmed); absent means no.
  */
-key: string, title: string, body: string, };
+force?: boolean, };
 
-export type BicleRow = { id: number, 
-/**
- * `personal` or `backup`.
- */
-kind: string, designation: string, cn: string, issuer: string, serial: string, 
+export type BicleStatus = "actif" | "a_confirmer" | "suppression_a_confirmer" | "supprime";
+
+export type BicleKind = "personal" | "backup";
+
+export type BicleRow = { id: number, kind: BicleKind, designation: string, cn: string, issuer: string, serial: string, 
 /**
  * RFC 3339 UTC.
  */
-not_after: string, sha256: string, 
-/**
- * `actif`, `a_confirmer` (waiting for the agent on the portal page) or `suppression_a_confirmer`.
- */
-status: string, 
+not_after: string, sha256: string, status: BicleStatus, 
 /**
  * Expired certificates cannot decrypt new bids: the window warns.
  */
 expired: boolean, };
-
-export type BicleAdd = { 
-/**
- * Generate a new RSA-2048 key pair with a self-signed encryption certificate (`CN=designation`), installed in
- * the store, instead of using the certificate `sha256`.
- */
-generate: boolean, 
-/**
- * A certificate offered by `portal_bicle_candidates`: looked up in the store first, then on the tokens. Only
- * the public certificate is sent to the portal (no PIN is asked).
- */
-sha256: string, designation: string, personal: boolean, backup: boolean, };
-
-export type BicleRef = { id: number, };
-
-export type TokenRow = { label: string, manufacturer: string, model: string, serial: string, 
-/**
- * The reader (slot) description.
- */
-slot: string, module: string, 
-/**
- * `ok`, `count_low`, `final_try`, `locked`, `not_initialized` …
- */
-pin_state: string, 
-/**
- * The PIN state as a sentence (retries left, what to do).
- */
-pin_message: string, removable: boolean, };
-
-export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
-
-export type TokenCertRow = { 
-/**
- * Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
- * `has_private_key`: a key object with the same `CKA_ID` is on the token.
- */
-certificate: CertSummary, 
-/**
- * `authentication`, `signature`, `encryption`, `ca` or `other` (a signature certificate may also be
- * encryption-capable, as LuxTrust's are).
- */
-role: string, 
-/**
- * `CKA_ID`, lowercase hex: the link between the certificate and its keys.
- */
-key_id: string, 
-/**
- * `CKA_LABEL` of the certificate object.
- */
-object_label: string, 
-/**
- * Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
- */
-bicle_capable: boolean, };
-
-export type TokenCerts = { token: TokenRow, certificates: Array<TokenCertRow>, error: ApiError | null, };
-
-export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, };
 
 export type BicleCandidate = { sha256: string, 
 /**
@@ -311,11 +291,19 @@ source: string,
  */
 token: string | null, };
 
-export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, 
+export type BicleAdd = { 
 /**
- * Replace `out` if it exists (the user confirmed); absent means no.
+ * Generate a new RSA-2048 key pair with a self-signed encryption certificate (`CN=designation`), installed in
+ * the store, instead of using the certificate `sha256`.
  */
-force?: boolean, };
+generate: boolean, 
+/**
+ * A certificate offered by `portal_bicle_candidates`: looked up in the store first, then on the tokens. Only
+ * the public certificate is sent to the portal (no PIN is asked).
+ */
+sha256: string, designation: string, personal: boolean, backup: boolean, };
+
+export type BicleRef = { id: number, };
 
 export type EnvelopeRecipient = { 
 /**
@@ -353,19 +341,9 @@ force: boolean, pin: string | null, };
 
 export type EnvelopeOpened = { out: string, size: number, recipient: EnvelopeRecipient, };
 
-export type DrillLast = { 
-/**
- * RFC 3339 UTC.
- */
-checked_at: string, bicles: number, opened: number, all_open: boolean, };
-
 export type DrillRequest = { pin: string | null, };
 
-export type DrillRowView = { id: number, 
-/**
- * `personal` or `backup`.
- */
-kind: string, designation: string, 
+export type DrillRowView = { id: number, kind: BicleKind, designation: string, 
 /**
  * `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
  */
@@ -391,11 +369,11 @@ export type RevocationCodeRequest = { sha256: string, code: string, };
 
 export type CertStatusRequest = { target: string, issuer: string | null, };
 
-export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
+export type StatusProblem = { code: string, message: string, };
 
 export type RevocationSource = "ocsp" | "crl" | "cache";
 
-export type StatusProblem = { code: string, message: string, };
+export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
 
 export type StatusReport = { status: RevocationStatus, source: RevocationSource | null, 
 /**
@@ -441,6 +419,18 @@ fix: string | null, };
 
 export type DoctorReport = { checks: Array<Check>, };
 
+export type TrayIcon = "connected" | "disconnected" | "card-inserted";
+
+export type TrayView = { icon: TrayIcon, 
+/**
+ * "● Connecté — PMP" / "○ Déconnecté".
+ */
+portal_line: string, 
+/**
+ * "Carte insérée : LuxTrust …" / "Aucune carte".
+ */
+card_line: string, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -468,7 +458,7 @@ export type Commands = {
   portal_bicles: { req: null; res: Array<BicleRow> };
   portal_bicle_candidates: { req: null; res: Array<BicleCandidate> };
   portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
-  portal_bicle_remove: { req: BicleRef; res: string };
+  portal_bicle_remove: { req: BicleRef; res: BicleStatus };
   envelope_inspect: { req: FileRequest; res: EnvelopeView };
   envelope_open: { req: EnvelopeOpenRequest; res: EnvelopeOpened };
   portal_drill: { req: DrillRequest; res: DrillView };
@@ -479,4 +469,20 @@ export type Commands = {
   revocation_code_keep: { req: RevocationCodeRequest; res: boolean };
   cert_status: { req: CertStatusRequest; res: StatusReport };
   doctor: { req: null; res: DoctorReport };
+};
+
+/** The shell's own commands (`shell()`): their request and response types. */
+export type ShellCommands = {
+  shell_tray_state: { req: null; res: TrayView };
+  shell_tray_lines: { req: null; res: [string, string] | null };
+  shell_take_link: { req: null; res: string | null };
+  shell_settings_changed: { req: null; res: null };
+  shell_portal_connect: { req: null; res: null };
+};
+
+/** The shell's events: their payload. */
+export type Events = {
+  "tray-state": TrayView;
+  "navigate": string;
+  "deep-link": string;
 };

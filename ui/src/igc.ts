@@ -2,10 +2,11 @@
 // subject fields and SAN each needs, and the checks the wizard runs before asking the core for the CSR. They mirror
 // src/csr/igc_sante.rs, which remains the authority (the core checks every request again and names the rule).
 
-import type { IgcInsi, IgcRequest } from "./bindings";
+import type { IgcInsi, IgcOffer, IgcRequest, IgcUsage } from "./bindings";
 
-export type Offer = "PS" | "PRO" | "ORG" | "SERV";
-export type Usage = "AUTH" | "SIGN" | "CONF" | "AUTH_CLI" | "SSL_SERV" | "S/MIME";
+/** The core's offers and usages (src/csr/igc_sante.rs), as the command surface types them. */
+export type Offer = IgcOffer;
+export type Usage = IgcUsage;
 export type FieldName = "cn" | "sn" | "gn" | "title" | "ou" | "o" | "st" | "email" | "upn" | "fqdns";
 
 export const OFFERS: Offer[] = ["PS", "PRO", "ORG", "SERV"];
