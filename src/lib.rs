@@ -19,6 +19,7 @@ pub mod password;
 pub mod paths;
 pub mod pin_guard;
 pub mod pkcs12;
+pub mod progress;
 pub mod reminders;
 pub mod revocation;
 pub mod secrets;

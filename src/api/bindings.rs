@@ -47,6 +47,7 @@ macro_rules! with_events {
             "tray-state": $crate::api::TrayView;
             "navigate": ::std::string::String;
             "deep-link": ::std::string::String;
+            "progress": $crate::progress::Progress;
         }
     };
 }

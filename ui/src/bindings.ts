@@ -4,17 +4,29 @@ export type ApiError = { code: string, message: string, };
 
 export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
 
-export type DrillLast = { 
-/**
- * RFC 3339 UTC.
- */
-checked_at: string, bicles: number, opened: number, all_open: boolean, };
-
 export type PortalState = { 
 /**
  * The portal's display name (e.g. "PMP" or "Portail de test (local)").
  */
 name: string | null, url: string | null, paired: boolean, connected: boolean, };
+
+export type CardState = { 
+/**
+ * Uppercase hex.
+ */
+atr: string, 
+/**
+ * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
+ */
+family: string, name: string, };
+
+export type ReaderState = { name: string, card: CardState | null, };
+
+export type DrillLast = { 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, bicles: number, opened: number, all_open: boolean, };
 
 export type PendingSummary = { id: string, 
 /**
@@ -47,18 +59,6 @@ not_before: string, not_after: string,
  * Whole days until expiry (negative once expired).
  */
 days_left: number, sha256: string, key_usage: Array<string>, ext_key_usage: Array<string>, encryption_capable: boolean, is_ca: boolean, has_private_key: boolean, };
-
-export type CardState = { 
-/**
- * Uppercase hex.
- */
-atr: string, 
-/**
- * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
- */
-family: string, name: string, };
-
-export type ReaderState = { name: string, card: CardState | null, };
 
 export type Dashboard = { capabilities: Capabilities, portal: PortalState, readers: Array<ReaderState>, 
 /**
@@ -134,7 +134,11 @@ slot: string, module: string, pin_state: PinState,
 /**
  * The PIN state as a sentence (retries left, what to do).
  */
-pin_message: string, removable: boolean, };
+pin_message: string, removable: boolean, 
+/**
+ * The reader has a PIN pad (protected authentication path): codes are typed there, not in the window.
+ */
+pin_pad: boolean, };
 
 export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
 
@@ -218,9 +222,9 @@ device_name: string | null, };
 
 export type PairCode = { user_code: string, verification_uri: string, verification_uri_complete: string | null, expires_in: number, device_name: string, };
 
-export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
-
 export type IgcOffer = "PS" | "PRO" | "ORG" | "SERV";
+
+export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
 
 export type IgcUsage = "AUTH" | "AUTH_CLI" | "SIGN" | "CONF" | "S/MIME" | "SSL_SERV";
 
@@ -369,11 +373,11 @@ export type RevocationCodeRequest = { sha256: string, code: string, };
 
 export type CertStatusRequest = { target: string, issuer: string | null, };
 
-export type StatusProblem = { code: string, message: string, };
+export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
 
 export type RevocationSource = "ocsp" | "crl" | "cache";
 
-export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
+export type StatusProblem = { code: string, message: string, };
 
 export type StatusReport = { status: RevocationStatus, source: RevocationSource | null, 
 /**
@@ -431,6 +435,16 @@ portal_line: string,
  */
 card_line: string, };
 
+export type Progress = { 
+/**
+ * The window command doing the work (`envelope_open`).
+ */
+operation: string, 
+/**
+ * Bytes done, out of `total`.
+ */
+done: number, total: number, };
+
 /** Every command: its request and response types. */
 export type Commands = {
   capabilities: { req: null; res: Capabilities };
@@ -485,4 +499,5 @@ export type Events = {
   "tray-state": TrayView;
   "navigate": string;
   "deep-link": string;
+  "progress": Progress;
 };
