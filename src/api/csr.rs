@@ -24,6 +24,59 @@ pub struct IgcRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct IgcRequest {}
 
+/// The form's fields as the wizard has them (the core's [`crate::csr::igc_sante::Input`]), to check before asking
+/// for the request.
+#[cfg(feature = "software-keys")]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct IgcCheckRequest {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub input: crate::csr::igc_sante::Input,
+}
+
+/// Without software keys there is no form to check.
+#[cfg(not(feature = "software-keys"))]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct IgcCheckRequest {}
+
+#[cfg(feature = "software-keys")]
+pub use crate::csr::igc_form::{Field as IgcField, Problem as IgcProblem};
+
+/// A field of the IGC-Santé form (none without software keys).
+#[cfg(not(feature = "software-keys"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub enum IgcField {}
+
+/// What is wrong with one field of the form.
+#[cfg(not(feature = "software-keys"))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IgcProblem {
+    pub field: IgcField,
+    pub message: String,
+}
+
+/// The form checked by the core: the fields this offer and usage ask for, and what is wrong with each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IgcCheck {
+    pub fields: Vec<IgcField>,
+    /// In the form's order; empty when the request can be made.
+    pub problems: Vec<IgcProblem>,
+}
+
+gated! { feature = "software-keys", "csr";
+    /// Checks the wizard's fields with the core's IGC-Santé rules (nothing is created): the window shows each
+    /// problem beside its field.
+    pub fn csr_igc_check(req: IgcCheckRequest, lang: Lang) -> Result<IgcCheck, ApiError> {
+        use crate::csr::igc_sante::{Offer, Usage};
+        let i = &req.input;
+        let fields = match (Offer::parse(&i.offer), Usage::parse(&i.usage)) {
+            (Some(o), Some(u)) => crate::csr::igc_form::fields(o, u, i.insi.is_some()),
+            _ => return Err(ApiError::bad_request("offer or usage", lang)),
+        };
+        Ok(IgcCheck { fields, problems: crate::csr::igc_form::problems(i, lang) })
+    }
+}
+
 /// A request made: its key waits in the vault, its CSR is written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct CsrResult {

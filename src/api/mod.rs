@@ -383,6 +383,7 @@ macro_rules! with_commands {
             portal_state: () => $crate::api::PortalState;
             portal_pair_start: $crate::api::PairRequest => $crate::api::PairCode;
             portal_pair_finish: () => $crate::api::PortalState;
+            csr_igc_check: $crate::api::IgcCheckRequest => $crate::api::IgcCheck;
             csr_igc_new: $crate::api::IgcRequest => $crate::api::CsrResult;
             csr_generic_new: $crate::api::GenericRequest => $crate::api::CsrResult;
             pending_install: $crate::api::FileRequest => $crate::api::InstallResult;

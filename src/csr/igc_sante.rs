@@ -208,7 +208,7 @@ fn rule(rule: &'static str, fr: String, en: String, de: String) -> CsrError {
     CsrError::Rule { rule, fr, en, de }
 }
 
-fn is_department(st: &str) -> bool {
+pub(super) fn is_department(st: &str) -> bool {
     // "Nom (NN)": 2 digits, 2A/2B (Corse) or 3 digits (outre-mer), after a non-empty name.
     let Some(open) = st.rfind(" (") else { return false };
     let name = st[..open].trim();

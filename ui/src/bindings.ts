@@ -4,30 +4,6 @@ export type ApiError = { code: string, message: string, };
 
 export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
 
-export type PortalState = { 
-/**
- * The portal's display name (e.g. "PMP" or "Portail de test (local)").
- */
-name: string | null, url: string | null, paired: boolean, connected: boolean, };
-
-export type CardState = { 
-/**
- * Uppercase hex.
- */
-atr: string, 
-/**
- * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
- */
-family: string, name: string, };
-
-export type ReaderState = { name: string, card: CardState | null, };
-
-export type DrillLast = { 
-/**
- * RFC 3339 UTC.
- */
-checked_at: string, bicles: number, opened: number, all_open: boolean, };
-
 export type PendingSummary = { id: string, 
 /**
  * Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
@@ -59,6 +35,30 @@ not_before: string, not_after: string,
  * Whole days until expiry (negative once expired).
  */
 days_left: number, sha256: string, key_usage: Array<string>, ext_key_usage: Array<string>, encryption_capable: boolean, is_ca: boolean, has_private_key: boolean, };
+
+export type DrillLast = { 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, bicles: number, opened: number, all_open: boolean, };
+
+export type CardState = { 
+/**
+ * Uppercase hex.
+ */
+atr: string, 
+/**
+ * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
+ */
+family: string, name: string, };
+
+export type ReaderState = { name: string, card: CardState | null, };
+
+export type PortalState = { 
+/**
+ * The portal's display name (e.g. "PMP" or "Portail de test (local)").
+ */
+name: string | null, url: string | null, paired: boolean, connected: boolean, };
 
 export type Dashboard = { capabilities: Capabilities, portal: PortalState, readers: Array<ReaderState>, 
 /**
@@ -222,11 +222,32 @@ device_name: string | null, };
 
 export type PairCode = { user_code: string, verification_uri: string, verification_uri_complete: string | null, expires_in: number, device_name: string, };
 
-export type IgcOffer = "PS" | "PRO" | "ORG" | "SERV";
-
 export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
 
+export type IgcOffer = "PS" | "PRO" | "ORG" | "SERV";
+
 export type IgcUsage = "AUTH" | "AUTH_CLI" | "SIGN" | "CONF" | "S/MIME" | "SSL_SERV";
+
+export type IgcCheckRequest = { offer: IgcOffer, usage: IgcUsage, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+/**
+ * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
+ * empty or equal to it).
+ */
+insi: IgcInsi | null, };
+
+export type IgcField = "cn" | "sn" | "gn" | "title" | "ou" | "o" | "st" | "email" | "upn" | "fqdns";
+
+export type IgcProblem = { field: IgcField, 
+/**
+ * What to do, in the user's language.
+ */
+message: string, };
+
+export type IgcCheck = { fields: Array<IgcField>, 
+/**
+ * In the form's order; empty when the request can be made.
+ */
+problems: Array<IgcProblem>, };
 
 export type IgcRequest = { 
 /**
@@ -373,11 +394,11 @@ export type RevocationCodeRequest = { sha256: string, code: string, };
 
 export type CertStatusRequest = { target: string, issuer: string | null, };
 
-export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
+export type StatusProblem = { code: string, message: string, };
 
 export type RevocationSource = "ocsp" | "crl" | "cache";
 
-export type StatusProblem = { code: string, message: string, };
+export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
 
 export type StatusReport = { status: RevocationStatus, source: RevocationSource | null, 
 /**
@@ -466,6 +487,7 @@ export type Commands = {
   portal_state: { req: null; res: PortalState };
   portal_pair_start: { req: PairRequest; res: PairCode };
   portal_pair_finish: { req: null; res: PortalState };
+  csr_igc_check: { req: IgcCheckRequest; res: IgcCheck };
   csr_igc_new: { req: IgcRequest; res: CsrResult };
   csr_generic_new: { req: GenericRequest; res: CsrResult };
   pending_install: { req: FileRequest; res: InstallResult };
