@@ -57,7 +57,7 @@ pub struct PairCode {
 }
 
 #[cfg(feature = "portal")]
-static PAIRING: std::sync::Mutex<Option<(crate::portal::DeviceAuthorization, String)>> = std::sync::Mutex::new(None);
+static PAIRING: std::sync::Mutex<Option<crate::portal::PendingPairing>> = std::sync::Mutex::new(None);
 
 /// One runtime for every portal call of the window: the process's shared portal session
 /// ([`crate::portal::Session::shared`]) keeps its HTTP connections, which belong to the runtime that opened them.
@@ -101,15 +101,10 @@ pub fn pair_code(auth: &crate::portal::DeviceAuthorization, device_name: String)
 gated! { feature = "portal", "portal";
     /// Asks the portal for a pairing code (step 1 of 2): the window shows it, the agent approves it on the portal page.
     pub fn portal_pair_start(req: PairRequest, lang: Lang) -> Result<PairCode, ApiError> {
-        let base = crate::portal::check_url(&req.url).map_err(|e| ApiError::from_coded(&e, lang))?;
-        crate::secrets::available().map_err(|e| ApiError::from_coded(&e, lang))?;
-        let device_name =
-            crate::portal::device_name(req.device_name.as_deref());
-        let auth = block_on(lang, crate::portal::start_pairing(&base, &device_name))?
+        let pairing = block_on(lang, crate::portal::begin_pairing(&req.url, req.device_name.as_deref()))?
             .map_err(|e| ApiError::from_coded(&e, lang))?;
-        let name = crate::portal::portal_name(&base);
-        let code = pair_code(&auth, device_name);
-        *PAIRING.lock().unwrap_or_else(|e| e.into_inner()) = Some((auth, name));
+        let code = pair_code(&pairing.auth, pairing.auth.device_name.clone());
+        *PAIRING.lock().unwrap_or_else(|e| e.into_inner()) = Some(pairing);
         Ok(code)
     }
 }
@@ -117,14 +112,10 @@ gated! { feature = "portal", "portal";
 gated! { feature = "portal", "portal";
     /// Waits for the agent's approval (step 2 of 2; up to 10 minutes), then keeps the tokens in the OS keyring.
     pub fn portal_pair_finish(_req: (), lang: Lang) -> Result<PortalState, ApiError> {
-        let Some((auth, name)) = PAIRING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        let Some(pairing) = PAIRING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Err(ApiError::bad_request("no pairing started", lang));
         };
-        block_on(lang, async {
-            let tokens = crate::portal::complete_pairing(&auth).await?;
-            crate::portal::Session::save_pairing(&auth, &name, tokens).await
-        })?
-        .map_err(|e| ApiError::from_coded(&e, lang))?;
+        block_on(lang, pairing.finish())?.map_err(|e| ApiError::from_coded(&e, lang))?;
         portal_state((), lang)
     }
 }

@@ -154,17 +154,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
 
 fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliError> {
     let rt = runtime()?;
-    let base = portal::check_url(url)?;
-    let name = portal::portal_name(&base);
-    let device_name = portal::device_name(device_name.as_deref());
-    trousseau::secrets::available()?;
     rt.block_on(async {
-        let auth = portal::start_pairing(&base, &device_name).await?;
+        let pairing = portal::begin_pairing(url, device_name.as_deref()).await?;
+        let (auth, name, device_name) = (&pairing.auth, &pairing.name, &pairing.auth.device_name);
         let link = auth.verification_uri_complete.clone().unwrap_or_else(|| auth.verification_uri.clone());
         let mut out = std::io::stdout();
         if ctx.json {
             // The window's pairing code, field for field.
-            let code = trousseau::api::pair_code(&auth, device_name.clone());
+            let code = trousseau::api::pair_code(auth, device_name.clone());
             let _ = writeln!(out, "{}", serde_json::to_string(&code).unwrap_or_default());
         } else {
             let _ = writeln!(
@@ -178,11 +175,10 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
             );
         }
         let _ = out.flush();
-        let tokens = portal::complete_pairing(&auth).await?;
-        Session::save_pairing(&auth, &name, tokens).await?;
+        pairing.finish().await?;
         if ctx.json {
             // The window's portal state once paired (`portal_pair_finish`).
-            let state = trousseau::api::PortalState { name: Some(name.clone()), url: Some(base.clone()), paired: true, connected: false };
+            let state = trousseau::api::PortalState { name: Some(name.clone()), url: Some(pairing.base.clone()), paired: true, connected: false };
             let _ = writeln!(out, "{}", serde_json::to_string(&state).unwrap_or_default());
         } else {
             let _ = writeln!(out, "{}", ctx.lang.pick3(format!("Assistant associé à « {name} »."), format!("Assistant paired with \"{name}\"."), format!("Assistent mit „{name}“ gekoppelt.")));

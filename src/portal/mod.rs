@@ -13,6 +13,7 @@ mod channel;
 mod client;
 mod config;
 mod error;
+mod pairing;
 mod relay;
 
 pub use bicle::{bicle_certificate, bicle_kinds, BicleSource};
@@ -26,6 +27,7 @@ pub use config::{
     user_config_path, BridgeConfig, PortalConfig, PortalEntry, DEFAULT_SANDBOX_URL,
 };
 pub use error::PortalError;
+pub use pairing::{begin_pairing, PendingPairing};
 pub use relay::{
     check_designation, for_portal, relay_deadline, AlwaysConfirm, Confirm, ConfirmRequest, NeverConfirm,
     OfferedCertificate, RelayHandler, SystemWorkstation, Via, Workstation, DEFAULT_RELAY_DEADLINE,
