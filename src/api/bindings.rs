@@ -52,11 +52,12 @@ macro_rules! with_events {
     };
 }
 
-/// Collects the declarations of a type and of every type it names, each once, dependencies first.
+/// Collects the declarations of a type and of every type it names, each once, by TypeScript name (ts-rs does not
+/// visit dependencies in a stable order; TypeScript needs none).
 struct Declarations<'a> {
     cfg: &'a ts_rs::Config,
     seen: std::collections::HashSet<std::any::TypeId>,
-    decls: Vec<String>,
+    decls: std::collections::BTreeMap<String, String>,
 }
 
 impl ts_rs::TypeVisitor for Declarations<'_> {
@@ -67,7 +68,7 @@ impl ts_rs::TypeVisitor for Declarations<'_> {
         T::visit_dependencies(self);
         T::visit_generics(self);
         if T::output_path().is_some() {
-            self.decls.push(T::decl(self.cfg));
+            self.decls.insert(T::ident(self.cfg), T::decl(self.cfg));
         }
     }
 }
@@ -125,12 +126,11 @@ crate::with_shell_commands!(shell_typescript);
 crate::with_events!(events_typescript);
 
 /// The TypeScript declarations of every type the commands, the shell's commands and the events name (found from
-/// the command table, each once, dependencies first) plus the `Commands`, `ShellCommands` and `Events` maps, as one
+/// the command table, each once, in name order) plus the `Commands`, `ShellCommands` and `Events` maps, as one
 /// module (written to `ui/src/bindings.ts` by `trousseau-desktop --write-bindings`; a test checks it is current).
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new();
-    let mut v = Declarations { cfg: &cfg, seen: Default::default(), decls: Vec::new() };
-    // The error every command may answer with comes first.
+    let mut v = Declarations { cfg: &cfg, seen: Default::default(), decls: Default::default() };
     ts_rs::TypeVisitor::visit::<ApiError>(&mut v);
     visit_commands(&mut v);
     visit_shell_commands(&mut v);
@@ -138,7 +138,7 @@ pub fn typescript_bindings() -> String {
     let mut out = String::from(
         "// Generated from the command table in src/api/ by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",
     );
-    for d in v.decls {
+    for d in v.decls.into_values() {
         out.push_str("export ");
         out.push_str(&d);
         out.push_str("\n\n");
