@@ -132,7 +132,7 @@ mod tests {
             ("portal/error.rs", include_str!("portal/error.rs")),
             ("portal/channel.rs", include_str!("portal/channel.rs")),
             ("portal/relay.rs", include_str!("portal/relay.rs")),
-            ("api.rs", include_str!("api.rs")),
+            ("api/mod.rs", include_str!("api/mod.rs")),
             ("store/mod.rs", include_str!("store/mod.rs")),
             ("csr/igc_sante.rs", include_str!("csr/igc_sante.rs")),
             ("csr/mod.rs", include_str!("csr/mod.rs")),

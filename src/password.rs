@@ -47,13 +47,15 @@ impl Drop for Password {
     }
 }
 
-/// A set of rules a password must follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Which rules a new password is checked against: the one list for the core, the window (`PasswordPolicy` on the
+/// wire) and the CLI (`--policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
+#[ts(rename = "PasswordPolicy")]
 pub enum Policy {
-    /// IGC-Santé withdrawal password: ≥ 12 characters, upper, lower, non-alphanumeric.
+    /// IGC-Santé: at least 12 characters, upper and lower case, a non-alphanumeric character.
     IgcSante,
-    /// TCS (GÉANT) export password: ≥ 8 characters, 2 special characters, mixed case.
+    /// TCS (GÉANT): at least 8 characters, 2 special characters, mixed case.
     Tcs,
 }
 

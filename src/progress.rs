@@ -8,12 +8,14 @@ use serde::Serialize;
 use std::sync::OnceLock;
 
 /// How far an operation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Progress {
     /// The window command doing the work (`envelope_open`).
     pub operation: &'static str,
     /// Bytes done, out of `total`.
+    #[ts(type = "number")]
     pub done: u64,
+    #[ts(type = "number")]
     pub total: u64,
 }
 

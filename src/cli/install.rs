@@ -37,16 +37,6 @@ pub struct Args {
     pub revocation_code_env: Option<String>,
 }
 
-/// One verified destination.
-#[derive(Debug, Serialize)]
-pub struct Done {
-    /// `p12`
-    pub kind: &'static str,
-    pub path: PathBuf,
-    /// `false` when the file already held exactly this key and certificate (an earlier run was interrupted).
-    pub written: bool,
-}
-
 /// `cert install --json` output.
 #[derive(Debug, Serialize)]
 pub struct Installed {
@@ -55,7 +45,7 @@ pub struct Installed {
     pub subject: String,
     pub sha256: String,
     pub chain: usize,
-    pub destinations: Vec<Done>,
+    pub destinations: Vec<trousseau::csr::reunite::Done>,
     pub retired: bool,
     /// The revocation code was kept in the system keyring (`trousseau cert revocation-code SHA256` shows it).
     pub revocation_code_kept: bool,
@@ -63,61 +53,30 @@ pub struct Installed {
 
 #[cfg(feature = "software-keys")]
 pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
-    use trousseau::csr::reunite;
-    use trousseau::password::{self, Policy};
+    use trousseau::csr::reunite::{self, Destinations, P12Destination};
     use trousseau::pkcs12::Encryption;
 
-    if a.p12_out.is_none() && !a.into_store {
-        return Err(CliError::new(
-            "install.no_destination",
-            ctx.lang.pick3(
-                "Indiquez où installer le certificat : --p12-out FICHIER.p12 et/ou --into-store",
-                "Say where to install the certificate: --p12-out FILE.p12 and/or --into-store",
-                "Geben Sie an, wo das Zertifikat installiert werden soll: --p12-out DATEI.p12 und/oder --into-store",
-            ),
-        ));
-    }
-    let certs = trousseau::cert::read_file(&a.file)?;
-    let vault = trousseau::vault::Vault::open()?;
-    let (key, leaf) = reunite::find_pending(&vault, &certs)?;
-    let chain = reunite::chain_for(&certs, leaf);
-    let leaf_cert = &chain[0];
-
-    let mut done: Vec<Done> = Vec::new();
-    if let Some(out) = &a.p12_out {
-        let pw = a.password.read_new(
+    // The certificate must meet its pending key before any password is asked for.
+    let withdrawn = reunite::withdrawn(&a.file, a.p12_out.is_some(), a.into_store)?;
+    let password = match &a.p12_out {
+        Some(_) => Some(a.password.read_new(
             ctx,
             ["Mot de passe du fichier .p12", "Password for the .p12 file", "Passwort für die .p12-Datei"],
-        )?;
-        let cn = leaf_cert.subject_cn.clone().unwrap_or_default();
-        password::check(Policy::IgcSante, &pw, &[cn.as_str()])?;
-        let enc = if a.legacy { Encryption::Legacy } else { Encryption::Modern };
-        let written = reunite::write_p12_verified(out, &key, &chain, &pw, enc, a.force)?;
-        done.push(Done { kind: "p12", path: out.clone(), written });
-    }
-
-    if a.into_store {
-        // Installed all or nothing, then verified: the certificate must be found in the store with its key.
-        let identity = trousseau::store::Identity {
-            key_pkcs8: key.pkcs8_der.clone(),
-            certificate: leaf_cert.clone(),
-            chain: chain[1..].to_vec(),
-            friendly_name: None,
-        };
-        let mut st = trousseau::store::open_default()?;
-        let report = st.install_identity(&identity)?;
-        if !st.find(&leaf_cert.sha256)?.is_some_and(|c| c.has_private_key) {
-            return Err(trousseau::store::StoreError::NoPrivateKey {
-                sha256: leaf_cert.sha256.clone(),
-                store: st.location(),
-            }
-            .into());
-        }
-        done.push(Done { kind: "store", path: PathBuf::from(st.location()), written: !report.already_present });
-    }
-
-    // Every destination asked for is verified: the key can leave the vault.
-    vault.retire(&key.meta.id)?;
+        )?),
+        None => None,
+    };
+    let mut store = if a.into_store { Some(trousseau::store::open_default()?) } else { None };
+    let p12 = match (&a.p12_out, &password) {
+        (Some(out), Some(pw)) => Some(P12Destination {
+            out,
+            password: pw,
+            encryption: if a.legacy { Encryption::Legacy } else { Encryption::Modern },
+            force: a.force,
+        }),
+        _ => None,
+    };
+    let installed = withdrawn.install(Destinations { p12, store: store.as_deref_mut() })?;
+    let leaf_cert = &installed.chain[0];
     // IGC-Santé's revocation code, needed later to revoke without the card: kept in the keyring if given (or typed
     // at the prompt; Enter skips it).
     let code = read_revocation_code(&a, ctx)?;
@@ -129,11 +88,11 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<(), CliError> {
         None => false,
     };
     let result = Installed {
-        id: key.meta.id.clone(),
+        id: installed.id.clone(),
         subject: leaf_cert.subject.clone(),
         sha256: leaf_cert.sha256.clone(),
-        chain: chain.len(),
-        destinations: done,
+        chain: installed.chain.len(),
+        destinations: installed.destinations.clone(),
         retired: true,
         revocation_code_kept,
     };
@@ -213,30 +172,4 @@ pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
             "Diese Version von Trousseau wurde ohne die Funktion software-keys erstellt.",
         ),
     ))
-}
-
-#[cfg(all(test, feature = "software-keys"))]
-mod tests {
-    use super::*;
-    use crate::cli::test_support::{assert_german, de_en};
-
-    #[test]
-    fn no_destination_in_german() {
-        let (de, en) = de_en(|ctx| {
-            let a = Args {
-                file: PathBuf::from("absent.pem"),
-                p12_out: None,
-                force: false,
-                legacy: false,
-                into_store: false,
-                password: PasswordArgs::default(),
-                revocation_code_stdin: false,
-                revocation_code_env: None,
-            };
-            run(a, ctx).err()
-        });
-        assert_eq!(de.code, "install.no_destination");
-        assert_german(&de.message, &en.message);
-        assert!(de.message.contains("--p12-out DATEI.p12"), "{}", de.message);
-    }
 }

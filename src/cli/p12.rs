@@ -27,8 +27,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     match cmd {
         Cmd::Inspect { file, password } => {
             // Refuse a missing, wrong or damaged file before asking for its password.
-            let bytes = pkcs12::read_bytes(&file)?;
-            pkcs12::probe(&bytes)?;
+            let bytes = trousseau::store::read_pkcs12_file(&file)?;
             let pw = password
                 .read(ctx, ["Mot de passe du fichier .p12", "Password of the .p12 file", "Passwort der .p12-Datei"])?;
             let contents = pkcs12::read(&bytes, &pw)?;

@@ -83,10 +83,6 @@ fn item(l: &Listed, now: OffsetDateTime, ctx: &Ctx) -> PendingItem {
     }
 }
 
-fn day(t: OffsetDateTime) -> String {
-    format!("{:02}/{:02}/{}", t.day(), u8::from(t.month()), t.year())
-}
-
 fn print_text(items: &[PendingItem], ctx: &Ctx) -> Result<(), CliError> {
     if items.is_empty() {
         outln!(
@@ -107,9 +103,9 @@ fn print_text(items: &[PendingItem], ctx: &Ctx) -> Result<(), CliError> {
         let mut line = format!("{}  {}", i.id, i.subject.as_deref().unwrap_or(""));
         if let (Some(d), Some(left)) = (i.deadline, i.days_left) {
             line.push_str(&ctx.lang.pick3(
-                format!("  — à retirer avant le {} ({left} j)", day(d)),
-                format!("  — withdraw before {} ({left} d)", day(d)),
-                format!("  — vor dem {} abrufen ({left} T.)", day(d)),
+                format!("  — à retirer avant le {} ({left} j)", ctx.lang.date(d.date())),
+                format!("  — withdraw before {} ({left} d)", ctx.lang.date(d.date())),
+                format!("  — vor dem {} abrufen ({left} T.)", ctx.lang.date(d.date())),
             ));
         }
         outln!("{line}")?;

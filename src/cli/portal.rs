@@ -103,19 +103,6 @@ impl Confirm for TerminalConfirm {
     }
 }
 
-fn portal_name_for(url: &str) -> String {
-    if let Ok(cfg) = portal::load_config() {
-        if let Some(p) = cfg.find(url) {
-            return p.name.clone();
-        }
-    }
-    reqwest_host(url)
-}
-
-fn reqwest_host(url: &str) -> String {
-    url.split("//").nth(1).and_then(|r| r.split('/').next()).unwrap_or(url).to_string()
-}
-
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
     match cmd {
         Cmd::Pair { url, device_name } => pair(&url, device_name, ctx),
@@ -167,20 +154,15 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
 
 fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliError> {
     let rt = runtime()?;
-    let base = portal::check_url(url)?;
-    let name = portal_name_for(&base);
-    let device_name = device_name.unwrap_or_else(portal::default_device_name);
-    trousseau::secrets::available()?;
     rt.block_on(async {
-        let auth = portal::start_pairing(&base, &device_name).await?;
+        let pairing = portal::begin_pairing(url, device_name.as_deref()).await?;
+        let (auth, name, device_name) = (&pairing.auth, &pairing.name, &pairing.auth.device_name);
         let link = auth.verification_uri_complete.clone().unwrap_or_else(|| auth.verification_uri.clone());
         let mut out = std::io::stdout();
         if ctx.json {
-            let _ = writeln!(
-                out,
-                "{}",
-                json!({"user_code": auth.user_code, "verification_uri": auth.verification_uri, "verification_uri_complete": link, "expires_in": auth.expires_in})
-            );
+            // The window's pairing code, field for field.
+            let code = trousseau::api::pair_code(auth, device_name.clone());
+            let _ = writeln!(out, "{}", serde_json::to_string(&code).unwrap_or_default());
         } else {
             let _ = writeln!(
                 out,
@@ -193,10 +175,11 @@ fn pair(url: &str, device_name: Option<String>, ctx: &Ctx) -> Result<(), CliErro
             );
         }
         let _ = out.flush();
-        let tokens = portal::complete_pairing(&auth).await?;
-        let session = Session::save_pairing(&auth, &name, tokens).await?;
+        pairing.finish().await?;
         if ctx.json {
-            let _ = writeln!(out, "{}", json!({"paired": true, "portal": session.portal_name(), "url": session.base_url()}));
+            // The window's portal state once paired (`portal_pair_finish`).
+            let state = trousseau::api::PortalState { name: Some(name.clone()), url: Some(pairing.base.clone()), paired: true, connected: false };
+            let _ = writeln!(out, "{}", serde_json::to_string(&state).unwrap_or_default());
         } else {
             let _ = writeln!(out, "{}", ctx.lang.pick3(format!("Assistant associé à « {name} »."), format!("Assistant paired with \"{name}\"."), format!("Assistent mit „{name}“ gekoppelt.")));
         }
@@ -426,25 +409,9 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
             Ok(())
         }
         KeysCmd::Add { name, cert, generate, personal, backup, yes } => {
-            let mut kinds = Vec::new();
-            if personal {
-                kinds.push(BicleKind::Personal);
-            }
-            if backup {
-                kinds.push(BicleKind::Backup);
-            }
-            if kinds.is_empty() {
-                return Err(CliError::new(
-                    "portal.no_kind",
-                    ctx.lang.pick3(
-                        "Indiquez --personal, --backup ou les deux : chaque type est enregistré séparément.",
-                        "Give --personal, --backup or both: each kind is registered separately.",
-                        "Geben Sie --personal, --backup oder beides an: jede Art wird getrennt registriert.",
-                    ),
-                ));
-            }
+            let kinds = portal::bicle_kinds(personal, backup)?;
             let ws = SystemWorkstation { lang: ctx.lang };
-            let certificate = if generate {
+            let source = if generate {
                 let req = ConfirmRequest {
                     portal: session.portal_name().to_string(),
                     action: "generate_bicle".into(),
@@ -455,11 +422,11 @@ fn keys(cmd: KeysCmd, ctx: &Ctx) -> Result<(), CliError> {
                 if !ok {
                     return Err(PortalError::Declined.into());
                 }
-                ws.generate(&name)?
+                portal::BicleSource::Generate { designation: &name }
             } else {
-                let sha = trousseau::store::normalize_fingerprint(cert.as_deref().unwrap_or(""))?;
-                ws.certificate(&sha)?
+                portal::BicleSource::Existing { sha256: cert.as_deref().unwrap_or("") }
             };
+            let certificate = portal::bicle_certificate(&ws, source)?;
             let rows = rt.block_on(session.add_bicles(&name, &certificate, &kinds))?;
             if ctx.json {
                 return ctx.print_json(&rows);

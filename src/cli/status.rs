@@ -15,14 +15,12 @@ pub fn run(_a: Args, ctx: &Ctx) -> Result<(), CliError> {
     Ok(())
 }
 
-/// "31/12/2026" from an RFC 3339 time (the summary's dates), as French and German write it; ISO in English.
+/// The day of an RFC 3339 time (the summary's dates) as the language writes it ([`Lang::date`], the one date
+/// formatter); the text itself when it is not a time.
 fn date(rfc3339: &str, lang: Lang) -> String {
-    let d = rfc3339.get(..10).unwrap_or(rfc3339);
-    match (lang, d.split('-').collect::<Vec<_>>().as_slice()) {
-        (Lang::Fr, [y, m, day]) => format!("{day}/{m}/{y}"),
-        (Lang::De, [y, m, day]) => format!("{day}.{m}.{y}"),
-        _ => d.to_string(),
-    }
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(|t| lang.date(t.date()))
+        .unwrap_or_else(|_| rfc3339.to_string())
 }
 
 fn days(n: i32, lang: Lang) -> String {

@@ -100,7 +100,7 @@ pub enum Cmd {
         legacy: bool,
         /// Password rules to enforce
         #[arg(long, value_enum)]
-        policy: Option<PolicyArg>,
+        policy: Option<trousseau::password::Policy>,
         #[command(flatten)]
         password: PasswordArgs,
         #[command(flatten)]
@@ -139,23 +139,6 @@ pub enum Cmd {
     },
     /// Firefox profiles that have a certificate store (Linux)
     Profiles,
-}
-
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
-pub enum PolicyArg {
-    /// IGC-Santé: at least 12 characters, upper and lower case, a non-alphanumeric character
-    IgcSante,
-    /// TCS: at least 8 characters, 2 special characters, mixed case
-    Tcs,
-}
-
-impl From<PolicyArg> for trousseau::password::Policy {
-    fn from(p: PolicyArg) -> Self {
-        match p {
-            PolicyArg::IgcSante => trousseau::password::Policy::IgcSante,
-            PolicyArg::Tcs => trousseau::password::Policy::Tcs,
-        }
-    }
 }
 
 pub fn run(cmd: Cmd, ctx: &Ctx) -> Result<(), CliError> {
@@ -241,33 +224,21 @@ fn export(
     out: &Path,
     force: bool,
     legacy: bool,
-    policy: Option<PolicyArg>,
+    policy: Option<trousseau::password::Policy>,
     password: &PasswordArgs,
     ctx: &Ctx,
 ) -> Result<(), CliError> {
     let mut st = target.open(ctx)?;
     // Fail early (before asking for a password) if the certificate or its key is missing.
-    let found = st
-        .find(sha256)?
-        .ok_or_else(|| store::StoreError::NotFound { sha256: sha256.to_string(), store: st.location() })?;
-    if found.on_token {
-        return Err(store::StoreError::OnToken { sha256: found.certificate.sha256.clone() }.into());
-    }
-    if !found.has_private_key {
-        return Err(
-            store::StoreError::NoPrivateKey { sha256: found.certificate.sha256.clone(), store: st.location() }.into()
-        );
-    }
+    let found = store::exportable(st.as_mut(), sha256)?;
     let pw = password
         .read_new(ctx, ["Mot de passe du fichier .p12", "Password for the .p12 file", "Passwort für die .p12-Datei"])?;
-    let cert = &found.certificate;
-    let inputs: Vec<&str> = cert.subject_cn.iter().map(String::as_str).collect();
-    let strength = match policy {
-        Some(p) => trousseau::password::check(p.into(), &pw, &inputs)?,
-        None => trousseau::password::strength(&pw, &inputs),
-    };
     let encryption = if legacy { ExportEncryption::Legacy } else { ExportEncryption::Modern };
-    let written = store::export_pkcs12_file(st.as_mut(), &cert.sha256, &pw, encryption, out, force)?;
+    let done = store::export_checked(
+        st.as_mut(),
+        &store::Export { sha256: &found.certificate.sha256, password: &pw, policy, encryption, out, force },
+    )?;
+    let (written, strength) = (done.certificates, done.strength);
     if ctx.json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -280,10 +251,10 @@ fn export(
         }
         return ctx.print_json(&Out {
             file: out,
-            sha256: &cert.sha256,
+            sha256: &done.sha256,
             certificates: written,
             encryption: if legacy { "legacy" } else { "modern" },
-            policy: policy.map(Into::into),
+            policy,
             strength,
         });
     }
@@ -339,17 +310,8 @@ fn remove(target: &Target, sha256: &str, forget_code: bool, ctx: &Ctx) -> Result
 }
 
 fn import_ca(target: &Target, file: &Path, ctx: &Ctx) -> Result<(), CliError> {
-    let certs = trousseau::cert::read_file(file)?;
     let mut st = target.open(ctx)?;
-    let mut reports = Vec::new();
-    let cas: Vec<_> = certs.iter().filter(|c| c.is_ca).collect();
-    if cas.is_empty() {
-        let first = certs.first().map(|c| c.sha256.clone()).unwrap_or_default();
-        return Err(store::StoreError::NotCa { sha256: first }.into());
-    }
-    for ca in cas {
-        reports.push(st.import_ca(ca)?);
-    }
+    let reports = store::install_ca_file(st.as_mut(), file)?;
     if ctx.json {
         return ctx.print_json(&reports);
     }
@@ -528,7 +490,7 @@ pub struct P12ImportArgs {
 
 pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     // The file must be readable before a password is asked for.
-    let bytes = std::fs::read(&a.file).map_err(|source| store::StoreError::Io { path: a.file.clone(), source })?;
+    let bytes = store::read_pkcs12_file(&a.file)?;
     let pw = a
         .password
         .read(ctx, ["Mot de passe du fichier .p12", "Password of the .p12 file", "Passwort der .p12-Datei"])?;
@@ -541,11 +503,10 @@ pub fn run_p12_import(a: P12ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         st.prepare()?;
         Ok(st)
     });
-    let identity = store::identity_from_pkcs12(&bytes, &pw);
+    let identity = store::pkcs12_identity(&bytes, &pw);
     drop(pw);
     let joined = warm.join();
     let identity = identity?;
-    store::refuse_if_revoked(&identity)?;
     let mut st = joined.map_err(|_| {
         CliError::new(
             "store.open",

@@ -133,19 +133,9 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
             }
             let t = token::find_token(&discovery, &label, l)?;
             show_pin_state(&t);
-            if t.pin.state == token::PinState::Locked {
-                return Err(token::TokenError::PinLocked.into());
-            }
-            if t.pin.state == token::PinState::FinalTry && !yes && !confirm_final_try(ctx) {
-                return Err(CliError::new(
-                    "token.final_try_not_confirmed",
-                    l.pick3(
-                        "Dernier essai avant le blocage de la carte : rien n'a été tenté. Relancez avec --yes si vous êtes sûr du code PIN actuel.",
-                        "Final try before the card locks: nothing was tried. Run again with --yes if you are sure of the current PIN.",
-                        "Letzter Versuch, bevor die Karte gesperrt wird: Es wurde nichts versucht. Führen Sie den Befehl mit --yes erneut aus, wenn Sie sich der aktuellen PIN sicher sind.",
-                    ),
-                ));
-            }
+            // The final try is confirmed with --yes, or at the terminal (asked only on the final try).
+            let confirmed = yes || (t.pin.state == token::PinState::FinalTry && confirm_final_try(ctx));
+            trousseau::pin_guard::may_change_pin(&t, confirmed)?;
             if t.pin.protected_path && !pin.given() && !new_pin.given() {
                 note!(
                     "{}",

@@ -12,8 +12,9 @@ use super::{CsrError, SanRequest};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// An IGC-Santé offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// An IGC-Santé offer (`IgcOffer` on the wire: the request's `offer` is one of these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(rename = "IgcOffer")]
 pub enum Offer {
     PS,
     PRO,
@@ -21,14 +22,17 @@ pub enum Offer {
     SERV,
 }
 
-/// An IGC-Santé usage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// An IGC-Santé usage (`IgcUsage` on the wire: the request's `usage` is one of these names; S/MIME as the window
+/// writes it, which [`Usage::parse`] reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(rename = "IgcUsage")]
 #[allow(non_camel_case_types)]
 pub enum Usage {
     AUTH,
     AUTH_CLI,
     SIGN,
     CONF,
+    #[ts(rename = "S/MIME")]
     SMIME,
     SSL_SERV,
 }
@@ -172,7 +176,9 @@ impl Usage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[ts(rename = "IgcInput")]
 pub struct Input {
+    #[ts(as = "Offer")]
     pub offer: String,
+    #[ts(as = "Usage")]
     pub usage: String,
     pub cn: Option<String>,
     pub sn: Option<String>,
@@ -202,7 +208,7 @@ fn rule(rule: &'static str, fr: String, en: String, de: String) -> CsrError {
     CsrError::Rule { rule, fr, en, de }
 }
 
-fn is_department(st: &str) -> bool {
+pub(super) fn is_department(st: &str) -> bool {
     // "Nom (NN)": 2 digits, 2A/2B (Corse) or 3 digits (outre-mer), after a non-empty name.
     let Some(open) = st.rfind(" (") else { return false };
     let name = st[..open].trim();

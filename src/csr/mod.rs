@@ -8,6 +8,7 @@
 //! CSR file: a CSR that reached the user always has its key waiting for the certificate.
 
 pub mod dn;
+pub mod igc_form;
 pub mod igc_sante;
 pub mod reunite;
 

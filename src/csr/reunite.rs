@@ -34,10 +34,19 @@ pub enum ReuniteError {
     /// The file written does not read back as expected (the pending key is kept).
     #[error("{} did not verify: {detail}", path.display())]
     Verify { path: PathBuf, detail: String },
+    /// Neither a `.p12` file nor the store was asked for.
+    #[error("no destination")]
+    NoDestination,
     #[error(transparent)]
     Pkcs12(#[from] Pkcs12Error),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    Cert(#[from] crate::cert::CertError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Password(#[from] crate::password::PasswordError),
 }
 
 impl Coded for ReuniteError {
@@ -47,8 +56,12 @@ impl Coded for ReuniteError {
             ReuniteError::OutputExists { .. } => "install.output_exists",
             ReuniteError::Write { .. } => "install.write",
             ReuniteError::Verify { .. } => "install.verify_failed",
+            ReuniteError::NoDestination => "install.no_destination",
             ReuniteError::Pkcs12(e) => e.code(),
             ReuniteError::Vault(e) => e.code(),
+            ReuniteError::Cert(e) => e.code(),
+            ReuniteError::Store(e) => e.code(),
+            ReuniteError::Password(e) => e.code(),
         }
     }
 
@@ -96,8 +109,16 @@ impl Coded for ReuniteError {
                 format!("The file {} read back does not match what was written ({detail}): the pending key is kept. Try again to another place.", path.display()),
                 format!("Die zurückgelesene Datei {} entspricht nicht dem Geschriebenen ({detail}): Der ausstehende Schlüssel bleibt erhalten. Versuchen Sie es erneut an einem anderen Ort.", path.display()),
             ),
+            ReuniteError::NoDestination => lang.pick3(
+                "Indiquez où installer le certificat : dans un fichier .p12 (--p12-out FICHIER.p12) et/ou dans le magasin de certificats (--into-store)",
+                "Say where to install the certificate: a .p12 file (--p12-out FILE.p12) and/or the certificate store (--into-store)",
+                "Geben Sie an, wo das Zertifikat installiert werden soll: in einer .p12-Datei (--p12-out DATEI.p12) und/oder im Zertifikatsspeicher (--into-store)",
+            ),
             ReuniteError::Pkcs12(e) => e.message(lang),
             ReuniteError::Vault(e) => e.message(lang),
+            ReuniteError::Cert(e) => e.message(lang),
+            ReuniteError::Store(e) => e.message(lang),
+            ReuniteError::Password(e) => e.message(lang),
         }
     }
 }
@@ -196,6 +217,118 @@ pub fn write_p12_verified(
     Ok(true)
 }
 
+/// A withdrawn certificate file matched with its pending key ([`withdrawn`]), ready to be installed: the faces
+/// ask for a password only once this succeeded.
+pub struct Withdrawn {
+    vault: Vault,
+    key: PendingKey,
+    /// Leaf first, then its chain.
+    pub chain: Vec<Certificate>,
+}
+
+/// Where a withdrawn certificate goes; each destination is written and verified before the key leaves the vault.
+pub struct Destinations<'a> {
+    /// A `.p12` file protected by `password` (checked against the IGC-Santé rules, holder's name excluded).
+    pub p12: Option<P12Destination<'a>>,
+    /// The certificate store (verified: the certificate must be found there with its key).
+    pub store: Option<&'a mut (dyn crate::store::CertStore + 'static)>,
+}
+
+/// The `.p12` destination of [`Withdrawn::install`].
+pub struct P12Destination<'a> {
+    pub out: &'a Path,
+    pub password: &'a str,
+    pub encryption: Encryption,
+    /// Replace `out` if it exists.
+    pub force: bool,
+}
+
+/// One verified destination.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Done {
+    /// `p12` or `store`
+    pub kind: &'static str,
+    /// The file, or the store's location.
+    pub path: PathBuf,
+    /// `false` when the destination already held exactly this key and certificate (an earlier run was interrupted).
+    pub written: bool,
+}
+
+/// A withdrawn certificate installed: its request retired from the vault.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// The pending request reunited (now retired).
+    pub id: String,
+    /// Leaf first, then its chain.
+    pub chain: Vec<Certificate>,
+    pub destinations: Vec<Done>,
+    /// What the store reported, when the store was a destination.
+    pub store_report: Option<crate::store::ImportReport>,
+}
+
+/// Reads a withdrawn certificate (PEM, DER or a PKCS#7 bag with its chain) and finds its pending key in the vault,
+/// for the destinations wanted (`p12`, `store`: at least one, else [`ReuniteError::NoDestination`] at once).
+pub fn withdrawn(file: &Path, p12: bool, store: bool) -> Result<Withdrawn, ReuniteError> {
+    if !p12 && !store {
+        return Err(ReuniteError::NoDestination);
+    }
+    let certs = crate::cert::read_file(file)?;
+    let vault = Vault::open()?;
+    let (key, leaf) = find_pending(&vault, &certs)?;
+    let chain = chain_for(&certs, leaf);
+    Ok(Withdrawn { vault, key, chain })
+}
+
+impl Withdrawn {
+    /// The certificate withdrawn.
+    pub fn leaf(&self) -> &Certificate {
+        &self.chain[0]
+    }
+
+    /// Writes and verifies every destination, then retires the pending key. A failure anywhere leaves the key in
+    /// the vault. The one installation of a withdrawn certificate, for the window and the CLI alike.
+    pub fn install(self, dest: Destinations<'_>) -> Result<Installed, ReuniteError> {
+        if dest.p12.is_none() && dest.store.is_none() {
+            return Err(ReuniteError::NoDestination);
+        }
+        let leaf = self.chain[0].clone();
+        let mut destinations = Vec::new();
+        if let Some(p) = dest.p12 {
+            let cn = leaf.subject_cn.clone().unwrap_or_default();
+            crate::password::check(crate::password::Policy::IgcSante, p.password, &[cn.as_str()])?;
+            let written = write_p12_verified(p.out, &self.key, &self.chain, p.password, p.encryption, p.force)?;
+            destinations.push(Done { kind: "p12", path: p.out.to_path_buf(), written });
+        }
+        let mut store_report = None;
+        if let Some(store) = dest.store {
+            // Installed all or nothing, then verified: the certificate must be found in the store with its key.
+            let identity = crate::store::Identity {
+                key_pkcs8: self.key.pkcs8_der.clone(),
+                certificate: leaf.clone(),
+                chain: self.chain[1..].to_vec(),
+                friendly_name: None,
+            };
+            let report = store.install_identity(&identity)?;
+            if !store.find(&leaf.sha256)?.is_some_and(|c| c.has_private_key) {
+                return Err(crate::store::StoreError::NoPrivateKey {
+                    sha256: leaf.sha256.clone(),
+                    store: store.location(),
+                }
+                .into());
+            }
+            destinations.push(Done {
+                kind: "store",
+                path: PathBuf::from(store.location()),
+                written: !report.already_present,
+            });
+            store_report = Some(report);
+        }
+        // Every destination asked for is verified: the key can leave the vault.
+        self.vault.retire(&self.key.meta.id)?;
+        Ok(Installed { id: self.key.meta.id.clone(), chain: self.chain, destinations, store_report })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +342,8 @@ mod tests {
             damaged: 2,
         };
         assert_german(&e);
+        assert_german(&ReuniteError::NoDestination);
+        assert!(ReuniteError::NoDestination.message(Lang::De).contains("--p12-out DATEI.p12"));
         let de = e.message(Lang::De);
         assert!(de.contains("keine ausstehende Anforderung (2 beschädigte Anforderung(en)"), "{de}");
     }

@@ -108,14 +108,18 @@ fn without_url(e: &reqwest::Error) -> String {
     s
 }
 
-/// This computer's name as the agent sees it on the approval page: the host name (Linux, macOS), else
-/// `COMPUTERNAME` (Windows), else "poste".
-pub fn default_device_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|s| !s.trim().is_empty()))
+/// The name the agent sees on the approval page: the one given (trimmed) unless blank, else this computer's host
+/// name (`gethostname`: Linux, macOS and Windows alike), else "poste". Both the window and the CLI pair with it.
+pub fn device_name(given: Option<&str>) -> String {
+    given
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .or_else(|| {
+            let host = gethostname::gethostname();
+            let host = host.to_string_lossy().trim().to_string();
+            (!host.is_empty()).then_some(host)
+        })
         .unwrap_or_else(|| "poste".into())
 }
 
@@ -649,7 +653,7 @@ impl Session {
         kinds: &[BicleKind],
     ) -> Result<Vec<Bicle>, PortalError> {
         if kinds.is_empty() {
-            return Err(PortalError::InvalidRequest { detail: "--personal and/or --backup".into() });
+            return Err(PortalError::NoKind);
         }
         let designation = super::relay::check_designation(designation)?;
         // An expired key pair could not decrypt new bids: refused before anything is sent (window and CLI alike).
@@ -729,5 +733,17 @@ impl Session {
             Session::forget_shared();
         }
         remote.map(|_| ()).map_err(|e| unreachable(&self.base, e))
+    }
+}
+
+#[cfg(test)]
+mod device_name_tests {
+    #[test]
+    fn the_name_given_wins_unless_blank_then_the_host_name() {
+        assert_eq!(super::device_name(Some("  Poste de Jeanne ")), "Poste de Jeanne");
+        let host = gethostname::gethostname().to_string_lossy().trim().to_string();
+        let expected = if host.is_empty() { "poste".to_string() } else { host };
+        assert_eq!(super::device_name(Some("   ")), expected);
+        assert_eq!(super::device_name(None), expected);
     }
 }

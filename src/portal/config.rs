@@ -56,6 +56,15 @@ impl PortalConfig {
     }
 }
 
+/// The name a pairing with `base` is kept under: the configured portal's name, else the URL's host. The window
+/// and the CLI name a pairing the same way.
+pub fn portal_name(base: &str) -> String {
+    if let Some(p) = load_config().ok().and_then(|c| c.find(base).cloned()) {
+        return p.name;
+    }
+    base.split("//").nth(1).and_then(|r| r.split('/').next()).filter(|h| !h.is_empty()).unwrap_or(base).to_string()
+}
+
 /// Where the administrator's managed configuration is read from.
 pub fn managed_config_path() -> PathBuf {
     if let Some(p) = std::env::var_os("TROUSSEAU_MANAGED_CONFIG") {

@@ -54,6 +54,13 @@ pub enum PortalError {
     /// The portal's deadline for a relayed request passed before the user answered: nothing was done.
     #[error("the portal's request expired before it was confirmed")]
     RequestExpired,
+    /// A bi-clé was asked for without a kind (personal, backup or both).
+    #[error("no bi-clé kind given")]
+    NoKind,
+    /// The certificate is on this workstation but cannot serve as an encryption bi-clé (no private key, or no
+    /// encryption usage).
+    #[error("certificate {sha256} cannot serve as an encryption bi-clé")]
+    NotABicle { sha256: String },
 }
 
 impl Coded for PortalError {
@@ -81,6 +88,8 @@ impl Coded for PortalError {
             PortalError::Busy => "portal.busy",
             PortalError::CertificateRevoked { .. } => "portal.certificate_revoked",
             PortalError::RequestExpired => "portal.request_expired",
+            PortalError::NoKind => "portal.no_kind",
+            PortalError::NotABicle { .. } => "portal.not_a_bicle",
         }
     }
 
@@ -195,6 +204,16 @@ impl Coded for PortalError {
                 "The portal's request expired before you confirmed it: nothing was created. Start again from the portal page.",
                 "Die Anfrage des Portals ist vor Ihrer Bestätigung abgelaufen: Es wurde nichts erstellt. Beginnen Sie erneut auf der Seite des Portals.",
             ),
+            PortalError::NoKind => lang.pick3(
+                "Indiquez si le bi-clé est personnel, de secours ou les deux (--personal, --backup) : chaque type est enregistré séparément.",
+                "Say whether the bi-clé is personal, backup or both (--personal, --backup): each kind is registered separately.",
+                "Geben Sie an, ob das Schlüsselpaar persönlich, Ersatz oder beides ist (--personal, --backup): jede Art wird getrennt registriert.",
+            ),
+            PortalError::NotABicle { .. } => lang.pick3(
+                "Ce certificat ne peut pas servir de bi-clé de chiffrement : il faut un certificat (du magasin ou d'une carte) avec sa clé privée et l'usage « chiffrement de clé ». Choisissez-en un autre ou générez un nouveau bi-clé.",
+                "This certificate cannot serve as an encryption bi-clé: it needs a certificate (from the store or a card) with its private key and the “key encipherment” usage. Choose another one or generate a new bi-clé.",
+                "Dieses Zertifikat kann nicht als Schlüsselpaar (bi-clé) zur Verschlüsselung dienen: Es braucht ein Zertifikat (aus dem Zertifikatsspeicher oder von einer Karte) mit seinem privaten Schlüssel und der Verwendung „Schlüsselverschlüsselung“. Wählen Sie ein anderes oder erzeugen Sie ein neues Schlüsselpaar.",
+            ),
         }
     }
 }
@@ -228,6 +247,8 @@ mod tests {
             revoked.message(Lang::De)
         );
         assert_german(&PortalError::RequestExpired);
+        assert_german(&PortalError::NoKind);
+        assert_german(&PortalError::NotABicle { sha256: "ab".repeat(32) });
         assert_german(&PortalError::CertificateNotFound { sha256: "ab".repeat(32) });
         let expired =
             PortalError::CertificateExpired { sha256: "ab".repeat(32), not_after: time::macros::date!(2025 - 03 - 07) };

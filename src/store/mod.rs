@@ -35,7 +35,9 @@ mod macos;
 use self::macos as platform;
 
 #[cfg(target_os = "linux")]
+mod ops;
 pub use self::nss::{default_dir as nss_default_dir, firefox_profiles, FirefoxProfile};
+pub use self::ops::*;
 
 /// A certificate as the store holds it: the shared certificate model plus what the store knows about it.
 #[derive(Debug, Clone, Serialize)]
@@ -502,6 +504,9 @@ pub enum StoreError {
     Cert(#[from] crate::cert::CertError),
     #[error(transparent)]
     File(#[from] crate::fsutil::FileError),
+    /// The password chosen for an export does not follow the policy or is too weak.
+    #[error(transparent)]
+    Password(#[from] crate::password::PasswordError),
 }
 
 impl Coded for StoreError {
@@ -527,6 +532,7 @@ impl Coded for StoreError {
             StoreError::Pkcs12(e) => e.code(),
             StoreError::Cert(e) => e.code(),
             StoreError::File(e) => e.code(),
+            StoreError::Password(e) => e.code(),
         }
     }
 
@@ -616,9 +622,9 @@ impl Coded for StoreError {
                 format!("Das Zertifikat {sha256} liegt auf einer Chipkarte: Sein privater Schlüssel verlässt die Karte nie (kein .p12-Export) und es kann hier nicht entfernt werden. Um es nicht mehr zu sehen, melden Sie das Modul der Karte ab („trousseau store register-module --remove“)."),
             ),
             StoreError::NotCa { sha256 } => lang.pick3(
-                format!("Le certificat {sha256} n'est pas celui d'une autorité de certification : il ne peut pas être installé comme autorité de confiance. Pour un certificat personnel, utilisez « trousseau p12 import »."),
-                format!("The certificate {sha256} is not a certification authority's: it cannot be installed as a trusted authority. For a personal certificate, use \"trousseau p12 import\"."),
-                format!("Das Zertifikat {sha256} gehört zu keiner Zertifizierungsstelle: Es kann nicht als vertrauenswürdige Zertifizierungsstelle installiert werden. Für ein persönliches Zertifikat verwenden Sie „trousseau p12 import“."),
+                format!("Ce fichier ne contient aucun certificat d'autorité (AC) (certificat {sha256}) : il ne peut pas être installé comme autorité de confiance. Demandez à votre fournisseur le certificat de l'AC, souvent nommé « AC racine » ou « chaîne » ; un certificat personnel s'installe avec son fichier .p12."),
+                format!("This file holds no certificate authority (CA) certificate (certificate {sha256}): it cannot be installed as a trusted authority. Ask your provider for the CA certificate, often called “root CA” or “chain”; a personal certificate is installed with its .p12 file."),
+                format!("Diese Datei enthält kein Zertifikat einer Zertifizierungsstelle (CA) (Zertifikat {sha256}): Es kann nicht als vertrauenswürdige Zertifizierungsstelle installiert werden. Fordern Sie bei Ihrem Anbieter das CA-Zertifikat an, oft „Stamm-CA“ oder „Zertifikatskette“ genannt; ein persönliches Zertifikat wird mit seiner .p12-Datei installiert."),
             ),
             StoreError::Io { path, source } => lang.pick3(
                 format!("Lecture ou écriture impossible : {} ({source}). Vérifiez le chemin et les droits.", path.display()),
@@ -642,6 +648,7 @@ impl Coded for StoreError {
             StoreError::Pkcs12(e) => e.message(lang),
             StoreError::Cert(e) => e.message(lang),
             StoreError::File(e) => e.message(lang),
+            StoreError::Password(e) => e.message(lang),
         }
     }
 }

@@ -124,7 +124,7 @@ fn cards_page_lists_each_token_certificate_with_role_and_key_and_offers_only_enc
     assert_eq!(view.tokens.len(), 1, "{view:#?}");
     let card = &view.tokens[0];
     assert_eq!(card.token.label, TOKEN);
-    assert_eq!(card.token.pin_state, "ok");
+    assert_eq!(card.token.pin_state, api::PinState::Ok);
     assert!(card.error.is_none(), "{:?}", card.error);
     let certs = &card.certificates;
     assert_eq!(certs.len(), 4, "{certs:#?}");
@@ -133,20 +133,20 @@ fn cards_page_lists_each_token_certificate_with_role_and_key_and_offers_only_enc
     assert_eq!(c1.certificate.holder, "Marie Carte");
     assert_eq!(c1.certificate.issuer_name, "Marie Carte", "self-signed: the issuer is the holder");
     assert_eq!(c1.certificate.sha256, enc, "same fingerprint as OpenSSL's");
-    assert_eq!(c1.role, "encryption");
+    assert_eq!(c1.role, api::KeyRole::Encryption);
     assert!(c1.certificate.encryption_capable && c1.certificate.has_private_key && c1.bicle_capable);
     assert!((363..=365).contains(&c1.certificate.days_left), "{}", c1.certificate.days_left);
     assert_eq!(c1.object_label, "chiffrement");
 
     let s = row(certs, "5e");
-    assert_eq!((s.certificate.holder.as_str(), s.role.as_str()), ("Marie Signature", "signature"));
+    assert_eq!((s.certificate.holder.as_str(), s.role), ("Marie Signature", api::KeyRole::Signature));
     assert_eq!(s.certificate.sha256, sig);
     assert!(s.certificate.has_private_key, "its key is on the card");
     assert!(!s.certificate.encryption_capable && !s.bicle_capable, "no keyEncipherment: not a bi-clé");
 
     let o = row(certs, "0d");
     assert_eq!(o.certificate.sha256, old);
-    assert_eq!(o.role, "encryption");
+    assert_eq!(o.role, api::KeyRole::Encryption);
     assert!(o.certificate.days_left < 0, "expired: {}", o.certificate.days_left);
     assert!(!o.bicle_capable, "an expired certificate cannot decrypt new bids");
 
@@ -199,7 +199,7 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
 
     // A signature-only card certificate is refused before anything is sent.
     let e = add(&sig, true, false).expect_err("signature certificate refused");
-    assert_eq!(e.code, "desktop.not_a_bicle", "{e:?}");
+    assert_eq!(e.code, "portal.not_a_bicle", "{e:?}");
     assert!(e.message.contains("chiffrement de clé"), "{}", e.message);
     // An expired card certificate (still listed on the Cartes page) is refused: it could not decrypt new bids.
     let e = add(&old, true, false).expect_err("expired certificate refused");
@@ -216,10 +216,12 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
     // The card's encryption certificate, personal and backup in one go, with no PIN anywhere.
     let rows = add(&enc.to_uppercase(), true, true).expect("registered");
     assert_eq!(rows.len(), 2, "{rows:#?}");
-    assert!(rows.iter().all(|r| r.sha256 == enc && r.status == "a_confirmer" && r.cn == "Marie Carte"), "{rows:#?}");
-    let mut kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-    kinds.sort();
-    assert_eq!(kinds, ["backup", "personal"]);
+    assert!(
+        rows.iter().all(|r| r.sha256 == enc && r.status == api::BicleStatus::AConfirmer && r.cn == "Marie Carte"),
+        "{rows:#?}"
+    );
+    let kinds: Vec<api::BicleKind> = rows.iter().map(|r| r.kind).collect();
+    assert!(kinds.contains(&api::BicleKind::Personal) && kinds.contains(&api::BicleKind::Backup), "{kinds:?}");
 
     // What the portal stored is exactly the card's public certificate (re-read by OpenSSL), nothing else.
     let stored: Vec<(String, String)> = {
@@ -240,7 +242,7 @@ fn bicle_add_registers_a_card_certificate_with_the_sandbox_portal_public_part_on
     sb.confirm_all("agent.carte");
     let listed = api::portal_bicles((), Lang::Fr).expect("bi-clés");
     assert_eq!(listed.len(), 2);
-    assert!(listed.iter().all(|r| r.status == "actif" && !r.expired), "{listed:#?}");
+    assert!(listed.iter().all(|r| r.status == api::BicleStatus::Actif && !r.expired), "{listed:#?}");
 
     // The card pulled out (SoftHSM2: the token deleted) after the list was shown: the window says so and sends
     // nothing; the Cartes page no longer shows the token.

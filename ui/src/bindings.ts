@@ -1,235 +1,6 @@
-// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.
+// Generated from the command table in src/api/ by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.
 
 export type ApiError = { code: string, message: string, };
-
-export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
-
-export type CertSummary = { 
-/**
- * Holder's name (subject CN), or the subject when there is no CN.
- */
-holder: string, 
-/**
- * Issuer's short name (issuer CN), or the issuer.
- */
-issuer_name: string, subject: string, issuer: string, serial: string, 
-/**
- * RFC 3339 UTC (`…Z`); the window formats it in the user's locale.
- */
-not_before: string, not_after: string, 
-/**
- * Whole days until expiry (negative once expired).
- */
-days_left: number, sha256: string, key_usage: Array<string>, ext_key_usage: Array<string>, encryption_capable: boolean, is_ca: boolean, has_private_key: boolean, };
-
-export type ReaderState = { name: string, card: CardState | null, };
-
-export type CardState = { 
-/**
- * Uppercase hex.
- */
-atr: string, 
-/**
- * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
- */
-family: string, name: string, };
-
-export type PendingSummary = { id: string, 
-/**
- * Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
- */
-label: string, 
-/**
- * RFC 3339 UTC.
- */
-created: string, 
-/**
- * Withdrawal deadline (IGC-Santé: 10 days for an uploaded CSR), RFC 3339 UTC.
- */
-deadline: string | null, days_left: number | null, };
-
-export type PortalState = { 
-/**
- * The portal's display name (e.g. "PMP" or "Portail de test (local)").
- */
-name: string | null, url: string | null, paired: boolean, connected: boolean, };
-
-export type Dashboard = { capabilities: Capabilities, portal: PortalState, readers: Array<ReaderState>, 
-/**
- * Certificates expiring within 30 days (or expired), soonest first.
- */
-expiring: Array<CertSummary>, pending: Array<PendingSummary>, 
-/**
- * Parts of the summary that could not be read, as errors to show (the rest is still shown).
- */
-problems: Array<ApiError>, 
-/**
- * The last backup-key drill on this workstation, if any.
- */
-drill: DrillLast | null, };
-
-export type PasswordPolicy = "igc-sante" | "tcs";
-
-export type PasswordCheckRequest = { password: string, policy: PasswordPolicy, 
-/**
- * Words the password must not be built from (holder's name, e-mail).
- */
-user_inputs: Array<string>, };
-
-export type PasswordCheck = { accepted: boolean, 
-/**
- * 0 (guessed at once) … 4 (very hard to guess).
- */
-score: number, 
-/**
- * Rules still unmet, as sentences in the user's language.
- */
-unmet: Array<string>, 
-/**
- * Why it is refused, when it is.
- */
-error: ApiError | null, };
-
-export type FileRequest = { path: string, };
-
-export type CertFile = { certificates: Array<CertSummary>, };
-
-export type PortalEntry = { name: string, url: string, };
-
-export type Settings = { 
-/**
- * `fr`, `en` or `de`.
- */
-lang: string, 
-/**
- * Start Trousseau at login (off by default).
- */
-autostart: boolean, 
-/**
- * Portals; the first is the one the assistant pairs with. Default: the local reference portal.
- */
-portals: Array<PortalEntry>, 
-/**
- * Extra PKCS#11 modules (absolute paths) tried besides those found automatically.
- */
-pkcs11_modules: Array<string>, 
-/**
- * Notifications for cards, portal state and deadlines.
- */
-notifications: boolean, 
-/**
- * Remind to run the backup-key drill when the last one is older than this many days (0: never).
- */
-drill_reminder_days: number, };
-
-export type TrayIcon = "connected" | "disconnected" | "card-inserted";
-
-export type TrayView = { icon: TrayIcon, 
-/**
- * "● Connecté — PMP" / "○ Déconnecté".
- */
-portal_line: string, 
-/**
- * "Carte insérée : LuxTrust …" / "Aucune carte".
- */
-card_line: string, };
-
-export type P12Request = { path: string, password: string, };
-
-export type P12Summary = { certificates: Array<CertSummary>, keys: number, };
-
-export type InstallResult = { 
-/**
- * Where it was installed (e.g. the NSS database).
- */
-store: string, 
-/**
- * Items newly installed (certificates, keys).
- */
-installed: number, 
-/**
- * The whole content was already there.
- */
-already_present: boolean, 
-/**
- * SHA-256 of the main certificate.
- */
-sha256: string, };
-
-export type CertRef = { sha256: string, 
-/**
- * Removal only: also forget the certificate's revocation code kept in the keyring (kept when absent).
- */
-forget_revocation_code?: boolean, };
-
-export type ExportRequest = { sha256: string, path: string, password: string, policy: PasswordPolicy, 
-/**
- * 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
- */
-legacy: boolean, 
-/**
- * Replace `path` if it exists (the user confirmed); absent means no: the answer is then `file.exists`.
- */
-force?: boolean, };
-
-export type PairRequest = { url: string, 
-/**
- * What the agent sees on the approval page (default: this computer's name).
- */
-device_name: string | null, };
-
-export type PairCode = { user_code: string, verification_uri: string, verification_uri_complete: string | null, expires_in: number, device_name: string, };
-
-export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
-
-export type IgcRequest = { 
-/**
- * Where to write the CSR (PEM); it must not exist yet unless `force`.
- */
-out: string, 
-/**
- * Replace `out` if it exists (the user confirmed); absent means no.
- */
-force?: boolean, offer: string, usage: string, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
-/**
- * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
- * empty or equal to it).
- */
-insi: IgcInsi | null, };
-
-export type CsrResult = { 
-/**
- * Vault entry id.
- */
-id: string, out: string, subject: string, 
-/**
- * Withdrawal deadline (RFC 3339 UTC), when the profile has one.
- */
-deadline: string | null, };
-
-export type Reminder = { 
-/**
- * Stable key ("cert:<sha256>:30"): each reminder is shown once.
- */
-key: string, title: string, body: string, };
-
-export type BicleRow = { id: number, 
-/**
- * `personal` or `backup`.
- */
-kind: string, designation: string, cn: string, issuer: string, serial: string, 
-/**
- * RFC 3339 UTC.
- */
-not_after: string, sha256: string, 
-/**
- * `actif`, `a_confirmer` (waiting for the agent on the portal page) or `suppression_a_confirmer`.
- */
-status: string, 
-/**
- * Expired certificates cannot decrypt new bids: the window warns.
- */
-expired: boolean, };
 
 export type BicleAdd = { 
 /**
@@ -242,65 +13,6 @@ generate: boolean,
  * the public certificate is sent to the portal (no PIN is asked).
  */
 sha256: string, designation: string, personal: boolean, backup: boolean, };
-
-export type BicleRef = { id: number, };
-
-export type TokenRow = { label: string, manufacturer: string, model: string, serial: string, 
-/**
- * The reader (slot) description.
- */
-slot: string, module: string, 
-/**
- * `ok`, `count_low`, `final_try`, `locked`, `not_initialized` …
- */
-pin_state: string, 
-/**
- * The PIN state as a sentence (retries left, what to do).
- */
-pin_message: string, removable: boolean, 
-/**
- * The reader has a PIN pad (protected authentication path): codes are typed there, not in the window.
- */
-pin_pad: boolean, };
-
-export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, 
-/**
- * The tokens are being read in the background (a card came or went): the list may change, and a
- * `live-state` event tells when it is current.
- */
-probing: boolean, };
-
-export type TokenCertRow = { 
-/**
- * Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
- * `has_private_key`: a key object with the same `CKA_ID` is on the token.
- */
-certificate: CertSummary, 
-/**
- * `authentication`, `signature`, `encryption`, `ca` or `other` (a signature certificate may also be
- * encryption-capable, as LuxTrust's are).
- */
-role: string, 
-/**
- * `CKA_ID`, lowercase hex: the link between the certificate and its keys.
- */
-key_id: string, 
-/**
- * `CKA_LABEL` of the certificate object.
- */
-object_label: string, 
-/**
- * Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
- */
-bicle_capable: boolean, };
-
-export type TokenCerts = { token: TokenRow, certificates: Array<TokenCertRow>, error: ApiError | null, };
-
-export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, 
-/**
- * The tokens are being read in the background (see [`TokensView::probing`]).
- */
-probing: boolean, };
 
 export type BicleCandidate = { sha256: string, 
 /**
@@ -324,11 +36,131 @@ source: string,
  */
 token: string | null, };
 
-export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, 
+export type BicleKind = "personal" | "backup";
+
+export type BicleRef = { id: number, };
+
+export type BicleRow = { id: number, kind: BicleKind, designation: string, cn: string, issuer: string, serial: string, 
 /**
- * Replace `out` if it exists (the user confirmed); absent means no.
+ * RFC 3339 UTC.
  */
-force?: boolean, };
+not_after: string, sha256: string, status: BicleStatus, 
+/**
+ * Expired certificates cannot decrypt new bids: the window warns.
+ */
+expired: boolean, };
+
+export type BicleStatus = "actif" | "a_confirmer" | "suppression_a_confirmer" | "supprime";
+
+export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
+
+export type CardState = { 
+/**
+ * Uppercase hex.
+ */
+atr: string, 
+/**
+ * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
+ */
+family: string, name: string, };
+
+export type CertFile = { certificates: Array<CertSummary>, };
+
+export type CertRef = { sha256: string, 
+/**
+ * Removal only: also forget the certificate's revocation code kept in the keyring (kept when absent).
+ */
+forget_revocation_code?: boolean, };
+
+export type CertStatusRequest = { target: string, issuer: string | null, };
+
+export type CertSummary = { 
+/**
+ * Holder's name (subject CN), or the subject when there is no CN.
+ */
+holder: string, 
+/**
+ * Issuer's short name (issuer CN), or the issuer.
+ */
+issuer_name: string, subject: string, issuer: string, serial: string, 
+/**
+ * RFC 3339 UTC (`…Z`); the window formats it in the user's locale.
+ */
+not_before: string, not_after: string, 
+/**
+ * Whole days until expiry (negative once expired).
+ */
+days_left: number, sha256: string, key_usage: Array<string>, ext_key_usage: Array<string>, encryption_capable: boolean, is_ca: boolean, has_private_key: boolean, };
+
+export type Check = { 
+/**
+ * Stable identifier (`pcsc.service`, `card.module`…).
+ */
+id: string, status: CheckStatus, 
+/**
+ * What was found, in the user's language.
+ */
+message: string, 
+/**
+ * What to do, in the user's language (`null` when nothing is to be done).
+ */
+fix: string | null, };
+
+export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+
+export type CsrResult = { 
+/**
+ * Vault entry id.
+ */
+id: string, out: string, subject: string, 
+/**
+ * Withdrawal deadline (RFC 3339 UTC), when the profile has one.
+ */
+deadline: string | null, };
+
+export type Dashboard = { capabilities: Capabilities, portal: PortalState, readers: Array<ReaderState>, 
+/**
+ * Certificates expiring within 30 days (or expired), soonest first.
+ */
+expiring: Array<CertSummary>, pending: Array<PendingSummary>, 
+/**
+ * Parts of the summary that could not be read, as errors to show (the rest is still shown).
+ */
+problems: Array<ApiError>, 
+/**
+ * The last backup-key drill on this workstation, if any.
+ */
+drill: DrillLast | null, };
+
+export type DoctorReport = { checks: Array<Check>, };
+
+export type DrillLast = { 
+/**
+ * RFC 3339 UTC.
+ */
+checked_at: string, bicles: number, opened: number, all_open: boolean, };
+
+export type DrillRequest = { pin: string | null, };
+
+export type DrillRowView = { id: number, kind: BicleKind, designation: string, 
+/**
+ * `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
+ */
+outcome: string, 
+/**
+ * `store`, `token` or `absent`.
+ */
+reachable: string, token: string | null, error: ApiError | null, };
+
+export type DrillView = { rows: Array<DrillRowView>, last: DrillLast, };
+
+export type EnvelopeOpenRequest = { path: string, out: string, 
+/**
+ * Replace an existing file of the same name.
+ */
+force: boolean, pin: string | null, };
+
+export type EnvelopeOpened = { out: string, size: number, recipient: EnvelopeRecipient, };
 
 export type EnvelopeRecipient = { 
 /**
@@ -358,37 +190,141 @@ kind: string,
  */
 content_cipher: string, encrypted_size: number, recipients: Array<EnvelopeRecipient>, can_open: boolean, };
 
-export type EnvelopeOpenRequest = { path: string, out: string, 
+export type ExportRequest = { sha256: string, path: string, password: string, policy: PasswordPolicy, 
 /**
- * Replace an existing file of the same name.
+ * 3DES + SHA-1 MAC for older importers (Windows Server ≤ 2016, old macOS) instead of AES-256.
  */
-force: boolean, pin: string | null, };
+legacy: boolean, 
+/**
+ * Replace `path` if it exists (the user confirmed); absent means no: the answer is then `file.exists`.
+ */
+force?: boolean, };
 
-export type EnvelopeOpened = { out: string, size: number, recipient: EnvelopeRecipient, };
+export type FileRequest = { path: string, };
 
-export type DrillLast = { 
+export type GenericRequest = { subject: string, emails: Array<string>, dns: Array<string>, out: string, 
+/**
+ * Replace `out` if it exists (the user confirmed); absent means no.
+ */
+force?: boolean, };
+
+export type IgcCheck = { fields: Array<IgcField>, 
+/**
+ * In the form's order; empty when the request can be made.
+ */
+problems: Array<IgcProblem>, };
+
+export type IgcCheckRequest = { offer: IgcOffer, usage: IgcUsage, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+/**
+ * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
+ * empty or equal to it).
+ */
+insi: IgcInsi | null, };
+
+export type IgcField = "cn" | "sn" | "gn" | "title" | "ou" | "o" | "st" | "email" | "upn" | "fqdns";
+
+export type IgcInsi = "INSI-AUTO" | "INSI-MANU";
+
+export type IgcOffer = "PS" | "PRO" | "ORG" | "SERV";
+
+export type IgcProblem = { field: IgcField, 
+/**
+ * What to do, in the user's language.
+ */
+message: string, };
+
+export type IgcRequest = { 
+/**
+ * Where to write the CSR (PEM); it must not exist yet unless `force`.
+ */
+out: string, 
+/**
+ * Replace `out` if it exists (the user confirmed); absent means no.
+ */
+force?: boolean, offer: IgcOffer, usage: IgcUsage, cn: string | null, sn: string | null, gn: string | null, title: string | null, ou: string | null, o: string | null, st: string | null, emails: Array<string>, upn: string | null, fqdns: Array<string>, 
+/**
+ * ORG/SERV only: the INSi service, whose common name is then exactly `INSI-AUTO` or `INSI-MANU` (leave `cn`
+ * empty or equal to it).
+ */
+insi: IgcInsi | null, };
+
+export type IgcUsage = "AUTH" | "AUTH_CLI" | "SIGN" | "CONF" | "S/MIME" | "SSL_SERV";
+
+export type InstallResult = { 
+/**
+ * Where it was installed (e.g. the NSS database).
+ */
+store: string, 
+/**
+ * Items newly installed (certificates, keys).
+ */
+installed: number, 
+/**
+ * The whole content was already there.
+ */
+already_present: boolean, 
+/**
+ * SHA-256 of the main certificate.
+ */
+sha256: string, };
+
+export type KeyRole = "authentication" | "signature" | "encryption" | "ca" | "other";
+
+export type LiveChange = "readers" | "probe_started" | "probe_finished";
+
+export type LiveEvent = { change: LiveChange, probing: boolean, 
+/**
+ * Probes finished since start.
+ */
+probes: number, };
+
+export type P12Request = { path: string, password: string, };
+
+export type P12Summary = { certificates: Array<CertSummary>, keys: number, };
+
+export type PairCode = { user_code: string, verification_uri: string, verification_uri_complete: string | null, expires_in: number, device_name: string, };
+
+export type PairRequest = { url: string, 
+/**
+ * What the agent sees on the approval page (default: this computer's name).
+ */
+device_name: string | null, };
+
+export type PasswordCheck = { accepted: boolean, 
+/**
+ * 0 (guessed at once) … 4 (very hard to guess).
+ */
+score: number, 
+/**
+ * Rules still unmet, as sentences in the user's language.
+ */
+unmet: Array<string>, 
+/**
+ * Why it is refused, when it is.
+ */
+error: ApiError | null, };
+
+export type PasswordCheckRequest = { password: string, policy: PasswordPolicy, 
+/**
+ * Words the password must not be built from (holder's name, e-mail).
+ */
+user_inputs: Array<string>, };
+
+export type PasswordPolicy = "igc-sante" | "tcs";
+
+export type PendingSummary = { id: string, 
+/**
+ * Who and what the request is for, e.g. "Jeanne Dupont — IGC-Santé PS — AUTH" (holder first, never a raw DN).
+ */
+label: string, 
 /**
  * RFC 3339 UTC.
  */
-checked_at: string, bicles: number, opened: number, all_open: boolean, };
-
-export type DrillRequest = { pin: string | null, };
-
-export type DrillRowView = { id: number, 
+created: string, 
 /**
- * `personal` or `backup`.
+ * Withdrawal deadline (IGC-Santé: 10 days for an uploaded CSR), RFC 3339 UTC.
  */
-kind: string, designation: string, 
-/**
- * `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
- */
-outcome: string, 
-/**
- * `store`, `token` or `absent`.
- */
-reachable: string, token: string | null, error: ApiError | null, };
-
-export type DrillView = { rows: Array<DrillRowView>, last: DrillLast, };
+deadline: string | null, days_left: number | null, };
 
 export type PinChangeRequest = { 
 /**
@@ -400,13 +336,59 @@ token: string, current: string, new_pin: string, confirm: string,
  */
 final_try_ok: boolean, };
 
+export type PinState = "ok" | "count_low" | "final_try" | "locked" | "not_initialized";
+
+export type PortalEntry = { name: string, url: string, };
+
+export type PortalState = { 
+/**
+ * The portal's display name (e.g. "PMP" or "Portail de test (local)").
+ */
+name: string | null, url: string | null, paired: boolean, connected: boolean, };
+
+export type Progress = { 
+/**
+ * The window command doing the work (`envelope_open`).
+ */
+operation: string, 
+/**
+ * Bytes done, out of `total`.
+ */
+done: number, total: number, };
+
+export type ReaderState = { name: string, card: CardState | null, };
+
 export type RevocationCodeRequest = { sha256: string, code: string, };
 
-export type CertStatusRequest = { target: string, issuer: string | null, };
+export type RevocationSource = "ocsp" | "crl" | "cache";
 
 export type RevocationStatus = "good" | "revoked" | "unknown" | "unreachable";
 
-export type RevocationSource = "ocsp" | "crl" | "cache";
+export type Settings = { 
+/**
+ * `fr`, `en` or `de`.
+ */
+lang: string, 
+/**
+ * Start Trousseau at login (off by default).
+ */
+autostart: boolean, 
+/**
+ * Portals; the first is the one the assistant pairs with. Default: the local reference portal.
+ */
+portals: Array<PortalEntry>, 
+/**
+ * Extra PKCS#11 modules (absolute paths) tried besides those found automatically.
+ */
+pkcs11_modules: Array<string>, 
+/**
+ * Notifications for cards, portal state and deadlines.
+ */
+notifications: boolean, 
+/**
+ * Remind to run the backup-key drill when the last one is older than this many days (0: never).
+ */
+drill_reminder_days: number, };
 
 export type StatusProblem = { code: string, message: string, };
 
@@ -436,31 +418,70 @@ message: string,
  */
 problems: Array<StatusProblem>, };
 
-export type CheckStatus = "ok" | "warn" | "fail" | "skip";
-
-export type Check = { 
+export type TokenCertRow = { 
 /**
- * Stable identifier (`pcsc.service`, `card.module`…).
+ * Holder, issuer's short name, expiry and days left, SHA-256, usages, `encryption_capable`, and
+ * `has_private_key`: a key object with the same `CKA_ID` is on the token.
  */
-id: string, status: CheckStatus, 
+certificate: CertSummary, 
 /**
- * What was found, in the user's language.
+ * What the certificate's key is for (a signature certificate may also be encryption-capable, as LuxTrust's
+ * are).
  */
-message: string, 
+role: KeyRole, 
 /**
- * What to do, in the user's language (`null` when nothing is to be done).
+ * `CKA_ID`, lowercase hex: the link between the certificate and its keys.
  */
-fix: string | null, };
-
-export type DoctorReport = { checks: Array<Check>, };
-
-export type LiveChange = "readers" | "probe_started" | "probe_finished";
-
-export type LiveEvent = { change: LiveChange, probing: boolean, 
+key_id: string, 
 /**
- * Probes finished since start.
+ * `CKA_LABEL` of the certificate object.
  */
-probes: number, };
+object_label: string, 
+/**
+ * Usable as an encryption bi-clé: encryption-capable, private key on the token, not expired.
+ */
+bicle_capable: boolean, };
+
+export type TokenCerts = { token: TokenRow, certificates: Array<TokenCertRow>, error: ApiError | null, };
+
+export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, 
+/**
+ * The tokens are being read in the background (see [`TokensView::probing`]).
+ */
+probing: boolean, };
+
+export type TokenRow = { label: string, manufacturer: string, model: string, serial: string, 
+/**
+ * The reader (slot) description.
+ */
+slot: string, module: string, pin_state: PinState, 
+/**
+ * The PIN state as a sentence (retries left, what to do).
+ */
+pin_message: string, removable: boolean, 
+/**
+ * The reader has a PIN pad (protected authentication path): codes are typed there, not in the window.
+ */
+pin_pad: boolean, };
+
+export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, 
+/**
+ * The tokens are being read in the background (a card came or went): the list may change, and a
+ * `live-state` event tells when it is current.
+ */
+probing: boolean, };
+
+export type TrayIcon = "connected" | "disconnected" | "card-inserted";
+
+export type TrayView = { icon: TrayIcon, 
+/**
+ * "● Connecté — PMP" / "○ Déconnecté".
+ */
+portal_line: string, 
+/**
+ * "Carte insérée : LuxTrust …" / "Aucune carte".
+ */
+card_line: string, };
 
 /** Every command: its request and response types. */
 export type Commands = {
@@ -483,13 +504,14 @@ export type Commands = {
   portal_state: { req: null; res: PortalState };
   portal_pair_start: { req: PairRequest; res: PairCode };
   portal_pair_finish: { req: null; res: PortalState };
+  csr_igc_check: { req: IgcCheckRequest; res: IgcCheck };
   csr_igc_new: { req: IgcRequest; res: CsrResult };
   csr_generic_new: { req: GenericRequest; res: CsrResult };
   pending_install: { req: FileRequest; res: InstallResult };
   portal_bicles: { req: null; res: Array<BicleRow> };
   portal_bicle_candidates: { req: null; res: Array<BicleCandidate> };
   portal_bicle_add: { req: BicleAdd; res: Array<BicleRow> };
-  portal_bicle_remove: { req: BicleRef; res: string };
+  portal_bicle_remove: { req: BicleRef; res: BicleStatus };
   envelope_inspect: { req: FileRequest; res: EnvelopeView };
   envelope_open: { req: EnvelopeOpenRequest; res: EnvelopeOpened };
   portal_drill: { req: DrillRequest; res: DrillView };
@@ -500,4 +522,23 @@ export type Commands = {
   revocation_code_keep: { req: RevocationCodeRequest; res: boolean };
   cert_status: { req: CertStatusRequest; res: StatusReport };
   doctor: { req: null; res: DoctorReport };
+};
+
+/** The shell's own commands (`shell()`): their request and response types. */
+export type ShellCommands = {
+  shell_tray_state: { req: null; res: TrayView };
+  shell_tray_lines: { req: null; res: [string, string] | null };
+  shell_take_link: { req: null; res: string | null };
+  shell_settings_changed: { req: null; res: null };
+  shell_portal_connect: { req: null; res: null };
+};
+
+/** The shell's events: their payload. */
+export type Events = {
+  "tray-state": TrayView;
+  "navigate": string;
+  "deep-link": string;
+  "progress": Progress;
+  "live-state": LiveEvent;
+  "portal-state": PortalState;
 };

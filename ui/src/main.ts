@@ -104,7 +104,7 @@ async function start(): Promise<void> {
   setLang(lang);
   if (inTauri()) {
     try {
-      tray = await shell<TrayView>("shell_tray_state");
+      tray = await shell("shell_tray_state");
     } catch {
       tray = null;
     }
@@ -120,7 +120,7 @@ async function start(): Promise<void> {
     await listen<string>("deep-link", () => {
       location.hash = "#/bicles";
     });
-    const link = await shell<string | null>("shell_take_link").catch(() => null);
+    const link = await shell("shell_take_link").catch(() => null);
     if (link) location.hash = "#/bicles";
   }
   window.addEventListener("hashchange", () => {

@@ -10,6 +10,15 @@ import { pendingPage } from "../src/pages/pending";
 const caps = { version: "0.1.0", cards: true, tokens: true, store: true, pkcs12: true, csr: true, pending: true, portal: true, password: true };
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
+/** The core's answer to `csr_igc_check` for these tests: a near-miss of an INSi name is refused (rule insi_cn). */
+function igcCheck(req: Record<string, unknown>) {
+  const problems =
+    typeof req.cn === "string" && /^insi/i.test(req.cn) && req.cn !== "INSI-AUTO" && req.cn !== "INSI-MANU"
+      ? [{ field: "cn", message: "Pour l'INSi, le service applicatif doit être exactement INSI-AUTO ou INSI-MANU : choisissez « Service INSi » ci-dessus." }]
+      : [];
+  return { fields: [], problems };
+}
+
 beforeEach(() => {
   setLang("fr");
   document.body.replaceChildren();
@@ -36,6 +45,8 @@ describe("IGC-Santé wizard: INSi choice", () => {
   it("offers INSI-AUTO / INSI-MANU or a free name for ORG, with a help sentence, and sends the choice", async () => {
     const calls: [string, unknown][] = [];
     setInvoke(async (cmd, args) => {
+      const req = (args as { req: Record<string, unknown> }).req;
+      if (cmd === "csr_igc_check") return igcCheck(req);
       calls.push([cmd, args]);
       return { id: "v1", out: "/tmp/insi.csr", subject: "CN=INSI-MANU,OU=123456789,O=Clinique,ST=Paris (75),C=FR", deadline: null };
     });
@@ -56,12 +67,14 @@ describe("IGC-Santé wizard: INSi choice", () => {
     ])
       type(w, f, v);
     submit();
+    await tick();
     expect(w.querySelector("[role=alert]")?.textContent).toContain("exactement INSI-AUTO ou INSI-MANU");
     expect(document.activeElement?.getAttribute("name")).toBe("cn");
     // Choosing INSI-MANU hides the free name (the cn is the choice) and the step passes.
     (w.querySelector("#cn-insi-manu") as HTMLInputElement).click();
     expect(cnField.hidden).toBe(true);
     submit();
+    await tick();
     expect(w.querySelector("dl.summary")?.textContent).toContain("INSI-MANU");
     type(w, "csr-out", "/tmp/insi.csr");
     submit();
@@ -82,7 +95,8 @@ describe("IGC-Santé wizard: INSi choice", () => {
   });
 
   it("shows the core's refusal, rule named, when the core disagrees", async () => {
-    setInvoke(async () => {
+    setInvoke(async (cmd, args) => {
+      if (cmd === "csr_igc_check") return igcCheck((args as { req: Record<string, unknown> }).req);
       throw { code: "csr.rule", message: "Demande refusée (règle IGC-Santé « insi_cn ») : … Rien n'a été créé." };
     });
     const { w, submit } = toInformation("SERV", "SIGN");
@@ -95,6 +109,7 @@ describe("IGC-Santé wizard: INSi choice", () => {
     ])
       type(w, f, v);
     submit();
+    await tick();
     type(w, "csr-out", "/tmp/x.csr");
     submit();
     await tick();

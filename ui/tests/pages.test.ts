@@ -76,7 +76,13 @@ describe("password meter", () => {
 });
 
 describe("IGC-Santé wizard", () => {
-  it("walks offre → usage → informations and blocks on invalid fields with focus on the first", () => {
+  it("walks offre → usage → informations and blocks on the core's verdict with focus on the first invalid field", async () => {
+    const sent: unknown[] = [];
+    setInvoke(async (cmd, args) => {
+      expect(cmd).toBe("csr_igc_check");
+      sent.push((args as { req: unknown }).req);
+      return { fields: ["cn", "sn", "gn", "title", "ou", "o", "st", "email"], problems: [{ field: "sn", message: "Ce champ est obligatoire : remplissez-le." }] };
+    });
     const w = wizard(true);
     document.body.appendChild(w);
     const submit = () => w.querySelector("form")!.dispatchEvent(new Event("submit", { cancelable: true }));
@@ -87,8 +93,11 @@ describe("IGC-Santé wizard", () => {
     submit();
     expect(w.querySelectorAll("input[name],textarea[name]").length).toBe(8);
     submit();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(sent).toEqual([expect.objectContaining({ offer: "PRO", usage: "CONF" })]);
     expect(w.querySelector("[role=alert]")?.textContent).toContain("obligatoire");
     expect(document.activeElement?.getAttribute("aria-invalid")).toBe("true");
+    expect(document.activeElement?.getAttribute("name")).toBe("sn");
   });
 });
 

@@ -1,9 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { setInvoke } from "../src/api";
+import type { PinState } from "../src/bindings";
 import { setLang } from "../src/i18n";
 import { pinForm } from "../src/pages/cards";
 
-const row = (label: string, pin_state: string, pin_message: string) => ({
+const row = (label: string, pin_state: PinState, pin_message: string) => ({
   label,
   manufacturer: "SoftHSM",
   model: "SoftHSM v2",

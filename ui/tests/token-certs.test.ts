@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { BicleCandidate, CertSummary, TokenCertRow, TokenCerts } from "../src/bindings";
+import type { BicleCandidate, CertSummary, TokenCertRow, TokenCerts, TokenRow } from "../src/bindings";
 import { setLang } from "../src/i18n";
 import { renderTokens, roleText, tokenCertsTable } from "../src/pages/cards";
 import { candidateLabel } from "../src/pages/simple";
@@ -28,7 +28,7 @@ function row(over: Partial<TokenCertRow> = {}, c: Partial<CertSummary> = {}): To
   return { certificate: cert(c), role: "signature", key_id: "5e", object_label: "sig", bicle_capable: true, ...over };
 }
 
-const token = {
+const token: TokenRow = {
   label: "LuxTrust",
   manufacturer: "Gemalto",
   model: "IDPrime 940",
@@ -51,7 +51,7 @@ describe("card certificates", () => {
     expect(roleText(row())).toBe("Signature, chiffrement possible");
     expect(roleText(row({ role: "authentication" }, { encryption_capable: false }))).toBe("Authentification");
     expect(roleText(row({ role: "encryption" }))).toBe("Chiffrement");
-    expect(roleText(row({ role: "something-new" }, { encryption_capable: false }))).toBe("Autre");
+    expect(roleText(row({ role: "other" }, { encryption_capable: false }))).toBe("Autre");
     setLang("en");
     expect(roleText(row())).toBe("Signature, encryption possible");
   });

@@ -4,7 +4,7 @@
 // (`envelope_inspect`, `envelope_open`); this page only shows it.
 
 import { call, inTauri } from "../api";
-import type { EnvelopeRecipient, EnvelopeView } from "../bindings";
+import type { EnvelopeRecipient, EnvelopeView, Progress } from "../bindings";
 import { h, field, uid } from "../dom";
 import { t } from "../i18n";
 import { errorBox, section, withProgress } from "../widgets";
@@ -136,11 +136,7 @@ export async function envelopePage(): Promise<HTMLElement> {
 }
 
 /** What the core reports while it works (`src/progress.rs`, forwarded by the desktop app as `progress` events). */
-export interface Progress {
-  operation: string;
-  done: number;
-  total: number;
-}
+export type { Progress };
 
 /** A progress bar under `status` for `operation`, fed by its `progress` events; returns the function that stops it. */
 export async function followProgress(status: HTMLElement, operation: string): Promise<() => void> {

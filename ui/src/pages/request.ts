@@ -4,9 +4,9 @@ import { call } from "../api";
 import { h, field } from "../dom";
 import { t } from "../i18n";
 import type { IgcInsi } from "../bindings";
-import { type FieldName, INSI, OFFERS, type Offer, USAGES, type Usage, type Values, fieldsFor, igcRequest, isService, validate } from "../igc";
-import { section, soonBox, withReplaceConfirm } from "../widgets";
-import { formatDate, getLang } from "../i18n";
+import { type FieldName, INSI, OFFERS, type Offer, USAGES, type Usage, type Values, fieldsFor, igcInput, igcRequest, isService } from "../igc";
+import { errorBox, section, soonBox, withReplaceConfirm } from "../widgets";
+import { formatDate } from "../i18n";
 import { pickSave } from "../files";
 
 const FIELD_LABEL: Record<FieldName, string> = {
@@ -133,18 +133,35 @@ export function wizard(csrAvailable: boolean): HTMLElement {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       if (st.step === 2) {
-        const errs = validate(st.offer, st.usage, st.values, getLang(), st.insi);
-        const list = Object.entries(errs);
-        // Mark each invalid field and list the problems, then focus the first one.
-        for (const el of form.querySelectorAll<HTMLInputElement>("input[name],textarea[name]")) {
-          const msg = errs[el.name as FieldName];
-          el.setAttribute("aria-invalid", msg ? "true" : "false");
-        }
-        if (list.length) {
-          status.replaceChildren(h("div", { class: "error", role: "alert" }, h("ul", {}, ...list.map(([f, m]) => h("li", {}, `${t(labelKey(f as FieldName, st.offer))} : ${m}`)))));
-          form.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
-          return;
-        }
+        // The core checks the fields (csr_igc_check): mark each invalid field and list the problems, then focus the
+        // first one; with none, on to the summary.
+        next.disabled = true;
+        void call("csr_igc_check", igcInput(st.offer, st.usage, st.values, st.insi)).then(
+          (r) => {
+            next.disabled = false;
+            const errs: Partial<Record<FieldName, string>> = {};
+            for (const p of r.problems) errs[p.field as FieldName] = p.message;
+            const list = Object.entries(errs);
+            for (const el of form.querySelectorAll<HTMLInputElement>("input[name],textarea[name]")) {
+              const msg = errs[el.name as FieldName];
+              el.setAttribute("aria-invalid", msg ? "true" : "false");
+            }
+            if (list.length) {
+              status.replaceChildren(
+                h("div", { class: "error", role: "alert" }, h("ul", {}, ...list.map(([f, m]) => h("li", {}, `${t(labelKey(f as FieldName, st.offer))} : ${m}`)))),
+              );
+              form.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
+              return;
+            }
+            st.step += 1;
+            render();
+          },
+          (err) => {
+            next.disabled = false;
+            status.replaceChildren(errorBox(err));
+          },
+        );
+        return;
       }
       if (st.step === 3) {
         if (!csrAvailable) return;
