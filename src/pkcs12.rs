@@ -7,6 +7,11 @@
 //! PBES2 with the hmacWithSHA1 PRF, NSS exports, and empty passwords in both forms (like OpenSSL: the MAC tells
 //! which one the file was made with). Keys without a matching certificate are kept and counted.
 //!
+//! The primitives are crates: the RFC 7292 appendix B key derivation is the RustCrypto `pkcs12` crate's
+//! (`kdf::derive_key`, given raw BMPString bytes), the MAC is `hmac` with its constant-time `verify_slice`. The
+//! structures stay on our BER reader: the `pkcs12` crate's types (`Pfx`, `SafeBag`) decode DER only, and the
+//! legacy PBES1 ciphers (3DES, RC2) are not in `pkcs5`, so their CBC decryption is written here on `cbc`.
+//!
 //! Every failure has its own code: wrong password, truncated, corrupted, not a PKCS#12 file, empty, unsupported
 //! algorithm; and for callers that need them, no private key / no certificate ([`Pkcs12Contents::require_key_and_cert`]).
 //!
@@ -16,8 +21,11 @@
 //!
 //! OWNER: core-cert helper.
 
+use hmac::digest::block_api::{BlockSizeUser, EagerHash};
+use hmac::digest::FixedOutputReset;
+use hmac::{Hmac, KeyInit, Mac};
+use pkcs12::kdf::Pkcs12KeyType as KeyType;
 use sha1::Sha1;
-use sha2::digest::core_api::BlockSizeUser;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -429,76 +437,29 @@ fn password_forms(password: &str) -> Vec<PasswordForm> {
     forms
 }
 
-/// RFC 7292 appendix B.2 key derivation with digest `D`.
-fn pkcs12_kdf<D: Digest + BlockSizeUser>(
-    password: &[u8],
-    salt: &[u8],
-    id: u8,
-    iterations: u32,
-    size: usize,
-) -> Zeroizing<Vec<u8>> {
-    let v = <D as BlockSizeUser>::block_size();
-    let u = <D as Digest>::output_size();
-    let fill = |src: &[u8]| -> Vec<u8> {
-        if src.is_empty() {
-            return Vec::new();
-        }
-        let len = v * src.len().div_ceil(v);
-        src.iter().copied().cycle().take(len).collect()
-    };
-    let mut i_block = Zeroizing::new([fill(salt), fill(password)].concat());
-    let d = vec![id; v];
-    let mut out = Zeroizing::new(Vec::with_capacity(size));
-    loop {
-        let mut h = D::new();
-        h.update(&d);
-        h.update(&*i_block);
-        let mut a = h.finalize();
-        for _ in 1..iterations.max(1) {
-            a = D::digest(&a);
-        }
-        let take = (size - out.len()).min(u);
-        out.extend_from_slice(&a[..take]);
-        if out.len() >= size {
-            return out;
-        }
-        // I_j = (I_j + B + 1) mod 2^(8v) for each v-byte block of I.
-        let b: Vec<u8> = a.iter().copied().cycle().take(v).collect();
-        for chunk in i_block.chunks_mut(v) {
-            let mut carry = 1u16;
-            for k in (0..v).rev() {
-                let sum = u16::from(chunk[k]) + u16::from(b[k]) + carry;
-                chunk[k] = sum as u8;
-                carry = sum >> 8;
-            }
-        }
-    }
-}
-
-/// HMAC (RFC 2104) with digest `D`.
-fn hmac<D: Digest + BlockSizeUser>(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let block = <D as BlockSizeUser>::block_size();
-    let mut k = Zeroizing::new(if key.len() > block { D::digest(key).to_vec() } else { key.to_vec() });
-    k.resize(block, 0);
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let mut inner = D::new();
-    inner.update(&ipad);
-    inner.update(data);
-    let inner = inner.finalize();
-    let mut outer = D::new();
-    outer.update(&opad);
-    outer.update(&inner);
-    outer.finalize().to_vec()
+/// RFC 7292 appendix B.2 key derivation with digest `D` (the RustCrypto `pkcs12` crate's KDF), `password` given as
+/// raw BMPString bytes so that the zero-length form of "no password" files can be expressed.
+fn pkcs12_kdf<D>(password: &[u8], salt: &[u8], id: KeyType, iterations: u32, size: usize) -> Zeroizing<Vec<u8>>
+where
+    D: Digest + FixedOutputReset + BlockSizeUser,
+{
+    // Callers cap the iterations far below i32::MAX (MAX_KDF_ITERATIONS, the MAC ceiling).
+    let rounds = i32::try_from(iterations.max(1)).unwrap_or(i32::MAX);
+    Zeroizing::new(pkcs12::kdf::derive_key::<D>(password, salt, id, rounds, size))
 }
 
 /// Verifies a PFX MAC with the password given as raw BMP bytes. `None` when the digest is not supported.
 fn mac_matches(mac: &MacInfo<'_>, bmp: &[u8], data: &[u8]) -> Option<bool> {
-    fn check<D: Digest + BlockSizeUser>(mac: &MacInfo<'_>, bmp: &[u8], data: &[u8]) -> bool {
-        let key = pkcs12_kdf::<D>(bmp, mac.salt, 3, mac.iterations, <D as Digest>::output_size());
-        let computed = hmac::<D>(&key, data);
-        // Constant-time comparison is not needed against an offline attacker holding the file, but costs nothing.
-        computed.len() == mac.mac.len() && computed.iter().zip(mac.mac).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    fn check<D>(mac: &MacInfo<'_>, bmp: &[u8], data: &[u8]) -> bool
+    where
+        D: Digest + FixedOutputReset + BlockSizeUser + EagerHash,
+    {
+        let key = pkcs12_kdf::<D>(bmp, mac.salt, KeyType::Mac, mac.iterations, <D as Digest>::output_size());
+        let Ok(mut hmac) = <Hmac<D> as KeyInit>::new_from_slice(&key) else { return false };
+        hmac.update(data);
+        // Constant-time (subtle) and length-checked. Not needed against an offline attacker holding the file, but
+        // costs nothing.
+        hmac.verify_slice(mac.mac).is_ok()
     }
     // Same ceiling as p12-keystore: a hostile file must not keep us hashing for minutes.
     if mac.iterations > 1_000_000 {
@@ -860,8 +821,8 @@ fn decrypt(alg: &ber::Obj<'_>, ciphertext: &[u8], pw: &Password<'_>) -> Result<Z
                 OID_PBE_SHA1_2DES | OID_PBE_SHA1_RC2_128 => 16,
                 _ => 5,
             };
-            let key = pkcs12_kdf::<Sha1>(pw.bmp, salt, 1, iterations, key_len);
-            let iv = pkcs12_kdf::<Sha1>(pw.bmp, salt, 2, iterations, 8);
+            let key = pkcs12_kdf::<Sha1>(pw.bmp, salt, KeyType::EncryptionKey, iterations, key_len);
+            let iv = pkcs12_kdf::<Sha1>(pw.bmp, salt, KeyType::Iv, iterations, 8);
             pbes1_decrypt(&oid, &key, &iv, ciphertext).map(Zeroizing::new).ok_or(BagError::Decrypt)
         }
         other => Err(BagError::Unsupported(format!("encryption {other}"))),
@@ -1154,7 +1115,13 @@ mod tests {
     fn kdf_matches_rfc7292_vector() {
         // Known vector (from the PKCS#12 test suites): password "smeg", salt 0A58CF64530D823F, id 1, 1 iteration,
         // SHA-1, 24 bytes.
-        let key = pkcs12_kdf::<Sha1>(&bmp_password("smeg", true), &hex::decode("0a58cf64530d823f").unwrap(), 1, 1, 24);
+        let key = pkcs12_kdf::<Sha1>(
+            &bmp_password("smeg", true),
+            &hex::decode("0a58cf64530d823f").unwrap(),
+            KeyType::EncryptionKey,
+            1,
+            24,
+        );
         assert_eq!(hex::encode(&*key), "8aaae6297b6cb04642ab5b077851284eb7128f1a2a7fbca3");
     }
 
