@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate, X509Name};
 
+use crate::asn1::rfc4514::escape as escape_rfc4514;
+use crate::asn1::{ber, oid_string};
 use crate::i18n::{Coded, Lang};
 
 /// Largest certificate file we read (a PKCS#7 bag of a whole CA hierarchy is far smaller).
@@ -308,7 +310,7 @@ impl Certificate {
 
     /// Whether this certificate's public key is `spki_der` (a DER SubjectPublicKeyInfo).
     pub fn matches_spki(&self, spki_der: &[u8]) -> bool {
-        self.spki_der == spki_der
+        crate::asn1::same_public_key(&self.spki_der, spki_der)
     }
 
     /// The name people know: the subject's common name, else its first attribute, else the whole subject.
@@ -509,37 +511,6 @@ fn significant_bits(bytes: &[u8]) -> u32 {
     len * 8 - bytes[first].leading_zeros()
 }
 
-/// Dotted form of an encoded OID (the content octets).
-pub(crate) fn oid_string(content: &[u8]) -> String {
-    let mut arcs: Vec<String> = Vec::new();
-    let mut value: u128 = 0;
-    for (i, b) in content.iter().enumerate() {
-        value = (value << 7) | u128::from(b & 0x7f);
-        if value > u128::from(u64::MAX) {
-            return format!("#{}", hex::encode(content));
-        }
-        if b & 0x80 == 0 {
-            if arcs.is_empty() {
-                let (a, b) = if value < 40 {
-                    (0, value)
-                } else if value < 80 {
-                    (1, value - 40)
-                } else {
-                    (2, value - 80)
-                };
-                arcs.push(a.to_string());
-                arcs.push(b.to_string());
-            } else {
-                arcs.push(value.to_string());
-            }
-            value = 0;
-        } else if i + 1 == content.len() {
-            return format!("#{}", hex::encode(content));
-        }
-    }
-    arcs.join(".")
-}
-
 /// Extended key usage names, in the certificate's order.
 fn eku_names(ext_value: &[u8]) -> Vec<String> {
     let Ok((seq, _)) = ber::read(ext_value, 0) else { return Vec::new() };
@@ -591,7 +562,7 @@ fn san_entry(name: &GeneralName<'_>) -> Option<San> {
         GeneralName::DNSName(v) => ("dns", v.to_string()),
         GeneralName::URI(v) => ("uri", v.to_string()),
         GeneralName::IPAddress(bytes) => ("ip", ip_text(bytes)?),
-        GeneralName::OtherName(oid, value) if oid.to_id_string() == UPN_OID => ("upn", decode_upn(value)?),
+        GeneralName::OtherName(oid, value) if oid_string(oid.as_bytes()) == UPN_OID => ("upn", decode_upn(value)?),
         _ => return None,
     };
     Some(San { kind: kind.to_string(), value })
@@ -713,7 +684,7 @@ pub(crate) fn rfc4514(name: &X509Name<'_>) -> String {
                 .into_iter()
                 .rev()
                 .map(|atv| {
-                    let dotted = atv.attr_type().to_id_string();
+                    let dotted = oid_string(atv.attr_type().as_bytes());
                     let any = atv.attr_value();
                     match (attribute_short_name(&dotted), attribute_text(any.tag().0, any.data)) {
                         (Some(short), Some(text)) => format!("{short}={}", escape_rfc4514(&text)),
@@ -734,55 +705,6 @@ pub(crate) fn rfc4514(name: &X509Name<'_>) -> String {
         })
         .collect();
     rdns.into_iter().rev().collect::<Vec<_>>().join(",")
-}
-
-/// RFC 4514 §2.4 escaping, byte for byte as `openssl x509 -nameopt RFC2253` does it: the special characters
-/// `"+,;<>\\`, a leading `#` or space, a trailing space, control characters and every non-ASCII UTF-8 byte
-/// (`\C3\A9` for `é`) are escaped. The result is plain ASCII; [`unescape_rfc4514_utf8`] turns it back into text
-/// for display.
-pub fn escape_rfc4514(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let bytes = value.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' => {
-                out.push('\\');
-                out.push(char::from(b));
-            }
-            b'#' if i == 0 => out.push_str("\\#"),
-            b' ' if i == 0 || i + 1 == bytes.len() => out.push_str("\\ "),
-            b if !(0x20..0x7f).contains(&b) => out.push_str(&format!("\\{b:02X}")),
-            b => out.push(char::from(b)),
-        }
-    }
-    out
-}
-
-/// Turns the `\XX` escapes of non-ASCII bytes back into UTF-8 text (for display only; other escapes stay).
-pub fn unescape_rfc4514_utf8(escaped: &str) -> String {
-    let bytes = escaped.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                if b >= 0x80 {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-            }
-        }
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            out.extend_from_slice(&bytes[i..i + 2]);
-            i += 2;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -902,185 +824,6 @@ pub fn read_pkcs7(bytes: &[u8]) -> Result<Vec<Certificate>, CertError> {
     Ok(certs)
 }
 
-/// A minimal BER reader (definite and indefinite lengths) used for PKCS#7 bags, PKCS#12 structure checks and small
-/// extension values. Depth-limited; never panics on any input.
-pub(crate) mod ber {
-    /// Nesting depth beyond which input is refused.
-    pub const MAX_DEPTH: usize = 48;
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-    pub enum BerError {
-        #[error("truncated")]
-        Truncated,
-        #[error("invalid encoding")]
-        Invalid,
-        #[error("nested too deeply")]
-        TooDeep,
-    }
-
-    /// One TLV. `tag` is the first identifier octet (class, constructed bit and low tag number).
-    #[derive(Debug, Clone, Copy)]
-    pub struct Obj<'a> {
-        pub tag: u8,
-        /// Tag number (high-tag-number form decoded).
-        pub number: u32,
-        pub constructed: bool,
-        /// Content octets (for indefinite lengths, without the end-of-contents marker).
-        pub content: &'a [u8],
-        /// The whole encoding, header and end-of-contents included.
-        pub raw: &'a [u8],
-    }
-
-    impl<'a> Obj<'a> {
-        pub fn tag_number(&self) -> u32 {
-            self.number
-        }
-
-        /// The contents of a constructed value as TLVs.
-        pub fn children(&self, depth: usize) -> Result<Vec<Obj<'a>>, BerError> {
-            if !self.constructed {
-                return Err(BerError::Invalid);
-            }
-            let mut out = Vec::new();
-            let mut rest = self.content;
-            while !rest.is_empty() {
-                let (obj, r) = read(rest, depth + 1)?;
-                out.push(obj);
-                rest = r;
-            }
-            Ok(out)
-        }
-    }
-
-    /// Reads the identifier and length octets: (header length, Some(content length) or None if indefinite).
-    pub fn header(input: &[u8]) -> Result<(usize, Option<usize>), BerError> {
-        let (_, _, tag_len) = tag(input)?;
-        let l0 = *input.get(tag_len).ok_or(BerError::Truncated)?;
-        let mut pos = tag_len + 1;
-        let len = if l0 < 0x80 {
-            Some(usize::from(l0))
-        } else if l0 == 0x80 {
-            None
-        } else {
-            let n = usize::from(l0 & 0x7f);
-            if n > 4 || l0 == 0xff {
-                return Err(BerError::Invalid);
-            }
-            let bytes = input.get(pos..pos + n).ok_or(BerError::Truncated)?;
-            pos += n;
-            Some(bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
-        };
-        Ok((pos, len))
-    }
-
-    fn tag(input: &[u8]) -> Result<(u8, u32, usize), BerError> {
-        let first = *input.first().ok_or(BerError::Truncated)?;
-        if first & 0x1f != 0x1f {
-            return Ok((first, u32::from(first & 0x1f), 1));
-        }
-        let mut number: u32 = 0;
-        for (i, b) in input.iter().enumerate().skip(1) {
-            if i > 5 {
-                return Err(BerError::Invalid);
-            }
-            number = (number << 7) | u32::from(b & 0x7f);
-            if b & 0x80 == 0 {
-                return Ok((first, number, i + 1));
-            }
-        }
-        Err(BerError::Truncated)
-    }
-
-    /// Reads one TLV at the start of `input`; returns it and the bytes after it.
-    pub fn read(input: &[u8], depth: usize) -> Result<(Obj<'_>, &[u8]), BerError> {
-        if depth > MAX_DEPTH {
-            return Err(BerError::TooDeep);
-        }
-        let (first, number, _) = tag(input)?;
-        let constructed = first & 0x20 != 0;
-        let (hlen, len) = header(input)?;
-        match len {
-            Some(len) => {
-                let end = hlen.checked_add(len).ok_or(BerError::Invalid)?;
-                if end > input.len() {
-                    return Err(BerError::Truncated);
-                }
-                let obj = Obj { tag: first, number, constructed, content: &input[hlen..end], raw: &input[..end] };
-                Ok((obj, &input[end..]))
-            }
-            None => {
-                if !constructed {
-                    return Err(BerError::Invalid);
-                }
-                let mut pos = hlen;
-                loop {
-                    let rest = input.get(pos..).ok_or(BerError::Truncated)?;
-                    if rest.len() < 2 {
-                        return Err(BerError::Truncated);
-                    }
-                    if rest[0] == 0 && rest[1] == 0 {
-                        let obj =
-                            Obj { tag: first, number, constructed, content: &input[hlen..pos], raw: &input[..pos + 2] };
-                        return Ok((obj, &input[pos + 2..]));
-                    }
-                    let (child, _) = read(rest, depth + 1)?;
-                    pos += child.raw.len();
-                }
-            }
-        }
-    }
-
-    /// Whether every constructed value under `obj` is exactly filled by well-formed children (what OpenSSL's
-    /// template decoder insists on; x509-parser is laxer in places, e.g. inside names).
-    pub fn well_formed(obj: &Obj<'_>, depth: usize) -> bool {
-        if obj.tag == 0x06 {
-            // OBJECT IDENTIFIER: not empty, no sub-identifier starting with 0x80, last octet ends an arc.
-            let c = obj.content;
-            let starts_ok = c.iter().enumerate().all(|(i, b)| *b != 0x80 || (i > 0 && c[i - 1] & 0x80 != 0));
-            return !c.is_empty() && c[c.len() - 1] & 0x80 == 0 && starts_ok;
-        }
-        if !obj.constructed {
-            return true;
-        }
-        match obj.children(depth) {
-            Ok(children) => children.iter().all(|c| well_formed(c, depth + 1)),
-            Err(_) => false,
-        }
-    }
-
-    /// DER identifier and length octets for a value of `len` content bytes.
-    pub fn header_bytes(class: u8, constructed: bool, number: u32, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8);
-        let first = (class << 6) | if constructed { 0x20 } else { 0 };
-        if number < 31 {
-            out.push(first | number as u8);
-        } else {
-            out.push(first | 0x1f);
-            let mut groups = Vec::new();
-            let mut n = number;
-            loop {
-                groups.push((n & 0x7f) as u8);
-                n >>= 7;
-                if n == 0 {
-                    break;
-                }
-            }
-            for (i, g) in groups.iter().rev().enumerate() {
-                out.push(if i + 1 < groups.len() { g | 0x80 } else { *g });
-            }
-        }
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-        out
-    }
-}
-
 /// RFC 3339 UTC with a trailing `Z` (the CLI contract).
 pub mod rfc3339_z {
     use serde::Serializer;
@@ -1123,21 +866,6 @@ mod tests {
         assert_eq!(serial_hex(&[]), "00");
         assert_eq!(serial_hex(&[0xff]), "-01");
         assert_eq!(serial_hex(&[0xee, 0xf3, 0x46]), "-110cba");
-    }
-
-    #[test]
-    fn oids_in_dotted_form() {
-        assert_eq!(oid_string(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]), "1.2.840.113549.1.1.1");
-        assert_eq!(oid_string(&[0x55, 0x1d, 0x25, 0x00]), "2.5.29.37.0");
-        assert_eq!(oid_string(&[0x88, 0x37, 0x01]), "2.999.1");
-        assert!(oid_string(&[0x86]).starts_with('#'));
-    }
-
-    #[test]
-    fn escaping_matches_openssl() {
-        assert_eq!(escape_rfc4514("#a, b "), "\\#a\\, b\\ ");
-        assert_eq!(escape_rfc4514("Zoé"), "Zo\\C3\\A9");
-        assert_eq!(escape_rfc4514("a\u{1}b"), "a\\01b");
     }
 
     #[test]

@@ -30,7 +30,11 @@ use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-use crate::cert::{self, ber, Certificate};
+use crate::asn1::public_key::{
+    self, public_key_of_pkcs8, public_key_of_spki, PublicKeyId, OID_EC, OID_RSA, OID_RSA_PSS,
+};
+use crate::asn1::{ber, oid_string};
+use crate::cert::{self, Certificate};
 use crate::i18n::{Coded, Lang};
 
 /// Largest PKCS#12 file we read.
@@ -137,13 +141,6 @@ pub struct WriteRequest<'a> {
     pub friendly_name: &'a str,
     pub password: &'a str,
     pub encryption: Encryption,
-}
-
-/// Public key identity used to match keys and certificates: the RSA modulus, or the EC/EdDSA public point.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicKeyId {
-    Rsa { modulus: Vec<u8> },
-    Point { algorithm: String, point: Vec<u8> },
 }
 
 /// Errors of this module.
@@ -342,9 +339,9 @@ fn outline(bytes: &[u8]) -> Result<Outline<'_>, Pkcs12Error> {
     // authSafe ContentInfo: data (password integrity). signedData (public-key integrity) is not supported.
     let ci = auth_safe.children(1).map_err(|_| corrupted("authSafe"))?;
     match ci.first() {
-        Some(o) if o.tag == 0x06 && cert::oid_string(o.content) == OID_DATA => {}
+        Some(o) if o.tag == 0x06 && oid_string(o.content) == OID_DATA => {}
         Some(o) if o.tag == 0x06 => {
-            return Err(Pkcs12Error::Unsupported { detail: format!("authSafe {}", cert::oid_string(o.content)) })
+            return Err(Pkcs12Error::Unsupported { detail: format!("authSafe {}", oid_string(o.content)) })
         }
         _ => return Err(corrupted("authSafe")),
     }
@@ -391,7 +388,7 @@ fn parse_mac_data<'a>(obj: &ber::Obj<'a>) -> Option<MacInfo<'a>> {
         }
         _ => return None,
     };
-    Some(MacInfo { digest_oid: cert::oid_string(oid.content), mac, salt, iterations })
+    Some(MacInfo { digest_oid: oid_string(oid.content), mac, salt, iterations })
 }
 
 /// The password as RFC 7292 BMPString bytes: UTF-16BE plus a two-byte terminator; the empty password has the
@@ -601,7 +598,7 @@ const OID_PBE_SHA1_2DES: &str = "1.2.840.113549.1.12.1.4";
 const MAX_KDF_ITERATIONS: u32 = 5_000_000;
 
 fn oid_of(obj: Option<&ber::Obj<'_>>) -> Option<String> {
-    obj.filter(|o| o.tag == 0x06).map(|o| cert::oid_string(o.content))
+    obj.filter(|o| o.tag == 0x06).map(|o| oid_string(o.content))
 }
 
 /// AuthenticatedSafe ::= SEQUENCE OF ContentInfo (BER accepted throughout, as NSS and Windows write it).
@@ -916,32 +913,15 @@ pub struct RsaKeyParts<'a> {
     pub coefficient: &'a [u8],
 }
 
-/// DER length octets.
-fn der_length(len: usize, out: &mut Vec<u8>) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-}
-
-fn der_tlv(tag: u8, content: &[u8], out: &mut Vec<u8>) {
-    out.push(tag);
-    der_length(content.len(), out);
-    out.extend_from_slice(content);
-}
-
 /// A non-negative INTEGER from unsigned big-endian bytes.
 fn der_unsigned(bytes: &[u8], out: &mut Vec<u8>) {
-    let trimmed = unsigned(bytes);
+    let trimmed = public_key::unsigned(bytes);
     let mut content = Zeroizing::new(Vec::with_capacity(trimmed.len() + 1));
     if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
         content.push(0);
     }
     content.extend_from_slice(&trimmed);
-    der_tlv(0x02, &content, out);
+    ber::push_tlv(0x02, &content, out);
 }
 
 /// PKCS#8 `PrivateKeyInfo` (rsaEncryption) holding the PKCS#1 `RSAPrivateKey` made of `parts`.
@@ -961,14 +941,14 @@ pub fn rsa_pkcs8(parts: &RsaKeyParts<'_>) -> Zeroizing<Vec<u8>> {
         der_unsigned(v, &mut rsa);
     }
     let mut rsa_seq = Zeroizing::new(Vec::new());
-    der_tlv(0x30, &rsa, &mut rsa_seq);
+    ber::push_tlv(0x30, &rsa, &mut rsa_seq);
     let mut body = Zeroizing::new(Vec::new());
     der_unsigned(&[0], &mut body);
     // AlgorithmIdentifier { rsaEncryption, NULL }
     body.extend_from_slice(&[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00]);
-    der_tlv(0x04, &rsa_seq, &mut body);
+    ber::push_tlv(0x04, &rsa_seq, &mut body);
     let mut out = Zeroizing::new(Vec::new());
-    der_tlv(0x30, &body, &mut out);
+    ber::push_tlv(0x30, &body, &mut out);
     out
 }
 
@@ -1036,65 +1016,6 @@ pub fn decrypt_private_key_info(epki: &[u8], password: &str) -> Result<Zeroizing
         }
     }
     Err(last)
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Public keys of PKCS#8 keys and certificates, for matching.
-
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
-const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
-const OID_EC: &str = "1.2.840.10045.2.1";
-
-/// Strips the leading zero octets of an unsigned INTEGER's content.
-fn unsigned(bytes: &[u8]) -> Vec<u8> {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    bytes[first..].to_vec()
-}
-
-/// The public key of a PKCS#8 PrivateKeyInfo / OneAsymmetricKey: RSA modulus; EC point (from the ECPrivateKey's
-/// optional publicKey field); Ed25519/Ed448/X25519 public key when the v2 structure carries it.
-pub fn public_key_of_pkcs8(pkcs8: &[u8]) -> Option<PublicKeyId> {
-    let (pki, _) = ber::read(pkcs8, 0).ok()?;
-    let f = pki.children(0).ok()?;
-    let alg = f.get(1)?.children(1).ok()?;
-    let alg_oid = cert::oid_string(alg.first().filter(|o| o.tag == 0x06)?.content);
-    let private = f.get(2).filter(|o| o.tag == 0x04)?.content;
-    match alg_oid.as_str() {
-        OID_RSA | OID_RSA_PSS => {
-            let (rsa, _) = ber::read(private, 1).ok()?;
-            let rf = rsa.children(1).ok()?;
-            Some(PublicKeyId::Rsa { modulus: unsigned(rf.get(1).filter(|o| o.tag == 0x02)?.content) })
-        }
-        OID_EC => {
-            let (ec, _) = ber::read(private, 1).ok()?;
-            let ef = ec.children(1).ok()?;
-            let public = ef.iter().find(|o| o.tag == 0xa1)?.children(2).ok()?;
-            let bits = public.first().filter(|o| o.tag == 0x03)?.content;
-            Some(PublicKeyId::Point { algorithm: alg_oid, point: bits.get(1..)?.to_vec() })
-        }
-        _ => {
-            // OneAsymmetricKey v2: publicKey [1] IMPLICIT BIT STRING.
-            let public = f.iter().find(|o| o.tag == 0x81)?;
-            Some(PublicKeyId::Point { algorithm: alg_oid, point: public.content.get(1..)?.to_vec() })
-        }
-    }
-}
-
-/// The public key of a DER SubjectPublicKeyInfo, comparable with [`public_key_of_pkcs8`].
-pub fn public_key_of_spki(spki: &[u8]) -> Option<PublicKeyId> {
-    let (seq, _) = ber::read(spki, 0).ok()?;
-    let f = seq.children(0).ok()?;
-    let alg = f.first()?.children(1).ok()?;
-    let alg_oid = cert::oid_string(alg.first().filter(|o| o.tag == 0x06)?.content);
-    let bits = f.get(1).filter(|o| o.tag == 0x03)?.content.get(1..)?;
-    match alg_oid.as_str() {
-        OID_RSA | OID_RSA_PSS => {
-            let (rsa, _) = ber::read(bits, 1).ok()?;
-            let rf = rsa.children(1).ok()?;
-            Some(PublicKeyId::Rsa { modulus: unsigned(rf.first().filter(|o| o.tag == 0x02)?.content) })
-        }
-        _ => Some(PublicKeyId::Point { algorithm: alg_oid, point: bits.to_vec() }),
-    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ use sha1::Digest as _;
 use zeroize::Zeroizing;
 
 use super::{CertStore, Identity, ImportReport, ImportedItem, RegisteredModule, StoreError, StoredCertificate};
+use crate::asn1::ber;
+use crate::asn1::public_key::{public_key_of_spki, PublicKeyId, OID_EC};
 use crate::cert::{self, Certificate};
 
 /// Where softokn may live (Debian/Ubuntu multiarch, Fedora, Arch), then the loader's own search.
@@ -461,7 +463,7 @@ impl NssStore {
                 match s.decrypt(&Mechanism::AesCbcPad(iv), aes, &wrapped[..len]) {
                     Ok(plain) => {
                         let plain = Zeroizing::new(plain);
-                        if der_sequence_len(&plain) == Some(plain.len()) {
+                        if ber::is_one_sequence(&plain) {
                             return Ok(plain);
                         }
                         last = "unexpected key encoding".into();
@@ -510,62 +512,27 @@ impl CertParts {
     fn parse(der: &[u8]) -> Result<CertParts, String> {
         use x509_parser::prelude::*;
         let (_, x) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
-        let spki = x.public_key();
-        let oid = spki.algorithm.algorithm.to_id_string();
-        let (key_type, index) = match oid.as_str() {
-            "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => match spki.parsed() {
-                Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
-                    let m = rsa.modulus;
-                    let start = m.iter().position(|b| *b != 0).unwrap_or(m.len());
-                    (KeyKind::Rsa, m[start..].to_vec())
-                }
-                _ => return Err("unreadable RSA public key".into()),
-            },
-            "1.2.840.10045.2.1" => (KeyKind::Ec, spki.subject_public_key.data.to_vec()),
-            other => return Err(format!("unsupported key algorithm {other}")),
+        // NSS's CKA_ID and public value: the RSA modulus or the EC point, as "same public key" defines them.
+        let (key_type, index) = match public_key_of_spki(x.public_key().raw) {
+            Some(PublicKeyId::Rsa { modulus }) => (KeyKind::Rsa, modulus),
+            Some(PublicKeyId::Point { algorithm, point }) if algorithm == OID_EC => (KeyKind::Ec, point),
+            Some(PublicKeyId::Point { algorithm, .. }) => return Err(format!("unsupported key algorithm {algorithm}")),
+            None => return Err("unreadable public key".into()),
         };
         let key_id = if index.len() <= 20 { index.clone() } else { sha1::Sha1::digest(&index).to_vec() };
         Ok(CertParts {
             subject: x.tbs_certificate.subject.as_raw().to_vec(),
             issuer: x.tbs_certificate.issuer.as_raw().to_vec(),
-            serial_der: der_integer(x.tbs_certificate.raw_serial()),
+            serial_der: {
+                let mut serial = Vec::new();
+                ber::push_tlv(0x02, x.tbs_certificate.raw_serial(), &mut serial);
+                serial
+            },
             key_id,
             key_type,
             public_value: index,
         })
     }
-}
-
-/// Total length (header + content) of the DER SEQUENCE at the start of `b`.
-fn der_sequence_len(b: &[u8]) -> Option<usize> {
-    if b.len() < 2 || b[0] != 0x30 {
-        return None;
-    }
-    let first = b[1] as usize;
-    if first < 0x80 {
-        return Some(2 + first);
-    }
-    let n = first & 0x7f;
-    if n == 0 || n > 4 || b.len() < 2 + n {
-        return None;
-    }
-    let len = b[2..2 + n].iter().fold(0usize, |acc, x| (acc << 8) | *x as usize);
-    Some(2 + n + len)
-}
-
-/// DER INTEGER from its content octets.
-fn der_integer(content: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x02];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
 }
 
 #[allow(clippy::unnecessary_cast)] // c_ulong is u32 on 32-bit Linux
@@ -1123,8 +1090,8 @@ mod tests {
         assert!(listed[0].has_private_key);
         let back = store.extract_identity(&identity.certificate.sha256).expect("extract");
         assert_eq!(
-            crate::pkcs12::public_key_of_pkcs8(&back.key_pkcs8),
-            crate::pkcs12::public_key_of_pkcs8(&identity.key_pkcs8)
+            crate::asn1::public_key::public_key_of_pkcs8(&back.key_pkcs8),
+            crate::asn1::public_key::public_key_of_pkcs8(&identity.key_pkcs8)
         );
         assert!(store.install_identity(&identity).expect("again").already_present);
         store.remove(&identity.certificate.sha256).expect("remove");
@@ -1153,11 +1120,5 @@ mod tests {
             .output()
             .expect("certutil");
         assert!(!String::from_utf8_lossy(&keys.stdout).contains('<'), "{}", String::from_utf8_lossy(&keys.stdout));
-    }
-
-    #[test]
-    fn der_integer_lengths() {
-        assert_eq!(der_integer(&[1]), vec![2, 1, 1]);
-        assert_eq!(der_integer(&[0u8; 200])[..3], [2, 0x81, 200]);
     }
 }
