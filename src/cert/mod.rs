@@ -6,6 +6,9 @@
 //! (`.p7b`/`.p7c`, PEM or DER, often BER with indefinite lengths as OpenSSL and Windows write them). Anything
 //! else is refused with a [`CertError`] that says what to do.
 //!
+//! Layout: this file holds the model ([`Certificate`], [`CertError`]) and the readers; `names` prints names as
+//! OpenSSL does, `pem_text` finds PEM blocks, `pkcs7` reads certificate bags, `strict` refuses what OpenSSL refuses.
+//!
 //! OWNER: core-cert helper. Other modules use only the public items below.
 
 use serde::Serialize;
@@ -18,6 +21,18 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 use crate::asn1::rfc4514::escape as escape_rfc4514;
 use crate::asn1::{ber, oid_string};
 use crate::i18n::{Coded, Lang};
+
+mod names;
+mod pem_text;
+mod pkcs7;
+mod strict;
+
+pub(crate) use self::names::rfc4514;
+use self::names::*;
+use self::pem_text::*;
+pub use self::pkcs7::read_pkcs7;
+use self::pkcs7::*;
+use self::strict::*;
 
 /// Largest certificate file we read (a PKCS#7 bag of a whole CA hierarchy is far smaller).
 pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
@@ -337,93 +352,6 @@ impl Certificate {
     }
 }
 
-/// The RFC 5280 skeleton with the exact tags OpenSSL's decoder expects (x509-parser lets some wrong tags through).
-fn skeleton_ok(cert: &ber::Obj<'_>) -> Option<()> {
-    let tags = |o: &ber::Obj<'_>| o.children(1).ok().map(|c| c.iter().map(|x| x.tag).collect::<Vec<u8>>());
-    let top = cert.children(1).ok()?;
-    if cert.tag != 0x30 || top.len() != 3 || top[0].tag != 0x30 || top[1].tag != 0x30 || top[2].tag != 0x03 {
-        return None;
-    }
-    let tbs = top[0].children(2).ok()?;
-    let mut i = usize::from(tbs.first()?.tag == 0xa0);
-    let field = |i: usize, tag: u8| tbs.get(i).filter(|o| o.tag == tag);
-    field(i, 0x02)?; // serialNumber
-    let alg = field(i + 1, 0x30)?;
-    if alg.children(3).ok()?.first()?.tag != 0x06 {
-        return None;
-    }
-    let names = [field(i + 2, 0x30)?, field(i + 4, 0x30)?];
-    let validity = tags(field(i + 3, 0x30)?)?;
-    if validity.len() != 2 || validity.iter().any(|t| *t != 0x17 && *t != 0x18) {
-        return None;
-    }
-    let spki = tags(field(i + 5, 0x30)?)?;
-    if spki != [0x30, 0x03] {
-        return None;
-    }
-    for name in names {
-        for rdn in name.children(3).ok()? {
-            if rdn.tag != 0x31 {
-                return None;
-            }
-            for atv in rdn.children(4).ok()? {
-                if atv.tag != 0x30 || tags(&atv)?.first() != Some(&0x06) {
-                    return None;
-                }
-            }
-        }
-    }
-    i += 6;
-    // issuerUniqueID [1], subjectUniqueID [2], extensions [3], in order.
-    for (tag, primitive_or_constructed) in [(0x81u8, 0xa1u8), (0x82, 0xa2)] {
-        if tbs.get(i).is_some_and(|o| o.tag == tag || o.tag == primitive_or_constructed) {
-            i += 1;
-        }
-    }
-    if let Some(ext) = tbs.get(i) {
-        if ext.tag != 0xa3 || i + 1 != tbs.len() {
-            return None;
-        }
-        let list = ext.children(3).ok()?;
-        if list.len() != 1 || list[0].tag != 0x30 {
-            return None;
-        }
-        for e in list[0].children(4).ok()? {
-            let t = tags(&e)?;
-            if e.tag != 0x30 || !(t == [0x06, 0x04] || t == [0x06, 0x01, 0x04]) {
-                return None;
-            }
-        }
-    }
-    Some(())
-}
-
-/// Whether every UTF8String, BMPString and UniversalString of a name decodes (OpenSSL's canonical form needs it).
-/// Also refuses the universal types OpenSSL's DirectoryString decoder rejects (BOOLEAN, INTEGER, NULL, OID, times,
-/// Videotex/Graphic/Visible/General strings…), checked one by one against OpenSSL 3 (tests/fixtures/odd/name_tag_*).
-fn names_convertible(name: &X509Name<'_>) -> bool {
-    name.iter_attributes().all(|a| {
-        let value = a.attr_value();
-        let data = value.data;
-        if value.class() == x509_parser::der_parser::asn1_rs::Class::Universal && !value.header.is_constructed() {
-            match value.tag().0 {
-                1 | 2 | 4 | 5 | 6 | 10 | 16 | 17 | 21 | 23 | 24 | 25 | 26 | 27 => return false,
-                3 if data.first().is_none_or(|unused| *unused > 7) => return false,
-                _ => {}
-            }
-        }
-        match value.tag().0 {
-            12 => std::str::from_utf8(data).is_ok(),
-            30 => data.len() % 2 == 0,
-            28 => {
-                data.len() % 4 == 0
-                    && data.chunks(4).all(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).is_some())
-            }
-            _ => true,
-        }
-    })
-}
-
 /// The serial number as OpenSSL prints it (`openssl x509 -serial`), in lowercase: big-endian hex without leading
 /// zero octets; a negative serial (found in old certificates) as `-` and its magnitude.
 fn serial_hex(raw: &[u8]) -> String {
@@ -450,13 +378,6 @@ fn serial_hex(raw: &[u8]) -> String {
     } else {
         strip(raw)
     }
-}
-
-fn first_cn(name: &X509Name<'_>) -> Option<String> {
-    // The most specific CN: the last one in encoding order.
-    name.iter_common_name()
-        .last()
-        .map(|a| attribute_text(a.attr_value().tag().0, a.attr_value().data).unwrap_or_default())
 }
 
 /// Key facts from a SubjectPublicKeyInfo.
@@ -586,242 +507,6 @@ fn ip_text(bytes: &[u8]) -> Option<String> {
         // Name constraints use address+mask forms; a SAN never should. Show it as hex rather than lose it.
         _ => Some(hex::encode(bytes)),
     }
-}
-
-/// Text of a directory string by its universal tag number; `None` for a type that is not a string.
-fn attribute_text(tag: u32, data: &[u8]) -> Option<String> {
-    match tag {
-        // UTF8String, NumericString, PrintableString, IA5String, VisibleString, GraphicString
-        12 | 18 | 19 | 22 | 26 | 25 => Some(String::from_utf8_lossy(data).into_owned()),
-        // TeletexString: read as Latin-1, as OpenSSL does
-        20 => Some(data.iter().map(|b| char::from(*b)).collect()),
-        // BMPString (UTF-16BE)
-        30 => {
-            if data.len() % 2 != 0 {
-                return None;
-            }
-            let units: Vec<u16> = data.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-            Some(String::from_utf16_lossy(&units))
-        }
-        // UniversalString (UTF-32BE)
-        28 => {
-            if data.len() % 4 != 0 {
-                return None;
-            }
-            Some(
-                data.chunks(4)
-                    .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
-                    .collect(),
-            )
-        }
-        _ => None,
-    }
-}
-
-/// OpenSSL's short names for attribute types (`openssl x509 -nameopt RFC2253`).
-fn attribute_short_name(dotted: &str) -> Option<&'static str> {
-    Some(match dotted {
-        "2.5.4.3" => "CN",
-        "2.5.4.4" => "SN",
-        "2.5.4.5" => "serialNumber",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "street",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "2.5.4.12" => "title",
-        "2.5.4.13" => "description",
-        "2.5.4.15" => "businessCategory",
-        "2.5.4.16" => "postalAddress",
-        "2.5.4.17" => "postalCode",
-        "2.5.4.18" => "postOfficeBox",
-        "2.5.4.20" => "telephoneNumber",
-        "2.5.4.41" => "name",
-        "2.5.4.42" => "GN",
-        "2.5.4.43" => "initials",
-        "2.5.4.44" => "generationQualifier",
-        "2.5.4.45" => "x500UniqueIdentifier",
-        "2.5.4.46" => "dnQualifier",
-        "2.5.4.65" => "pseudonym",
-        "2.5.4.72" => "role",
-        "2.5.4.97" => "organizationIdentifier",
-        "2.5.4.14" => "searchGuide",
-        "2.5.4.19" => "physicalDeliveryOfficeName",
-        "2.5.4.21" => "telexNumber",
-        "2.5.4.23" => "facsimileTelephoneNumber",
-        "2.5.4.24" => "x121Address",
-        "2.5.4.25" => "internationaliSDNNumber",
-        "2.5.4.26" => "registeredAddress",
-        "2.5.4.27" => "destinationIndicator",
-        "2.5.4.28" => "preferredDeliveryMethod",
-        "2.5.4.49" => "distinguishedName",
-        "2.5.4.51" => "houseIdentifier",
-        "2.5.4.54" => "dmdName",
-        "1.2.840.113549.1.9.8" => "unstructuredAddress",
-        "0.9.2342.19200300.100.1.3" => "mail",
-        "1.2.840.113549.1.9.1" => "emailAddress",
-        "1.2.840.113549.1.9.2" => "unstructuredName",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "1.3.6.1.4.1.311.60.2.1.1" => "jurisdictionL",
-        "1.3.6.1.4.1.311.60.2.1.2" => "jurisdictionST",
-        "1.3.6.1.4.1.311.60.2.1.3" => "jurisdictionC",
-        _ => return None,
-    })
-}
-
-/// RFC 4514 string of a name: most specific RDN first, multi-valued RDNs joined with `+`, values escaped;
-/// unknown attribute types as dotted OIDs with the value's DER in `#hex`; the same string as
-/// `openssl x509 -nameopt RFC2253` prints.
-pub(crate) fn rfc4514(name: &X509Name<'_>) -> String {
-    let rdns: Vec<String> = name
-        .iter_rdn()
-        .map(|rdn| {
-            // OpenSSL prints the whole attribute list reversed, inside multi-valued RDNs too.
-            let attributes: Vec<_> = rdn.iter().collect();
-            attributes
-                .into_iter()
-                .rev()
-                .map(|atv| {
-                    let dotted = oid_string(atv.attr_type().as_bytes());
-                    let any = atv.attr_value();
-                    match (attribute_short_name(&dotted), attribute_text(any.tag().0, any.data)) {
-                        (Some(short), Some(text)) => format!("{short}={}", escape_rfc4514(&text)),
-                        (short, _) => {
-                            let mut der = ber::header_bytes(
-                                any.class() as u8,
-                                any.header.is_constructed(),
-                                any.tag().0,
-                                any.data.len(),
-                            );
-                            der.extend_from_slice(any.data);
-                            format!("{}=#{}", short.map(str::to_string).unwrap_or(dotted), hex::encode_upper(der))
-                        }
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("+")
-        })
-        .collect();
-    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// PEM and PKCS#7
-
-struct PemBlock {
-    label: String,
-    der: Vec<u8>,
-}
-
-/// PEM blocks in `bytes`, or `None` when the data holds no `-----BEGIN ` line at all (then it may be DER).
-/// Text around the blocks (as `openssl x509 -text` prints) is ignored; RFC 1421 headers are skipped.
-fn pem_blocks(bytes: &[u8]) -> Option<Vec<PemBlock>> {
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    // DER never starts with '-' and PEM is text: only look for PEM in data that is not obviously binary DER.
-    if bytes.first() == Some(&0x30) && bytes.len() > 1 && bytes[1] >= 0x80 {
-        return None;
-    }
-    let text = String::from_utf8_lossy(bytes);
-    if !text.contains(std::str::from_utf8(BEGIN).unwrap_or("-----BEGIN ")) {
-        return None;
-    }
-    let mut blocks = Vec::new();
-    let mut rest: &str = &text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let Some(label_end) = after.find("-----") else { break };
-        let label = after[..label_end].trim().to_string();
-        let body_start = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let Some(end) = body_start.find(&end_marker) else {
-            // A certificate block cut before its END line: report the damage rather than "no certificate".
-            if matches!(label.as_str(), "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" | "PKCS7") {
-                blocks.push(PemBlock { label, der: Vec::new() });
-            }
-            break;
-        };
-        let body = &body_start[..end];
-        rest = &body_start[end + end_marker.len()..];
-        let b64: String =
-            body.lines().filter(|l| !l.contains(':')).flat_map(|l| l.chars()).filter(|c| !c.is_whitespace()).collect();
-        use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
-        use base64::Engine;
-        // Lenient like OpenSSL's PEM reader: padding optional, trailing bits ignored.
-        const LENIENT: GeneralPurpose = GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            GeneralPurposeConfig::new()
-                .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-                .with_decode_allow_trailing_bits(true),
-        );
-        if let Ok(der) = LENIENT.decode(b64.as_bytes()) {
-            blocks.push(PemBlock { label, der });
-        } else if matches!(label.as_str(), "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" | "PKCS7") {
-            // A certificate block whose base64 is broken: surface it as damage rather than "no certificate".
-            blocks.push(PemBlock { label, der: Vec::new() });
-        }
-    }
-    Some(blocks)
-}
-
-const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-
-/// Whether `bytes` starts like a PKCS#7 ContentInfo of type signedData.
-fn is_pkcs7_signed_data(bytes: &[u8]) -> bool {
-    // SEQUENCE (any length form) then OBJECT IDENTIFIER signedData.
-    let Ok((hdr_len, _)) = ber::header(bytes) else { return false };
-    let rest = &bytes[hdr_len..];
-    rest.len() >= 2 + OID_SIGNED_DATA.len()
-        && rest[0] == 0x06
-        && usize::from(rest[1]) == OID_SIGNED_DATA.len()
-        && &rest[2..2 + OID_SIGNED_DATA.len()] == OID_SIGNED_DATA
-}
-
-/// Certificates of a PKCS#7 SignedData (a "certs-only" bag, or any signed message), BER or DER.
-pub fn read_pkcs7(bytes: &[u8]) -> Result<Vec<Certificate>, CertError> {
-    let bad = |detail: &str| CertError::Pkcs7Malformed { detail: detail.to_string() };
-    let map = |e: ber::BerError| CertError::Pkcs7Malformed { detail: e.to_string() };
-    let (content_info, _) = ber::read(bytes, 0).map_err(map)?;
-    let ci = content_info.children(0).map_err(map)?;
-    if ci.first().map(|o| (o.tag, o.content)) != Some((0x06, OID_SIGNED_DATA)) {
-        return Err(bad("not signedData"));
-    }
-    let explicit = ci.get(1).filter(|e| e.tag == 0xa0).ok_or_else(|| bad("no content"))?;
-    let inner = explicit.children(1).map_err(map)?;
-    let signed_data = inner.first().filter(|s| s.tag == 0x30).ok_or_else(|| bad("no SignedData"))?;
-    let fields = signed_data.children(2).map_err(map)?;
-    // The SignedData skeleton OpenSSL's decoder insists on (RFC 2315 §9.1): version, digestAlgorithms,
-    // contentInfo, [0] certificates, [1] crls, signerInfos; inconsistent lengths anywhere are refused too.
-    let tags: Vec<u8> = fields.iter().map(|f| f.tag).collect();
-    let skeleton = match tags.as_slice() {
-        [0x02, 0x31, 0x30, middle @ .., 0x31] => matches!(middle, [] | [0xa0] | [0xa1] | [0xa0, 0xa1]),
-        _ => false,
-    };
-    let algorithms_ok = fields.get(1).and_then(|set| set.children(3).ok()).is_some_and(|algs| {
-        algs.iter().all(|a| a.tag == 0x30 && a.children(4).ok().and_then(|c| c.first().map(|o| o.tag)) == Some(0x06))
-    });
-    let content_ok =
-        fields.get(2).and_then(|c| c.children(3).ok()).and_then(|c| c.first().map(|o| o.tag)) == Some(0x06);
-    let signers_ok = fields.last().and_then(|set| set.children(3).ok()).is_some_and(|signers| {
-        signers.iter().all(|s| s.tag == 0x30 && s.children(4).ok().and_then(|c| c.first().map(|o| o.tag)) == Some(0x02))
-    });
-    if !skeleton || !algorithms_ok || !content_ok || !signers_ok || !ber::well_formed(&content_info, 0) {
-        return Err(bad("SignedData structure"));
-    }
-    let mut certs = Vec::new();
-    if let Some(set) = fields.iter().find(|f| f.tag == 0xa0) {
-        for choice in set.children(3).map_err(map)? {
-            // Only X.509 certificates (universal SEQUENCE); attribute certificates are skipped.
-            if choice.tag == 0x30 {
-                certs.push(parse_der(choice.raw)?);
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(CertError::Pkcs7Empty);
-    }
-    Ok(certs)
 }
 
 /// RFC 3339 UTC with a trailing `Z` (the CLI contract).
