@@ -557,6 +557,8 @@ pub fn parse_certificate(text: &str) -> Result<CertFacts, Problem> {
             .map_err(|_| bad("Certificat illisible : PEM ou DER en base64 attendu."))?
     };
     let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|_| bad("Ce n'est pas un certificat X.509."))?;
+    // Issuer and serial exactly as the core reports them (RFC 4514 issuer, OpenSSL's serial), never a second format.
+    let core = trousseau::cert::parse_der(&der).map_err(|_| bad("Ce n'est pas un certificat X.509."))?;
     let ku = cert.key_usage().map_err(|_| bad("Extension keyUsage illisible."))?;
     if let Some(ku) = ku {
         if !ku.value.key_encipherment() {
@@ -572,8 +574,8 @@ pub fn parse_certificate(text: &str) -> Result<CertFacts, Problem> {
     let fmt = time::format_description::well_known::Rfc3339;
     Ok(CertFacts {
         cn,
-        issuer: cert.issuer().to_string(),
-        serial: cert.raw_serial_as_string().replace(':', "").to_ascii_lowercase(),
+        issuer: core.issuer,
+        serial: core.serial,
         not_after: not_after.to_offset(time::UtcOffset::UTC).format(&fmt).unwrap_or_default(),
         sha256: hex::encode(sha2::Sha256::digest(&der)),
         pem: pem::encode_config(
@@ -1405,6 +1407,17 @@ mod tests {
         let tampered = String::from_utf8(tampered).unwrap_or_default();
         assert!(open_successor("sbx_rt_old", &tampered, &db::hash("sbx_rt_b")).is_none());
         assert!(open_successor("sbx_rt_old", "AAAA", &db::hash("sbx_rt_b")).is_none());
+    }
+
+    #[test]
+    fn issuer_and_serial_are_reported_as_the_core_reports_them() {
+        let pem = include_str!("../../tests/fixtures/fixture-leaf.pem");
+        let facts = parse_certificate(pem).unwrap_or_else(|e| panic!("{}", e.detail));
+        // `openssl x509 -noout -issuer -serial -nameopt RFC2253` on the fixture
+        assert_eq!(facts.issuer, "CN=Fixture CA,O=Trousseau Fixtures,C=LU");
+        assert_eq!(facts.serial, "0a0b0c");
+        let core = &trousseau::cert::read_certificates(pem.as_bytes()).unwrap()[0];
+        assert_eq!((facts.issuer.as_str(), facts.serial.as_str()), (core.issuer.as_str(), core.serial.as_str()));
     }
 
     #[test]
