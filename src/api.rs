@@ -1090,6 +1090,8 @@ pub struct TokenRow {
     /// The PIN state as a sentence (retries left, what to do).
     pub pin_message: String,
     pub removable: bool,
+    /// The reader has a PIN pad (protected authentication path): codes are typed there, not in the window.
+    pub pin_pad: bool,
 }
 
 /// Tokens of every PKCS#11 module found (LuxTrust, CPS, OpenSSL, p11-kit, configured), and the modules that
@@ -1136,6 +1138,7 @@ fn token_row(t: crate::token::Token) -> TokenRow {
         slot: t.slot_description,
         module: t.module.display().to_string(),
         removable: t.removable,
+        pin_pad: t.pin.protected_path,
     }
 }
 
@@ -1637,6 +1640,11 @@ fn pin_of(p: &password::Password) -> crate::token::Pin {
     crate::token::Pin::new(zeroize::Zeroizing::new(p.expose().to_string()))
 }
 
+/// A reader with a PIN pad and no code typed in the window: the reader's pad asks for them.
+fn on_pad(t: &crate::token::Token, req: &PinChangeRequest) -> bool {
+    t.pin.protected_path && req.current.expose().is_empty() && req.new_pin.expose().is_empty()
+}
+
 /// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.
 pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
     use crate::token::{PinState, TokenError};
@@ -1655,8 +1663,12 @@ pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, A
             ),
         });
     }
-    crate::token::change_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
-        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let changed = if on_pad(&t, &req) {
+        crate::token::change_pin_on_pad(&t)
+    } else {
+        crate::token::change_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
+    };
+    changed.map_err(|e| ApiError::from_coded(&e, lang))?;
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(token_row(t))
 }
@@ -1665,8 +1677,12 @@ pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, A
 pub fn token_pin_unblock(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
     let discovery = crate::token::discover();
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
-    crate::token::unblock_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
-        .map_err(|e| ApiError::from_coded(&e, lang))?;
+    let unblocked = if on_pad(&t, &req) {
+        crate::token::unblock_pin_on_pad(&t)
+    } else {
+        crate::token::unblock_pin(&t, pin_of(&req.current), pin_of(&req.new_pin), Some(pin_of(&req.confirm)))
+    };
+    unblocked.map_err(|e| ApiError::from_coded(&e, lang))?;
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
     Ok(token_row(t))
 }

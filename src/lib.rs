@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod password;
 pub mod paths;
 pub mod pkcs12;
+pub mod progress;
 pub mod revocation;
 pub mod secrets;
 pub mod status;

@@ -23,6 +23,13 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
 }
 
 fn main() {
+    // Started as a PKCS#11 module's helper process (src/token/host.rs): serve it, nothing else.
+    if let Some(code) = trousseau::token::serve_if_asked() {
+        std::process::exit(code);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        trousseau::token::isolate_modules(exe);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal: logs captured to a file or a pipe stay plain text.

@@ -4,7 +4,8 @@
 # and .p12 inspection; a CSR with its pending key (vault key in the Credential Manager Wine emulates), the pending
 # list and `cert install --p12-out`; the CurrentUser\MY store (import all or nothing, duplicates, export under a
 # password policy re-read by OpenSSL, remove); a CA into CurrentUser\Root; kills during `csr new` that must leave the
-# vault intact; the message when the Smart Card service is unavailable. Fixtures and certificates are made by OpenSSL
+# vault intact; the message when the Smart Card service is unavailable; PKCS#11 modules that crash or hang, each in
+# its helper process. Fixtures and certificates are made by OpenSSL
 # on the Linux side, and every file Trousseau writes is re-read there.
 #
 # Test support only: Wine 8.0 has no bcryptprimitives.dll (Rust's standard library imports ProcessPrng from it), so
@@ -69,12 +70,15 @@ trap cleanup EXIT
 
 echo "== fresh Wine prefix, test-support bcryptprimitives.dll"
 x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bcryptprimitives.dll" tests/windows/bcryptprimitives.c -ladvapi32
+x86_64-w64-mingw32-gcc -shared -O1 -DFAULT_CRASH_FIND -o "$work/faulty-crash.dll" tests/modules/faulty-pkcs11.c
+x86_64-w64-mingw32-gcc -shared -O1 -DFAULT_HANG_LOGIN -o "$work/faulty-hang.dll" tests/modules/faulty-pkcs11.c
 "$WINE" wineboot --init >"$work/wineboot.log" 2>&1
 "$WINESERVER" -w
 cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 # Files shared by both sides: C:\t on Windows, $D here.
 D=$WINEPREFIX/drive_c/t
 mkdir -p "$D" "$work/log"
+cp "$work/faulty-crash.dll" "$work/faulty-hang.dll" "$D/"
 prefixed=$SECONDS
 
 # --- fixtures, made by OpenSSL on the Linux side ------------------------------------------------------------------
@@ -278,7 +282,21 @@ f_cards_no_service() {
   TROUSSEAU_LANG=de expect_error card.service_unavailable cards
   grep -q 'läuft nicht' "$work/err"
 }
-export -f f_unit_tests f_cards_no_service f_cert_inspect f_p12_inspect f_csr_vault_install f_store_import f_store_duplicate f_store_export \
+f_faulty_modules() {
+  # Vendor PKCS#11 modules run in a helper process each (src/token/host.rs): a DLL that crashes (access violation in
+  # C_FindObjects) or hangs (C_Login) is reported, and the tokens of the other module are still listed.
+  export TROUSSEAU_PKCS11_MODULE='C:\t\faulty-crash.dll;C:\t\faulty-hang.dll' TROUSSEAU_PKCS11_SYSTEM=0
+  tw tokens --json | jcheck "sorted(t['label'] for t in d['tokens']) == ['Carte muette', 'Carte qui plante']"
+  # Wine prints its own "Unhandled page fault" line on stderr before ours: the error is the last line.
+  local rc=0
+  tw token certs --token 'Carte qui plante' --json >"$work/out" 2>"$work/err" || rc=$?
+  [ "$rc" -eq 1 ] && tail -n 1 "$work/err" | jcheck "d['error']['code'] == 'token.module_crashed'"
+  echo "  refused as expected: $(tail -n 1 "$work/err" | cut -c1-160)"
+  TROUSSEAU_PKCS11_TIMEOUT_MS=3000 FAULTY_PIN=0000 expect_error token.timeout token login --token 'Carte muette' \
+    --pin-env FAULTY_PIN
+  tw token certs --token 'Carte muette' --json | jcheck "d == []"
+}
+export -f f_unit_tests f_faulty_modules f_cards_no_service f_cert_inspect f_p12_inspect f_csr_vault_install f_store_import f_store_duplicate f_store_export \
   f_store_remove f_ca_root f_kill_csr_new
 export WINESERVER
 
@@ -294,6 +312,7 @@ flow "store remove (certificate and key; key already gone)" f_store_remove
 flow "CA import into CurrentUser\\Root" f_ca_root
 flow "SIGKILL during csr new leaves the vault intact" f_kill_csr_new
 flow "cards: Smart Card service (SCardSvr) unavailable, said clearly" f_cards_no_service
+flow "PKCS#11: a crashing and a hanging module, each in its helper process" f_faulty_modules
 
 done_at=$SECONDS
 echo

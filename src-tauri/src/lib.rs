@@ -244,6 +244,13 @@ pub fn run() {
             start_card_monitor(app.handle());
             portal::start(app.handle());
             reminders::start(app.handle());
+            {
+                // Long operations (opening a large envelope) report their progress to the page.
+                let handle = app.handle().clone();
+                trousseau::progress::set_sink(move |p| {
+                    let _ = handle.emit("progress", p);
+                });
+            }
             #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
             {
                 use tauri_plugin_deep_link::DeepLinkExt;

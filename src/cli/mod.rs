@@ -139,9 +139,14 @@ impl<E: Coded> From<E> for CliError {
     }
 }
 
-/// Whether `e` means the reader of our output went away (EPIPE, or a reset socket as stdout).
+/// Whether `e` means the reader of our output went away (EPIPE, or a reset socket as stdout; on Windows also
+/// ERROR_PIPE_NOT_CONNECTED, 233, which a pipe whose reader has gone gives there, e.g. `trousseau … | head` under
+/// Wine).
 fn is_closed_output(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::NotConnected
+    ) || (cfg!(windows) && e.raw_os_error() == Some(233))
 }
 
 /// Asks `question` on the terminal; true only for a yes ("o"/"oui", "j"/"ja", "y"/"yes" in every language). Never

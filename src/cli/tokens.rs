@@ -89,6 +89,11 @@ pub struct NewPinArgs {
 
 impl NewPinArgs {
     /// The new PIN, and its second entry when typed at a prompt.
+    /// Whether a source for the new PIN was given on the command line.
+    fn given(&self) -> bool {
+        self.new_pin_stdin || self.new_pin_env.is_some()
+    }
+
     fn read(&self, ctx: &Ctx, label: &str) -> Result<(Pin, Option<Pin>), CliError> {
         let prompt = [
             format!("Nouveau code PIN de « {label} »"),
@@ -141,9 +146,30 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
                     ),
                 ));
             }
-            let old = pin.read(ctx, &t.label)?;
-            let (new, again) = new_pin.read(ctx, &t.label)?;
-            token::change_pin(&t, old, new, again)?;
+            if t.pin.protected_path && !pin.given() && !new_pin.given() {
+                note!(
+                    "{}",
+                    l.pick3(
+                        format!(
+                            "Saisissez le code PIN actuel puis le nouveau sur le clavier du lecteur de « {} ».",
+                            t.label
+                        ),
+                        format!(
+                            "Type the current PIN, then the new one, on the keypad of the reader of \"{}\".",
+                            t.label
+                        ),
+                        format!(
+                            "Geben Sie die aktuelle und dann die neue PIN auf der Tastatur des Lesers von „{}“ ein.",
+                            t.label
+                        ),
+                    )
+                );
+                token::change_pin_on_pad(&t)?;
+            } else {
+                let old = pin.read(ctx, &t.label)?;
+                let (new, again) = new_pin.read(ctx, &t.label)?;
+                token::change_pin(&t, old, new, again)?;
+            }
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({"token": t.label, "changed": true}));
             }
@@ -153,15 +179,27 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
         PinCmd::Unblock { token: label, puk_stdin, puk_env, new_pin } => {
             let t = token::find_token(&discovery, &label, l)?;
             show_pin_state(&t);
-            let prompt = [
-                format!("Code de déblocage (PUK) de « {} »", t.label),
-                format!("Unblocking code (PUK) of \"{}\"", t.label),
-                format!("Entsperrcode (PUK) von „{}“", t.label),
-            ];
-            let puk = PasswordArgs { password_stdin: puk_stdin, password_env: puk_env }
-                .read(ctx, [&prompt[0], &prompt[1], &prompt[2]])?;
-            let (new, again) = new_pin.read(ctx, &t.label)?;
-            token::unblock_pin(&t, Pin::new(puk), new, again)?;
+            if t.pin.protected_path && !puk_stdin && puk_env.is_none() && !new_pin.given() {
+                note!(
+                    "{}",
+                    l.pick3(
+                        format!("Saisissez le code de déblocage (PUK) puis le nouveau code PIN sur le clavier du lecteur de « {} ».", t.label),
+                        format!("Type the unblocking code (PUK), then the new PIN, on the keypad of the reader of \"{}\".", t.label),
+                        format!("Geben Sie den Entsperrcode (PUK) und dann die neue PIN auf der Tastatur des Lesers von „{}“ ein.", t.label),
+                    )
+                );
+                token::unblock_pin_on_pad(&t)?;
+            } else {
+                let prompt = [
+                    format!("Code de déblocage (PUK) de « {} »", t.label),
+                    format!("Unblocking code (PUK) of \"{}\"", t.label),
+                    format!("Entsperrcode (PUK) von „{}“", t.label),
+                ];
+                let puk = PasswordArgs { password_stdin: puk_stdin, password_env: puk_env }
+                    .read(ctx, [&prompt[0], &prompt[1], &prompt[2]])?;
+                let (new, again) = new_pin.read(ctx, &t.label)?;
+                token::unblock_pin(&t, Pin::new(puk), new, again)?;
+            }
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({"token": t.label, "unblocked": true}));
             }
@@ -346,16 +384,30 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                 None => token::list_tokens(&discovery, ctx.lang).tokens,
             };
             let mut all: Vec<TokenCertificate> = Vec::new();
+            // Every token is read even when one fails (a crashed vendor module, a card pulled out): the others
+            // are listed, and the command still ends in error so that a script knows the list is partial.
+            let mut failed: Option<CliError> = None;
             for t in &tokens {
-                if login || pin.given() {
-                    let session = pin.login(ctx, t)?;
-                    all.extend(session.certificates()?);
+                let read = if login || pin.given() {
+                    pin.login(ctx, t).and_then(|session| Ok(session.certificates()?))
                 } else {
-                    all.extend(token::certificates(t)?);
+                    token::certificates(t).map_err(CliError::from)
+                };
+                match read {
+                    Ok(certs) => all.extend(certs),
+                    Err(e) if label.is_none() && !(login || pin.given()) => {
+                        // The first failure ends the command; later ones are said as they come.
+                        match (&failed, &e) {
+                            (Some(_), CliError::Report(r)) => note!("« {} » : {} ({})", t.label, r.message, r.code),
+                            _ => failed = Some(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             if ctx.json {
-                return ctx.print_json(&all);
+                ctx.print_json(&all)?;
+                return failed.map_or(Ok(()), Err);
             }
             if all.is_empty() {
                 outln!(
@@ -388,7 +440,7 @@ pub fn run_token(c: TokenCmd, ctx: &Ctx) -> Result<(), CliError> {
                     }
                 )?;
             }
-            Ok(())
+            failed.map_or(Ok(()), Err)
         }
         TokenCmd::Keys { token: label, pin } => {
             let (_d, t) = find(ctx, &label)?;

@@ -106,63 +106,110 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> EnvelopeError + '_ {
     move |source| EnvelopeError::Io { path: path.to_path_buf(), source }
 }
 
-/// Decrypts the envelope's content with `cek` into `w` (a file, or memory for the backup-key drill); returns the
-/// plaintext size. For GCM nothing reaches `w` before the tag checked.
+/// The content cipher's parameters, checked against the key.
+enum Params {
+    Cbc(OctetString),
+    Gcm(GcmParams),
+}
+
+fn params(env: &Envelope, cipher: ContentCipher, cek: &[u8]) -> Result<Params, EnvelopeError> {
+    if cek.len() != cipher.key_len() {
+        // a wrong key unwrapped by PKCS#1 v1.5 often yields random bytes of another length
+        return Err(EnvelopeError::WrongKey);
+    }
+    if env.body.is_none() {
+        return Err(EnvelopeError::Damaged {
+            detail: "no encrypted content (detached content is not supported)".into(),
+        });
+    }
+    let p = env
+        .content_enc_alg
+        .parameters
+        .as_ref()
+        .ok_or_else(|| EnvelopeError::Damaged { detail: "content cipher without parameters".into() })?;
+    let bad = |e: der::Error| EnvelopeError::Damaged { detail: e.to_string() };
+    Ok(if cipher.is_gcm() {
+        Params::Gcm(p.decode_as().map_err(bad)?)
+    } else {
+        Params::Cbc(p.decode_as().map_err(bad)?)
+    })
+}
+
+/// Decrypts the envelope's content with `cek` into `w` (the backup-key drill decrypts into memory); returns the
+/// plaintext size. For GCM nothing reaches `w` before the tag checked. The envelope is left as it was.
 pub(super) fn decrypt_into(
     env: &Envelope,
     cipher: ContentCipher,
     cek: &[u8],
     w: &mut dyn Write,
+    progress: Option<&mut crate::progress::Reporter>,
 ) -> Result<u64, EnvelopeError> {
-    if cek.len() != cipher.key_len() {
-        // a wrong key unwrapped by PKCS#1 v1.5 often yields random bytes of another length
-        return Err(EnvelopeError::WrongKey);
-    }
-    let ciphertext = env.content.encrypted_content.as_ref().map(|c| c.as_bytes()).ok_or_else(|| {
-        EnvelopeError::Damaged { detail: "no encrypted content (detached content is not supported)".into() }
-    })?;
-    let params = env
-        .content
-        .content_enc_alg
-        .parameters
-        .as_ref()
-        .ok_or_else(|| EnvelopeError::Damaged { detail: "content cipher without parameters".into() })?;
-    match cipher {
-        ContentCipher::Aes128Cbc | ContentCipher::Aes192Cbc | ContentCipher::Aes256Cbc => {
-            let iv: OctetString =
-                params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
-            aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, w)
+    let params = params(env, cipher, cek)?;
+    let ciphertext = env.ciphertext().unwrap_or_default();
+    match (cipher, params) {
+        (ContentCipher::DesEde3Cbc, Params::Cbc(iv)) => {
+            let mut buf = zeroize::Zeroizing::new(ciphertext.to_vec());
+            let n = tdes_cbc(cek, iv.as_bytes(), &mut buf, w)?;
+            if let Some(r) = progress {
+                r.finish();
+            }
+            Ok(n)
         }
-        ContentCipher::Aes128Gcm | ContentCipher::Aes192Gcm | ContentCipher::Aes256Gcm => {
-            let p: GcmParams =
-                params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
+        (_, Params::Cbc(iv)) => aes_cbc(cipher, cek, iv.as_bytes(), ciphertext, w, progress),
+        (_, Params::Gcm(p)) => {
             let (aad, tag) = env.auth.as_ref().ok_or(EnvelopeError::WrongKey)?;
-            aes_gcm(cipher, cek, &p, aad, tag, ciphertext, w)
-        }
-        ContentCipher::DesEde3Cbc => {
-            let iv: OctetString =
-                params.decode_as().map_err(|e: der::Error| EnvelopeError::Damaged { detail: e.to_string() })?;
-            tdes_cbc(cek, iv.as_bytes(), ciphertext, w)
+            let mut buf = Vec::with_capacity(ciphertext.len() + tag.len());
+            buf.extend_from_slice(ciphertext);
+            buf.extend_from_slice(tag);
+            let n = aes_gcm(cipher, cek, &p, aad, tag.len(), &mut buf, w)?;
+            if let Some(r) = progress {
+                r.finish();
+            }
+            Ok(n)
         }
     }
 }
 
 /// Decrypts the envelope's content with `cek` into `out`; returns the plaintext size. The file appears only once
-/// the whole content decrypted (and authenticated), never over an existing file unless `force`.
+/// the whole content decrypted (and authenticated), never over an existing file unless `force`. The envelope is
+/// used up: GCM and 3DES decrypt in its buffer, so the content is never held twice.
 pub(super) fn decrypt_to(
-    env: &Envelope,
+    mut env: Envelope,
     cipher: ContentCipher,
     cek: &[u8],
     out: &Path,
     force: bool,
 ) -> Result<u64, EnvelopeError> {
+    let params = params(&env, cipher, cek)?;
     let mut staged = crate::fsutil::stage(out, crate::fsutil::Access::Private).map_err(file_error)?;
+    let body = env.body.clone().unwrap_or(0..0);
+    let mut progress = crate::progress::Reporter::new("envelope_open", body.len() as u64);
+    let with_path = |e: EnvelopeError| match e {
+        EnvelopeError::Io { source, .. } => EnvelopeError::Io { path: out.to_path_buf(), source },
+        other => other,
+    };
     let written = {
         let mut w = std::io::BufWriter::with_capacity(CHUNK, staged.file());
-        let n = decrypt_into(env, cipher, cek, &mut w).map_err(|e| match e {
-            EnvelopeError::Io { source, .. } => EnvelopeError::Io { path: out.to_path_buf(), source },
-            other => other,
-        })?;
+        let n = match (cipher, params) {
+            (ContentCipher::DesEde3Cbc, Params::Cbc(iv)) => {
+                let n = tdes_cbc(cek, iv.as_bytes(), &mut env.raw[body], &mut w);
+                progress.finish();
+                n
+            }
+            (_, Params::Cbc(iv)) => aes_cbc(cipher, cek, iv.as_bytes(), &env.raw[body], &mut w, Some(&mut progress)),
+            (_, Params::Gcm(p)) => {
+                let (aad, tag) = env.auth.take().ok_or(EnvelopeError::WrongKey)?;
+                // the tag goes right after the ciphertext, over bytes already read (the MAC field follows the
+                // content, so there is room), and the content decrypts in place
+                let end =
+                    body.end.checked_add(tag.len()).filter(|e| *e <= env.raw.len()).ok_or(EnvelopeError::Truncated)?;
+                env.raw[body.end..end].copy_from_slice(&tag);
+                let n = aes_gcm(cipher, cek, &p, &aad, tag.len(), &mut env.raw[body.start..end], &mut w);
+                progress.finish();
+                n
+            }
+        }
+        .map_err(with_path)?;
         w.flush().map_err(io(out))?;
         n
     };
@@ -183,6 +230,7 @@ fn aes_cbc(
     iv: &[u8],
     ciphertext: &[u8],
     file: &mut dyn Write,
+    mut progress: Option<&mut crate::progress::Reporter>,
 ) -> Result<u64, EnvelopeError> {
     use aws_lc_rs::cipher::{DecryptionContext, StreamingDecryptingKey, UnboundCipherKey, AES_128, AES_192, AES_256};
     let alg = match cipher {
@@ -204,23 +252,31 @@ fn aes_cbc(
         let u = dec.update(chunk, &mut buf).map_err(|_| EnvelopeError::WrongKey)?;
         file.write_all(u.written()).map_err(write_err)?;
         total += u.written().len() as u64;
+        if let Some(r) = progress.as_deref_mut() {
+            r.advance(chunk.len() as u64);
+        }
     }
     // a wrong key shows here: the padding of the last block does not check
     let u = dec.finish(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
     file.write_all(u.written()).map_err(write_err)?;
     total += u.written().len() as u64;
     buf.iter_mut().for_each(|b| *b = 0);
+    if let Some(r) = progress {
+        r.finish();
+    }
     Ok(total)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// AES-GCM over `in_out` (ciphertext then its `tag_len`-byte tag), decrypted in place and written only once the tag
+/// checked: nothing unauthenticated reaches the output. (The plaintext is the bid itself, written to disk next: not
+/// zeroized, which would cost a pass over it.)
 fn aes_gcm(
     cipher: ContentCipher,
     cek: &[u8],
     p: &GcmParams,
     aad: &[u8],
-    tag: &[u8],
-    ciphertext: &[u8],
+    tag_len: usize,
+    in_out: &mut [u8],
     file: &mut dyn Write,
 ) -> Result<u64, EnvelopeError> {
     use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_192_GCM, AES_256_GCM};
@@ -232,29 +288,26 @@ fn aes_gcm(
     let nonce: [u8; 12] = p.nonce.as_bytes().try_into().map_err(|_| EnvelopeError::UnsupportedAlgorithm {
         what: format!("AES-GCM with a {}-byte nonce", p.nonce.as_bytes().len()),
     })?;
-    if p.icv_len != 16 || tag.len() != 16 {
-        return Err(EnvelopeError::UnsupportedAlgorithm { what: format!("AES-GCM with a {}-byte tag", tag.len()) });
+    if p.icv_len != 16 || tag_len != 16 {
+        return Err(EnvelopeError::UnsupportedAlgorithm { what: format!("AES-GCM with a {tag_len}-byte tag") });
     }
     let key = LessSafeKey::new(UnboundKey::new(alg, cek).map_err(|_| EnvelopeError::WrongKey)?);
-    // decrypted in memory and written only once the tag checked: nothing unauthenticated reaches the disk (the
-    // content is the bid itself, written to disk next: not zeroized, which would cost a pass over it)
-    let mut plain = vec![0u8; ciphertext.len()];
-    key.open_separate_gather(Nonce::assume_unique_for_key(nonce), Aad::from(aad), ciphertext, tag, &mut plain)
+    let plain = key
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
         .map_err(|_| EnvelopeError::NotAuthentic)?;
-    file.write_all(&plain).map_err(write_err)?;
+    file.write_all(plain).map_err(write_err)?;
     Ok(plain.len() as u64)
 }
 
-fn tdes_cbc(cek: &[u8], iv: &[u8], ciphertext: &[u8], file: &mut dyn Write) -> Result<u64, EnvelopeError> {
+fn tdes_cbc(cek: &[u8], iv: &[u8], buf: &mut [u8], file: &mut dyn Write) -> Result<u64, EnvelopeError> {
     use cbc::cipher::{block_padding::Pkcs7, BlockModeDecrypt, KeyIvInit};
     let iv: [u8; 8] =
         iv.try_into().map_err(|_| EnvelopeError::Damaged { detail: format!("3DES IV of {} bytes", iv.len()) })?;
-    if ciphertext.is_empty() || ciphertext.len() % 8 != 0 {
+    if buf.is_empty() || buf.len() % 8 != 0 {
         return Err(EnvelopeError::Truncated);
     }
     let dec = cbc::Decryptor::<des::TdesEde3>::new_from_slices(cek, &iv).map_err(|_| EnvelopeError::WrongKey)?;
-    let mut buf = zeroize::Zeroizing::new(ciphertext.to_vec());
-    let plain = dec.decrypt_padded::<Pkcs7>(&mut buf).map_err(|_| EnvelopeError::WrongKey)?;
+    let plain = dec.decrypt_padded::<Pkcs7>(buf).map_err(|_| EnvelopeError::WrongKey)?;
     file.write_all(plain).map_err(write_err)?;
     Ok(plain.len() as u64)
 }

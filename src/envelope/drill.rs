@@ -143,7 +143,7 @@ pub fn run(bicles: &[Bicle], pin: PinSource<'_>, lang: Lang) -> Result<DrillRepo
     let usable: Vec<&Certificate> = certs.iter().flatten().filter(|c| c.not_after > now).collect();
     let mut secret = [0u8; 32];
     aws_lc_rs::rand::fill(&mut secret).map_err(|_| EnvelopeError::UnsupportedAlgorithm { what: "random".into() })?;
-    let sealed = if usable.is_empty() { None } else { Some(parse(&seal(&usable, &secret)?)?) };
+    let sealed = if usable.is_empty() { None } else { Some(parse(seal(&usable, &secret)?)?) };
     let holders = holders(lang);
     let mut rows = Vec::new();
     for (b, cert) in bicles.iter().zip(&certs) {
@@ -213,8 +213,8 @@ fn open_for(env: &super::Envelope, h: &super::Holder, pin: PinSource<'_>, secret
     };
     let cek = unwrap_key(k.enc_key.as_bytes(), KeyTransport::RsaPkcs1v15, h, pin)?;
     let mut out = Vec::new();
-    let cipher = content::ContentCipher::of(&env.content.content_enc_alg, false)?;
-    content::decrypt_into(env, cipher, &cek, &mut out)?;
+    let cipher = content::ContentCipher::of(&env.content_enc_alg, false)?;
+    content::decrypt_into(env, cipher, &cek, &mut out, None)?;
     if out != secret {
         return Err(EnvelopeError::WrongKey);
     }

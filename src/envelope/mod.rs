@@ -6,10 +6,12 @@
 //! transport: RSA PKCS#1 v1.5 and RSAES-OAEP (SHA-1, SHA-256) to recipients named by issuer and serial number or by
 //! subject key identifier. The private-key operation happens where the key lives — the OS store (NSS softokn's
 //! `C_Decrypt`) or the card (PKCS#11 `C_Decrypt`, PIN asked only then) — and only the content-encryption key comes
-//! back. Content: AES-128/192/256-CBC and AES-GCM through aws-lc-rs (streamed for CBC), 3DES-CBC for old files through
-//! RustCrypto `des`. The output is written to a temporary file beside the destination and appears under its name
-//! only once the whole content decrypted (and, for GCM, authenticated): nothing half-written, and an existing
-//! file is never replaced unless asked.
+//! back. Content: AES-128/192/256-CBC and AES-GCM through aws-lc-rs (streamed for CBC, in place for GCM), 3DES-CBC for
+//! old files through RustCrypto `des` (in place). The file's bytes are held once: the structures are decoded by `der`
+//! with the encrypted content borrowed where it lies ([`RawContent`]), a chunked BER content joined in place. The
+//! output is written to a temporary file beside the destination and appears under its name only once the whole
+//! content decrypted (and, for GCM, authenticated): nothing half-written, and an existing file is never replaced
+//! unless asked.
 
 mod content;
 #[cfg(feature = "portal")]
@@ -21,7 +23,7 @@ pub use error::EnvelopeError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use cms::enveloped_data::{EncryptedContentInfo, RecipientIdentifier, RecipientInfo};
+use cms::enveloped_data::{RecipientIdentifier, RecipientInfo};
 use der::asn1::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
 use serde::Serialize;
@@ -116,13 +118,24 @@ pub struct Opened {
     pub recipient: Recipient,
 }
 
-/// A parsed envelope.
+/// A parsed envelope. The file's bytes are kept once (`raw`): the encrypted content is located in them, never copied
+/// (a chunked BER content is joined in place), so a 200 MB bid is in memory once.
 struct Envelope {
     kind: &'static str,
     recipients: Vec<RecipientInfo>,
-    content: EncryptedContentInfo,
+    content_enc_alg: spki::AlgorithmIdentifierOwned,
+    raw: Vec<u8>,
+    /// Where the encrypted content lies in `raw` (`None`: detached content, which we do not open).
+    body: Option<std::ops::Range<usize>>,
     /// AuthEnvelopedData: the authenticated attributes (DER, for GCM's additional data) and the tag.
     auth: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Envelope {
+    /// The encrypted content.
+    fn ciphertext(&self) -> Option<&[u8]> {
+        self.body.clone().map(|r| &self.raw[r])
+    }
 }
 
 /// Reads an envelope file: DER/BER, PEM (`CMS`, `PKCS7`) or S/MIME.
@@ -137,7 +150,7 @@ fn read(path: &Path) -> Result<Envelope, EnvelopeError> {
     file.take(MAX_ENVELOPE_SIZE + 1).read_to_end(&mut raw).map_err(io)?;
     let der = unwrap_text(raw)
         .ok_or_else(|| EnvelopeError::Damaged { detail: "neither DER nor a PEM or S/MIME envelope".into() })?;
-    parse(&der)
+    parse(der)
 }
 
 /// PEM and S/MIME bodies are base64: decoded to DER; binary input is returned as is.
@@ -179,20 +192,84 @@ fn damaged(e: der::Error) -> EnvelopeError {
     }
 }
 
-/// ContentInfo holding EnvelopedData, decoded in one pass (a generic `Any` would copy a large content twice more).
+/// The `encryptedContent` field as it lies in the file, borrowed: a primitive OCTET STRING's content, or a
+/// constructed one's chunks (BER, OpenSSL's streamed output). The `cms` crate's own type would copy it.
+#[derive(Clone, Copy)]
+struct RawContent<'a> {
+    bytes: &'a [u8],
+    constructed: bool,
+}
+
+impl<'a> der::DecodeValue<'a> for RawContent<'a> {
+    type Error = der::Error;
+    fn decode_value<R: der::Reader<'a>>(r: &mut R, header: der::Header) -> der::Result<Self> {
+        Ok(RawContent { bytes: r.read_slice(header.length())?, constructed: header.tag().is_constructed() })
+    }
+}
+
+impl der::EncodeValue for RawContent<'_> {
+    fn value_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.bytes.len())
+    }
+    fn encode_value(&self, w: &mut impl der::Writer) -> der::Result<()> {
+        w.write(self.bytes)
+    }
+}
+
+impl der::FixedTag for RawContent<'_> {
+    const TAG: der::Tag = der::Tag::OctetString;
+}
+
+/// EncryptedContentInfo (RFC 5652 §6.1) with its content borrowed.
 #[derive(der::Sequence)]
-struct EnvelopedInfo {
+struct EncryptedContentRef<'a> {
+    content_type: Oid,
+    content_enc_alg: spki::AlgorithmIdentifierOwned,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    encrypted_content: Option<RawContent<'a>>,
+}
+
+/// EnvelopedData (RFC 5652 §6.1) with its content borrowed.
+#[derive(der::Sequence)]
+struct EnvelopedRef<'a> {
+    version: cms::content_info::CmsVersion,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true", optional = "true")]
+    originator_info: Option<cms::enveloped_data::OriginatorInfo>,
+    recip_infos: cms::enveloped_data::RecipientInfos,
+    encrypted_content: EncryptedContentRef<'a>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", constructed = "true", optional = "true")]
+    unprotected_attrs: Option<x509_cert::attr::Attributes>,
+}
+
+/// AuthEnvelopedData (RFC 5083 §2.1) with its content borrowed.
+#[derive(der::Sequence)]
+struct AuthEnvelopedRef<'a> {
+    version: cms::content_info::CmsVersion,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true", optional = "true")]
+    originator_info: Option<cms::enveloped_data::OriginatorInfo>,
+    recip_infos: cms::enveloped_data::RecipientInfos,
+    auth_encrypted_content_info: EncryptedContentRef<'a>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", constructed = "true", optional = "true")]
+    auth_attrs: Option<cms::authenveloped_data::AuthAttributes>,
+    mac: der::asn1::OctetString,
+    #[asn1(context_specific = "2", tag_mode = "IMPLICIT", constructed = "true", optional = "true")]
+    unauth_attrs: Option<cms::authenveloped_data::UnauthAttributes>,
+}
+
+/// ContentInfo holding EnvelopedData.
+#[derive(der::Sequence)]
+struct EnvelopedInfo<'a> {
     content_type: Oid,
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    content: cms::enveloped_data::EnvelopedData,
+    content: EnvelopedRef<'a>,
 }
 
 /// ContentInfo holding AuthEnvelopedData.
 #[derive(der::Sequence)]
-struct AuthEnvelopedInfo {
+struct AuthEnvelopedInfo<'a> {
     content_type: Oid,
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    content: cms::authenveloped_data::AuthEnvelopedData,
+    content: AuthEnvelopedRef<'a>,
 }
 
 /// The content type of a ContentInfo, read without decoding the content.
@@ -207,33 +284,85 @@ fn content_type(der: &[u8]) -> Result<Oid, EnvelopeError> {
     Oid::decode(&mut r).map_err(damaged)
 }
 
-fn parse(der: &[u8]) -> Result<Envelope, EnvelopeError> {
+/// Where the content's bytes lie in the file: one range for a primitive OCTET STRING, one per chunk for a
+/// constructed one (each chunk a primitive OCTET STRING; the end-of-contents octets end the list).
+fn content_ranges(raw: &[u8], c: &RawContent<'_>) -> Result<Vec<std::ops::Range<usize>>, EnvelopeError> {
+    let base = (c.bytes.as_ptr() as usize)
+        .checked_sub(raw.as_ptr() as usize)
+        .filter(|b| b + c.bytes.len() <= raw.len())
+        .ok_or_else(|| EnvelopeError::Damaged { detail: "content outside the file".into() })?;
+    if !c.constructed {
+        return Ok(std::iter::once(base..base + c.bytes.len()).collect());
+    }
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < c.bytes.len() {
+        let rest = &c.bytes[pos..];
+        if rest.starts_with(&[0, 0]) {
+            break;
+        }
+        let mut r = der::SliceReader::new_with_encoding_rules(rest, der::EncodingRules::Ber).map_err(damaged)?;
+        let h = der::Header::decode(&mut r).map_err(damaged)?;
+        if h.tag() != der::Tag::OctetString {
+            return Err(EnvelopeError::Damaged { detail: format!("encrypted content chunk of type {}", h.tag()) });
+        }
+        let header_len = usize::try_from(u32::from(der::Reader::position(&r))).unwrap_or(usize::MAX);
+        let len = usize::try_from(u32::from(h.length())).unwrap_or(usize::MAX);
+        let start = pos
+            .checked_add(header_len)
+            .filter(|s| s.saturating_add(len) <= c.bytes.len())
+            .ok_or(EnvelopeError::Truncated)?;
+        out.push(base + start..base + start + len);
+        pos = start + len;
+    }
+    Ok(out)
+}
+
+/// Joins the chunks into one range, moving them down inside `raw` (no copy of the content elsewhere).
+fn join_in_place(raw: &mut [u8], ranges: &[std::ops::Range<usize>]) -> Option<std::ops::Range<usize>> {
+    let first = ranges.first()?.start;
+    let mut end = first;
+    for r in ranges {
+        raw.copy_within(r.clone(), end);
+        end += r.len();
+    }
+    Some(first..end)
+}
+
+fn parse(der: Vec<u8>) -> Result<Envelope, EnvelopeError> {
     // BER: OpenSSL streams envelopes with indefinite lengths and chunked octet strings
-    let ct = content_type(der)?;
-    if ct == ID_ENVELOPED_DATA {
-        let ed = EnvelopedInfo::from_ber(der).map_err(damaged)?.content;
-        Ok(Envelope {
-            kind: "enveloped",
-            recipients: ed.recip_infos.0.into_vec(),
-            content: ed.encrypted_content,
-            auth: None,
-        })
+    let ct = content_type(&der)?;
+    let (kind, recipients, content_enc_alg, ranges, auth) = if ct == ID_ENVELOPED_DATA {
+        let ed = EnvelopedInfo::from_ber(&der).map_err(damaged)?.content;
+        let c = ed.encrypted_content;
+        let ranges = c.encrypted_content.as_ref().map(|c| content_ranges(&der, c)).transpose()?;
+        ("enveloped", ed.recip_infos.0.into_vec(), c.content_enc_alg, ranges, None)
     } else if ct == ID_AUTH_ENVELOPED_DATA {
-        let ad = AuthEnvelopedInfo::from_ber(der).map_err(damaged)?.content;
+        let ad = AuthEnvelopedInfo::from_ber(&der).map_err(damaged)?.content;
         let aad = match &ad.auth_attrs {
             // the additional data is the attributes' DER with the SET OF tag (RFC 5083 §2.2)
             Some(attrs) => attrs.to_der().map_err(damaged)?,
             None => Vec::new(),
         };
-        Ok(Envelope {
-            kind: "auth_enveloped",
-            recipients: ad.recip_infos.0.into_vec(),
-            content: ad.auth_encrypted_content_info,
-            auth: Some((aad, ad.mac.as_bytes().to_vec())),
-        })
+        let c = ad.auth_encrypted_content_info;
+        let ranges = c.encrypted_content.as_ref().map(|c| content_ranges(&der, c)).transpose()?;
+        (
+            "auth_enveloped",
+            ad.recip_infos.0.into_vec(),
+            c.content_enc_alg,
+            ranges,
+            Some((aad, ad.mac.as_bytes().to_vec())),
+        )
     } else {
-        Err(EnvelopeError::NotAnEnvelope { content_type: ct.to_string() })
-    }
+        return Err(EnvelopeError::NotAnEnvelope { content_type: ct.to_string() });
+    };
+    let mut raw = der;
+    let body = match ranges {
+        Some(r) if r.is_empty() => Some(0..0),
+        Some(r) => join_in_place(&mut raw, &r),
+        None => None,
+    };
+    Ok(Envelope { kind, recipients, content_enc_alg, raw, body, auth })
 }
 
 /// The key transport of a recipient, or the name of what we cannot do.
@@ -399,8 +528,8 @@ pub fn inspect(path: &Path, lang: crate::i18n::Lang) -> Result<Inspection, Envel
     let recipients: Vec<Recipient> = env.recipients.iter().map(|r| describe(r, &holders)).collect();
     Ok(Inspection {
         kind: env.kind,
-        content_cipher: ContentCipher::of(&env.content.content_enc_alg, env.auth.is_some())?,
-        encrypted_size: env.content.encrypted_content.as_ref().map(|c| c.as_bytes().len() as u64).unwrap_or(0),
+        content_cipher: ContentCipher::of(&env.content_enc_alg, env.auth.is_some())?,
+        encrypted_size: env.ciphertext().map(|c| c.len() as u64).unwrap_or(0),
         can_open: recipients.iter().any(|r| r.reachable != Reachable::Absent && r.key_transport.is_some()),
         recipients,
     })
@@ -444,7 +573,7 @@ pub fn open(req: &OpenRequest, pin: PinSource<'_>, lang: crate::i18n::Lang) -> R
         return Err(EnvelopeError::OutputExists { path: out });
     }
     let env = read(&req.file)?;
-    let cipher = ContentCipher::of(&env.content.content_enc_alg, env.auth.is_some())?;
+    let cipher = ContentCipher::of(&env.content_enc_alg, env.auth.is_some())?;
     let holders = holders(lang);
     let mut candidates: Vec<(&cms::enveloped_data::KeyTransRecipientInfo, KeyTransport, &Holder)> = Vec::new();
     for ri in &env.recipients {
@@ -461,18 +590,21 @@ pub fn open(req: &OpenRequest, pin: PinSource<'_>, lang: crate::i18n::Lang) -> R
     // store keys first (no PIN), then cards
     candidates.sort_by_key(|(_, _, h)| h.reachable != Reachable::Store);
     let mut last = None;
+    let mut cek = None;
     for (k, transport, h) in candidates {
         match unwrap_key(k.enc_key.as_bytes(), transport, h, pin) {
-            Ok(cek) => {
-                let written = content::decrypt_to(&env, cipher, &cek, &out, req.force)?;
-                let recipient = describe(&RecipientInfo::Ktri(k.clone()), &holders);
-                return Ok(Opened { out, size: written, content_cipher: cipher, recipient });
+            Ok(key) => {
+                cek = Some((key, describe(&RecipientInfo::Ktri(k.clone()), &holders)));
+                break;
             }
             Err(e @ (EnvelopeError::Token(_) | EnvelopeError::Store(_) | EnvelopeError::WrongKey)) => last = Some(e),
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or(EnvelopeError::WrongKey))
+    let Some((cek, recipient)) = cek else { return Err(last.unwrap_or(EnvelopeError::WrongKey)) };
+    // the envelope is given up to the decryption, which may work in its buffer (GCM decrypts in place)
+    let written = content::decrypt_to(env, cipher, &cek, &out, req.force)?;
+    Ok(Opened { out, size: written, content_cipher: cipher, recipient })
 }
 
 fn recipient_label(r: &Recipient) -> String {
@@ -531,7 +663,10 @@ mod tests {
 
     #[test]
     fn garbage_and_truncated_input_are_refused_clearly() {
-        assert!(matches!(parse(b"\x30\x03\x02\x01"), Err(EnvelopeError::Truncated | EnvelopeError::Damaged { .. })));
+        assert!(matches!(
+            parse(b"\x30\x03\x02\x01".to_vec()),
+            Err(EnvelopeError::Truncated | EnvelopeError::Damaged { .. })
+        ));
         assert!(unwrap_text(b"hello".to_vec()).is_none());
         // a certificate-only PKCS#7 is not an envelope
         let signed = cms::content_info::ContentInfo {
@@ -539,6 +674,6 @@ mod tests {
             content: der::Any::new(der::Tag::Sequence, Vec::<u8>::new()).unwrap(),
         };
         let der = signed.to_der().unwrap();
-        assert!(matches!(parse(&der), Err(EnvelopeError::NotAnEnvelope { .. })));
+        assert!(matches!(parse(der), Err(EnvelopeError::NotAnEnvelope { .. })));
     }
 }

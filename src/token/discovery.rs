@@ -7,14 +7,16 @@
 //! Every candidate is loaded and initialised once on the worker: a missing file, a library that is not PKCS#11
 //! or a module that fails to start becomes a [`ModuleProblem`] and is skipped — never fatal.
 
-use super::worker::{self, Op};
+use super::host;
+use super::wire::{expect_reply, Reply, Request};
+use super::worker::{self, State};
 use super::TokenError;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Where a module path came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "file")]
 #[non_exhaustive]
 pub enum ModuleSource {
@@ -36,7 +38,7 @@ pub struct Candidate {
 }
 
 /// A module that loaded and initialised.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Module {
     pub path: PathBuf,
     pub source: ModuleSource,
@@ -281,22 +283,25 @@ pub fn discover_with(opts: &DiscoveryOptions) -> Discovery {
     d
 }
 
-/// Loads one module on the worker, reads its `CK_INFO` and finalises it.
+/// Loads one module (in its helper process, see [`super::host`]), reads its `CK_INFO` and finalises it.
 pub fn probe(path: &Path) -> Result<Module, TokenError> {
-    let p = path.to_path_buf();
-    worker::call(Op::Probe, None, move |state| {
-        state.with_module(&p, |ctx| {
-            let info = ctx
-                .get_library_info()
-                .map_err(|e| TokenError::ModuleInit { path: p.clone(), detail: worker::rv_text(&e) })?;
-            Ok(Module {
-                path: p.clone(),
-                source: ModuleSource::Configured,
-                description: info.library_description().trim().to_string(),
-                manufacturer: info.manufacturer_id().trim().to_string(),
-                library_version: info.library_version().to_string(),
-                cryptoki_version: info.cryptoki_version().to_string(),
-            })
+    let reply = host::call(path, None, Request::Probe { module: path.to_path_buf() })?;
+    expect_reply!(reply, Reply::Module(m) => m)
+}
+
+/// [`probe`] where the module lives.
+pub(super) fn probe_on(state: &mut State, p: &Path) -> Result<Module, TokenError> {
+    state.with_module(p, |ctx| {
+        let info = ctx
+            .get_library_info()
+            .map_err(|e| TokenError::ModuleInit { path: p.to_path_buf(), detail: worker::rv_text(&e) })?;
+        Ok(Module {
+            path: p.to_path_buf(),
+            source: ModuleSource::Configured,
+            description: info.library_description().trim().to_string(),
+            manufacturer: info.manufacturer_id().trim().to_string(),
+            library_version: info.library_version().to_string(),
+            cryptoki_version: info.cryptoki_version().to_string(),
         })
     })
 }

@@ -5,8 +5,15 @@ use crate::i18n::{Coded, Lang};
 use crate::token::PinState;
 use std::path::PathBuf;
 
+/// The name of an operation in an error (`"login"`, `"decryption"`…). An alias, so that serde's derive does not
+/// take it for a borrowed string.
+pub type OperationName = &'static str;
+
 /// What went wrong with a PKCS#11 module, a token or a key.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Errors cross the pipe from a module's helper process ([`super::host`]), hence `Serialize`/`Deserialize`: the
+/// `operation` names are `&'static str` and come back as the known operation names ([`super::wire::static_name`]).
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum TokenError {
     /// The module file does not exist.
@@ -23,7 +30,11 @@ pub enum TokenError {
     ModuleInit { path: PathBuf, detail: String },
     /// The module did not answer in time; the call was abandoned.
     #[error("the PKCS#11 module did not answer within {seconds} s during {operation}")]
-    Timeout { operation: &'static str, seconds: u64 },
+    Timeout {
+        #[serde(deserialize_with = "super::wire::static_name")]
+        operation: OperationName,
+        seconds: u64,
+    },
     /// No token with this label.
     #[error("no token labelled {label:?}")]
     TokenNotFound { label: String },
@@ -65,7 +76,10 @@ pub enum TokenError {
     Unsupported { what: String },
     /// The card or token was removed (or its session vanished) during the operation.
     #[error("the token was removed during {operation}")]
-    Removed { operation: &'static str },
+    Removed {
+        #[serde(deserialize_with = "super::wire::static_name")]
+        operation: OperationName,
+    },
     /// The session belonged to a worker that was abandoned after a timeout.
     #[error("the token session was lost after a module stopped answering")]
     SessionLost,
@@ -74,7 +88,14 @@ pub enum TokenError {
     Decrypt { detail: String },
     /// Any other failure reported by the module.
     #[error("{operation} failed: {detail}")]
-    Device { operation: &'static str, detail: String },
+    Device {
+        #[serde(deserialize_with = "super::wire::static_name")]
+        operation: OperationName,
+        detail: String,
+    },
+    /// The module's helper process ended abruptly (the vendor module crashed) during an operation.
+    #[error("the PKCS#11 module {path} crashed ({detail})")]
+    ModuleCrashed { path: PathBuf, detail: String },
 }
 
 impl Coded for TokenError {
@@ -101,10 +122,12 @@ impl Coded for TokenError {
             TokenError::SessionLost => "token.session_lost",
             TokenError::Decrypt { .. } => "token.decrypt_failed",
             TokenError::Device { .. } => "token.device",
+            TokenError::ModuleCrashed { .. } => "token.module_crashed",
         }
     }
 
     fn message(&self, lang: Lang) -> String {
+        let operation = |op: &str| operation_name(op, lang);
         match self {
             TokenError::ModuleMissing { path } => lang.pick3(
                 format!(
@@ -162,7 +185,9 @@ impl Coded for TokenError {
                     path.display()
                 ),
             ),
-            TokenError::Timeout { operation, seconds } => lang.pick3(
+            TokenError::Timeout { operation: op, seconds } => {
+                let operation = operation(op);
+                lang.pick3(
                 format!(
                     "Le module de la carte n'a pas répondu en {seconds} s ({operation}). Retirez et réinsérez la carte puis réessayez ; si cela persiste, redémarrez l'ordinateur."
                 ),
@@ -172,7 +197,8 @@ impl Coded for TokenError {
                 format!(
                     "Das Modul der Karte hat nicht innerhalb von {seconds} s geantwortet ({operation}). Entnehmen Sie die Karte, stecken Sie sie wieder ein und versuchen Sie es erneut; falls das Problem bleibt, starten Sie den Computer neu."
                 ),
-            ),
+            )
+            }
             TokenError::TokenNotFound { label } => lang.pick3(
                 format!("Aucune carte ou jeton nommé « {label} » n'a été trouvé. Insérez la carte et vérifiez son nom avec « trousseau tokens »."),
                 format!("No card or token named \"{label}\" was found. Insert the card and check its name with \"trousseau tokens\"."),
@@ -247,11 +273,14 @@ impl Coded for TokenError {
                 format!("The card does not support this operation ({what})."),
                 format!("Die Karte unterstützt diesen Vorgang nicht ({what})."),
             ),
-            TokenError::Removed { operation } => lang.pick3(
+            TokenError::Removed { operation: op } => {
+                let operation = operation(op);
+                lang.pick3(
                 format!("La carte a été retirée pendant l'opération ({operation}). Réinsérez-la et recommencez."),
                 format!("The card was removed during the operation ({operation}). Reinsert it and start again."),
                 format!("Die Karte wurde während des Vorgangs entnommen ({operation}). Stecken Sie sie wieder ein und beginnen Sie von vorn."),
-            ),
+            )
+            }
             TokenError::SessionLost => lang.pick3(
                 "La connexion à la carte a été perdue après un blocage du module. Recommencez (le code PIN sera redemandé).",
                 "The connection to the card was lost after the module stopped answering. Start again (the PIN will be asked again).",
@@ -262,13 +291,47 @@ impl Coded for TokenError {
                 format!("The card could not decrypt this data ({detail}). It may not be meant for this key."),
                 format!("Die Karte konnte diese Daten nicht entschlüsseln ({detail}). Sie sind möglicherweise nicht für diesen Schlüssel bestimmt."),
             ),
-            TokenError::Device { operation, detail } => lang.pick3(
+            TokenError::ModuleCrashed { path, .. } => lang.pick3(
+                format!(
+                    "Le module de la carte s'est arrêté brutalement ({}). Trousseau continue de fonctionner : réessayez ; si cela se reproduit, mettez à jour ou réinstallez le logiciel de la carte (middleware) fourni par son émetteur.",
+                    path.display()
+                ),
+                format!(
+                    "The card's module stopped abruptly ({}). Trousseau keeps running: try again; if it happens again, update or reinstall the card's software (middleware) from its issuer.",
+                    path.display()
+                ),
+                format!(
+                    "Das Modul der Karte wurde abrupt beendet ({}). Trousseau läuft weiter: Versuchen Sie es erneut; wenn es wieder passiert, aktualisieren oder installieren Sie die Software der Karte (Middleware) ihres Herausgebers neu.",
+                    path.display()
+                ),
+            ),
+            TokenError::Device { operation: op, detail } => {
+                let operation = operation(op);
+                lang.pick3(
                 format!("La carte a signalé une erreur ({operation} : {detail}). Retirez et réinsérez-la, puis réessayez."),
                 format!("The card reported an error ({operation}: {detail}). Remove and reinsert it, then try again."),
                 format!("Die Karte hat einen Fehler gemeldet ({operation}: {detail}). Entnehmen Sie sie, stecken Sie sie wieder ein und versuchen Sie es erneut."),
-            ),
+            )
+            }
         }
     }
+}
+
+/// An operation's name in `lang` (the names are English in the code and in logs).
+fn operation_name(op: &str, lang: Lang) -> String {
+    let (fr, de) = match op {
+        "module start" => ("démarrage du module", "Start des Moduls"),
+        "token listing" => ("lecture de la carte", "Lesen der Karte"),
+        "login" => ("saisie du code PIN", "PIN-Eingabe"),
+        "signature" => ("signature", "Signatur"),
+        "decryption" => ("déchiffrement", "Entschlüsselung"),
+        "key generation" => ("création de clé", "Schlüsselerzeugung"),
+        "PIN change" => ("changement de code PIN", "PIN-Änderung"),
+        "logout" => ("fermeture de session", "Abmeldung"),
+        "token lookup" => ("recherche de la carte", "Suche der Karte"),
+        _ => (op, op),
+    };
+    lang.pick3(fr, op, de).to_string()
 }
 
 #[cfg(test)]
@@ -282,6 +345,7 @@ mod tests {
         assert_german(&TokenError::PinLocked);
         assert_german(&TokenError::PinLockedNow);
         assert_german(&TokenError::Timeout { operation: "C_Login", seconds: 30 });
+        assert_german(&TokenError::ModuleCrashed { path: PathBuf::from("/x.so"), detail: "signal 11".into() });
         let wrong = TokenError::WrongPin { state: PinState::FinalTry };
         assert_german(&wrong);
         assert_eq!(wrong.message(Lang::De), "Falsche PIN. Letzter Versuch: Eine weitere falsche PIN sperrt die Karte.");

@@ -12,11 +12,13 @@
 mod discovery;
 mod error;
 mod ffi;
+mod host;
 mod objects;
 mod pin;
 mod session;
 #[cfg(feature = "software-keys")]
 mod signer;
+mod wire;
 mod worker;
 
 pub use discovery::{
@@ -24,8 +26,9 @@ pub use discovery::{
     DiscoveryOptions, Module, ModuleProblem, ModuleProblemReport, ModuleSource,
 };
 pub use error::TokenError;
+pub use host::{isolate_modules, modules_isolated, serve_if_asked, HELPER_ARG};
 pub use objects::{certificates, classify, encryption_certificates, KeyRole, TokenCertificate};
-pub use pin::{change_pin, check_new_pin, pin_rules, unblock_pin, PinRules};
+pub use pin::{change_pin, change_pin_on_pad, check_new_pin, pin_rules, unblock_pin, unblock_pin_on_pad, PinRules};
 pub use session::{login, login_protected, DecryptPadding, KeyAlgorithm, Pin, TokenKeyInfo, TokenSession};
 #[cfg(feature = "software-keys")]
 pub use signer::TokenSigningKey;
@@ -38,7 +41,7 @@ use std::path::{Path, PathBuf};
 use worker::Op;
 
 /// What the token's flags say about the user PIN (PKCS#11 gives no exact count: only these states).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PinState {
     /// No failed attempt recorded.
@@ -164,7 +167,7 @@ pub(crate) fn token_facts(ctx: &Pkcs11, module: &Path, slot: Slot) -> Result<Tok
 }
 
 /// The user PIN's state with its wording, as listings show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PinStatus {
     pub state: PinState,
     /// The PIN must be changed before use (new card, reset PIN).
@@ -193,7 +196,7 @@ impl PinStatus {
 }
 
 /// A token (a card in a reader, or a software token) seen through a module.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Token {
     /// The module that shows it.
     pub module: PathBuf,
@@ -232,8 +235,13 @@ pub fn list_tokens(discovery: &Discovery, lang: Lang) -> TokenList {
 
 /// The tokens of one module.
 pub fn module_tokens(module: &Path, lang: Lang) -> Result<Vec<Token>, TokenError> {
-    let p = module.to_path_buf();
-    worker::call(Op::List, None, move |state| state.with_module(&p, |ctx| read_tokens(ctx, &p, lang)))
+    let reply = host::call(module, None, wire::Request::Tokens { module: module.to_path_buf(), lang })?;
+    wire::expect_reply!(reply, wire::Reply::Tokens(t) => t)
+}
+
+/// [`module_tokens`] where the module lives.
+pub(crate) fn tokens_on(state: &mut worker::State, module: &Path, lang: Lang) -> Result<Vec<Token>, TokenError> {
+    state.with_module(module, |ctx| read_tokens(ctx, module, lang))
 }
 
 fn read_tokens(ctx: &Pkcs11, module: &Path, lang: Lang) -> Result<Vec<Token>, TokenError> {

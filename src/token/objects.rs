@@ -1,6 +1,8 @@
 //! Certificates on a token, paired with their keys by `CKA_ID` and classified by what they are for.
 
-use super::worker::{self, Op};
+use super::host;
+use super::wire::{expect_reply, RawCertificate, Reply, Request};
+use super::worker::{Op, State};
 use super::{device, locate, Discovery, Token, TokenError};
 use crate::cert::Certificate;
 use crate::i18n::Lang;
@@ -65,8 +67,8 @@ pub struct TokenCertificate {
     pub token: String,
 }
 
-/// Reads the certificates of a session's token and pairs them with key objects by `CKA_ID`.
-pub(crate) fn read_certificates(session: &Session, token_label: &str) -> Result<Vec<TokenCertificate>, TokenError> {
+/// Reads the certificate objects of a session's token, each with whether a key object shares its `CKA_ID`.
+pub(crate) fn read_certificates(session: &Session) -> Result<Vec<RawCertificate>, TokenError> {
     let ids_of = |class: ObjectClass| -> Result<HashSet<Vec<u8>>, TokenError> {
         let handles = session.find_objects(&[Attribute::Class(class)]).map_err(|e| device(Op::List, &e))?;
         let mut ids = HashSet::new();
@@ -100,25 +102,35 @@ pub(crate) fn read_certificates(session: &Session, token_label: &str) -> Result<
             }
         }
         let Some(der) = value else { continue };
-        let certificate = match parse_certificate(&der) {
+        let has_key = !id.is_empty() && (private_ids.contains(&id) || public_ids.contains(&id));
+        out.push(RawCertificate { der, id, label, has_key });
+    }
+    Ok(out)
+}
+
+/// Parses the certificate objects read on a token (here, not in the module's process): unreadable ones are
+/// left out with a warning.
+pub(crate) fn pair_certificates(raw: Vec<RawCertificate>, token_label: &str) -> Vec<TokenCertificate> {
+    let mut out = Vec::new();
+    for r in raw {
+        let certificate = match parse_certificate(&r.der) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!("certificate object {label:?} on token {token_label:?} is not readable: {e}");
+                tracing::warn!("certificate object {:?} on token {token_label:?} is not readable: {e}", r.label);
                 continue;
             }
         };
-        let has_private_key = !id.is_empty() && (private_ids.contains(&id) || public_ids.contains(&id));
         out.push(TokenCertificate {
             role: classify(&certificate),
             certificate,
-            key_id: hex::encode(&id),
-            object_label: label,
-            has_private_key,
+            key_id: hex::encode(&r.id),
+            object_label: r.label,
+            has_private_key: r.has_key,
             on_token: true,
             token: token_label.to_string(),
         });
     }
-    Ok(out)
+    out
 }
 
 fn parse_certificate(der: &[u8]) -> Result<Certificate, String> {
@@ -127,13 +139,17 @@ fn parse_certificate(der: &[u8]) -> Result<Certificate, String> {
 
 /// The certificates of `token` (public objects: no PIN needed).
 pub fn certificates(token: &Token) -> Result<Vec<TokenCertificate>, TokenError> {
-    let t = token.clone();
-    worker::call(Op::List, None, move |state| {
-        state.with_module(&t.module.clone(), |ctx| {
-            let (slot, _) = locate(ctx, &t)?;
-            let session = ctx.open_ro_session(slot).map_err(|e| device(Op::List, &e))?;
-            read_certificates(&session, &t.label)
-        })
+    let reply = host::call(&token.module, None, Request::Certificates { token: token.clone() })?;
+    let raw = expect_reply!(reply, Reply::Certificates(c) => c)?;
+    Ok(pair_certificates(raw, &token.label))
+}
+
+/// [`certificates`] where the module lives.
+pub(crate) fn certificates_on(state: &mut State, t: &Token) -> Result<Vec<RawCertificate>, TokenError> {
+    state.with_module(&t.module, |ctx| {
+        let (slot, _) = locate(ctx, t)?;
+        let session = ctx.open_ro_session(slot).map_err(|e| device(Op::List, &e))?;
+        read_certificates(&session)
     })
 }
 

@@ -7,12 +7,14 @@ use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::session::UserType;
 use secrecy::ExposeSecret;
 
-use super::worker::{self, Op};
+use super::host;
+use super::wire::{expect_reply, Reply, Request, WirePin};
+use super::worker::{Op, State};
 use super::{device, locate, PinState, Token, TokenError};
 use crate::token::Pin;
 
 /// The lengths the token accepts for a PIN (`ulMinPinLen`, `ulMaxPinLen`), when it says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PinRules {
     pub min: usize,
     pub max: usize,
@@ -20,12 +22,15 @@ pub struct PinRules {
 
 /// The token's PIN length rules (`None` when its information cannot be read: the token then judges alone).
 pub fn pin_rules(token: &Token) -> Result<Option<PinRules>, TokenError> {
-    let t = token.clone();
-    worker::call(Op::List, None, move |state| {
-        state.with_module(&t.module.clone(), move |ctx| {
-            let (slot, _) = locate(ctx, &t)?;
-            Ok(rules_of(ctx, slot))
-        })
+    let reply = host::call(&token.module, None, Request::PinRules { token: token.clone() })?;
+    expect_reply!(reply, Reply::PinRules(r) => r)
+}
+
+/// [`pin_rules`] where the module lives.
+pub(super) fn pin_rules_on(state: &mut State, t: &Token) -> Result<Option<PinRules>, TokenError> {
+    state.with_module(&t.module, |ctx| {
+        let (slot, _) = locate(ctx, t)?;
+        Ok(rules_of(ctx, slot))
     })
 }
 
@@ -60,66 +65,121 @@ fn rules_of(ctx: &cryptoki::context::Pkcs11, slot: cryptoki::slot::Slot) -> Opti
 /// Changes the user PIN of `token` from `old` to `new` (typed twice when `again` is given). The new PIN is checked
 /// against the token's lengths first; the token checks `old`; a locked PIN is not tried.
 pub fn change_pin(token: &Token, old: Pin, new: Pin, again: Option<Pin>) -> Result<(), TokenError> {
-    let t = token.clone();
-    worker::call(Op::SetPin, None, move |state| {
-        state.with_module(&t.module.clone(), move |ctx| {
-            let (slot, info) = locate(ctx, &t)?;
-            check_new_pin(rules_of(ctx, slot), &new, again.as_ref())?;
-            drop(again);
-            if info.flags & super::flags::USER_PIN_LOCKED != 0 {
-                return Err(TokenError::PinLocked);
+    let entry = PinEntry::Keyboard { old: WirePin(old), new: WirePin(new), again: again.map(WirePin) };
+    let reply = host::call(&token.module, None, Request::ChangePin { token: token.clone(), entry })?;
+    expect_reply!(reply, Reply::Done => ())
+}
+
+/// Changes the user PIN of a token whose reader has a PIN pad (`pin.protected_path`): the reader asks for the
+/// current PIN and the new one (the time limit is the login's, 120 s). Same errors as [`change_pin`].
+pub fn change_pin_on_pad(token: &Token) -> Result<(), TokenError> {
+    let reply = host::call(&token.module, None, Request::ChangePin { token: token.clone(), entry: PinEntry::Pad })?;
+    expect_reply!(reply, Reply::Done => ())
+}
+
+/// How a PIN change or unblock gets its codes: typed into Trousseau, or on the reader's PIN pad.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) enum PinEntry {
+    Keyboard { old: WirePin, new: WirePin, again: Option<WirePin> },
+    Pad,
+}
+
+/// [`change_pin`] where the module lives.
+pub(super) fn change_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> Result<(), TokenError> {
+    state.with_module(&t.module, move |ctx| {
+        let (slot, info) = locate(ctx, t)?;
+        if let PinEntry::Keyboard { new, again, .. } = &entry {
+            check_new_pin(rules_of(ctx, slot), &new.0, again.as_ref().map(|a| &a.0))?;
+        }
+        if info.flags & super::flags::USER_PIN_LOCKED != 0 {
+            return Err(TokenError::PinLocked);
+        }
+        let session = ctx.open_rw_session(slot).map_err(|e| device(Op::SetPin, &e))?;
+        let result = match entry {
+            PinEntry::Keyboard { old, new, again } => {
+                let r = session.set_pin(&old.0 .0, &new.0 .0);
+                drop((old, new, again));
+                r
             }
-            let session = ctx.open_rw_session(slot).map_err(|e| device(Op::SetPin, &e))?;
-            let result = session.set_pin(&old.0, &new.0);
-            drop((old, new));
-            match result {
-                Ok(()) => Ok(()),
-                Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => match pin_state(ctx, &t) {
-                    PinState::Locked => Err(TokenError::PinLockedNow),
-                    state => Err(TokenError::WrongPin { state }),
-                },
-                Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::PinLockedNow),
-                Err(e) => Err(device(Op::SetPin, &e)),
-            }
-        })
+            PinEntry::Pad => on_pad(super::ffi::set_pin_on_pad(&t.module, session.handle()))?,
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => match pin_state(ctx, t) {
+                PinState::Locked => Err(TokenError::PinLockedNow),
+                state => Err(TokenError::WrongPin { state }),
+            },
+            Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::PinLockedNow),
+            Err(e) => Err(device(Op::SetPin, &e)),
+        }
     })
+}
+
+/// A raw `CK_RV` from a PIN-pad call, as cryptoki's result.
+fn on_pad(rv: Result<std::os::raw::c_ulong, String>) -> Result<cryptoki::error::Result<()>, TokenError> {
+    use cryptoki::context::Function;
+    use cryptoki::error::Rv;
+    let rv = rv.map_err(|detail| TokenError::Device { operation: Op::SetPin.name(), detail })?;
+    Ok(Rv::from(rv).into_result(Function::SetPIN))
 }
 
 /// Unblocks (or resets) the user PIN of `token` with its unblocking code (`so`: the SO PIN / PUK), setting `new`
 /// (typed twice when `again` is given; checked against the token's lengths before anything is sent).
 pub fn unblock_pin(token: &Token, so: Pin, new: Pin, again: Option<Pin>) -> Result<(), TokenError> {
-    let t = token.clone();
-    worker::call(Op::SetPin, None, move |state| {
-        state.with_module(&t.module.clone(), move |ctx| {
-            let (slot, _) = locate(ctx, &t)?;
-            check_new_pin(rules_of(ctx, slot), &new, again.as_ref())?;
-            drop(again);
-            let info = ctx.get_token_info(slot).ok();
-            if info.as_ref().is_some_and(|i| i.so_pin_locked()) {
-                return Err(TokenError::UnblockCodeLocked);
+    let entry = PinEntry::Keyboard { old: WirePin(so), new: WirePin(new), again: again.map(WirePin) };
+    let reply = host::call(&token.module, None, Request::UnblockPin { token: token.clone(), entry })?;
+    expect_reply!(reply, Reply::Done => ())
+}
+
+/// Unblocks the user PIN of a token whose reader has a PIN pad: the reader asks for the unblocking code, then
+/// for the new PIN. Same errors as [`unblock_pin`].
+pub fn unblock_pin_on_pad(token: &Token) -> Result<(), TokenError> {
+    let reply = host::call(&token.module, None, Request::UnblockPin { token: token.clone(), entry: PinEntry::Pad })?;
+    expect_reply!(reply, Reply::Done => ())
+}
+
+/// [`unblock_pin`] where the module lives (`entry`'s `old` is the unblocking code).
+pub(super) fn unblock_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> Result<(), TokenError> {
+    state.with_module(&t.module, move |ctx| {
+        let (slot, _) = locate(ctx, t)?;
+        if let PinEntry::Keyboard { new, again, .. } = &entry {
+            check_new_pin(rules_of(ctx, slot), &new.0, again.as_ref().map(|a| &a.0))?;
+        }
+        let info = ctx.get_token_info(slot).ok();
+        if info.as_ref().is_some_and(|i| i.so_pin_locked()) {
+            return Err(TokenError::UnblockCodeLocked);
+        }
+        let session = ctx.open_rw_session(slot).map_err(|e| device(Op::SetPin, &e))?;
+        let (so, new) = match entry {
+            PinEntry::Keyboard { old, new, again } => {
+                drop(again);
+                (Some(old), Some(new))
             }
-            let session = ctx.open_rw_session(slot).map_err(|e| device(Op::SetPin, &e))?;
-            let login = session.login(UserType::So, Some(&so.0));
-            drop(so);
-            match login {
-                Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-                Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-                    let final_try = ctx.get_token_info(slot).map(|i| i.so_pin_final_try()).unwrap_or(false);
-                    let locked = ctx.get_token_info(slot).map(|i| i.so_pin_locked()).unwrap_or(false);
-                    return Err(if locked {
-                        TokenError::UnblockCodeLocked
-                    } else {
-                        TokenError::WrongUnblockCode { final_try }
-                    });
-                }
-                Err(CkError::Pkcs11(RvError::PinLocked, _)) => return Err(TokenError::UnblockCodeLocked),
-                Err(e) => return Err(device(Op::SetPin, &e)),
+            PinEntry::Pad => (None, None),
+        };
+        // With no code, the module asks the reader's pad for it (PKCS#11: a null PIN on a protected path).
+        let login = session.login(UserType::So, so.as_ref().map(|p| &p.0 .0));
+        drop(so);
+        match login {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                let final_try = ctx.get_token_info(slot).map(|i| i.so_pin_final_try()).unwrap_or(false);
+                let locked = ctx.get_token_info(slot).map(|i| i.so_pin_locked()).unwrap_or(false);
+                return Err(if locked {
+                    TokenError::UnblockCodeLocked
+                } else {
+                    TokenError::WrongUnblockCode { final_try }
+                });
             }
-            let result = session.init_pin(&new.0);
-            drop(new);
-            let _ = session.logout();
-            result.map_err(|e| device(Op::SetPin, &e))
-        })
+            Err(CkError::Pkcs11(RvError::PinLocked, _)) => return Err(TokenError::UnblockCodeLocked),
+            Err(e) => return Err(device(Op::SetPin, &e)),
+        }
+        let result = match new {
+            Some(new) => session.init_pin(&new.0 .0),
+            None => on_pad(super::ffi::init_pin_on_pad(&t.module, session.handle()))?,
+        };
+        let _ = session.logout();
+        result.map_err(|e| device(Op::SetPin, &e))
     })
 }
 

@@ -1,27 +1,15 @@
 //! A private key on a token as an rcgen signing key: the CSR (or certificate) code that signs with a software
 //! key signs with a key on the card, in place — the key never leaves the token.
 
-use super::session::{find_key, removed_if_gone};
-use super::worker::{self, Op};
+use super::session::{find_key, with_session};
+use super::wire::{expect_reply, Reply, Request, SignWith};
+use super::worker::{Op, State};
 use super::{device, TokenError, TokenSession};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::Session;
 use sha2::Digest;
 use std::sync::Mutex;
-
-/// How the token is asked to sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SignWith {
-    /// `CKM_SHA256_RSA_PKCS`: the token hashes.
-    Sha256RsaPkcs,
-    /// `CKM_RSA_PKCS` over a DigestInfo we build (cards that only offer raw PKCS#1 signing).
-    RsaPkcsDigestInfo,
-    /// `CKM_ECDSA` over our SHA-256 digest (P-256).
-    EcdsaP256,
-    /// `CKM_ECDSA` over our SHA-384 digest (P-384).
-    EcdsaP384,
-}
 
 /// A key on a logged-in token that rcgen can sign with (`PublicKeyData` + `SigningKey`).
 ///
@@ -41,17 +29,10 @@ impl TokenSession {
     /// The private key `key_id` (CKA_ID bytes) as an rcgen signing key: RSA (SHA-256 with PKCS#1 v1.5) or
     /// EC P-256/P-384 (ECDSA).
     pub fn signing_key(&self, key_id: &[u8]) -> Result<TokenSigningKey<'_>, TokenError> {
-        let (id, sid, serial) = (key_id.to_vec(), self.id, self.token().serial.clone());
-        let (public, with) = worker::call(Op::List, Some(self.generation), move |state| {
-            let (slot, module) = {
-                let s = state.session(sid)?;
-                (s.slot, s.module.clone())
-            };
-            let ctx = state.module_ctx(&module).ok_or(TokenError::SessionLost)?;
-            let mechanisms = ctx.get_mechanism_list(slot).unwrap_or_default();
-            let r = describe_key(&state.session(sid)?.session, &id, &mechanisms);
-            removed_if_gone(state, sid, &serial, Op::List, r)
-        })?;
+        let req =
+            Request::DescribeKey { session: self.id, serial: self.token().serial.clone(), key_id: key_id.to_vec() };
+        let reply = self.call(req)?;
+        let (public, with) = expect_reply!(reply, Reply::Key { public, with } => (public, with))?;
         Ok(TokenSigningKey { session: self, key_id: key_id.to_vec(), public, with, last_error: Mutex::new(None) })
     }
 }
@@ -69,7 +50,7 @@ impl TokenSigningKey<'_> {
 
     /// Signs `msg` on the token (hashing as the algorithm requires).
     pub fn sign_on_token(&self, msg: &[u8]) -> Result<Vec<u8>, TokenError> {
-        let (id, with) = (self.key_id.clone(), self.with);
+        let with = self.with;
         let data: Vec<u8> = match with {
             SignWith::Sha256RsaPkcs => msg.to_vec(),
             SignWith::RsaPkcsDigestInfo => {
@@ -80,27 +61,60 @@ impl TokenSigningKey<'_> {
             SignWith::EcdsaP256 => sha2::Sha256::digest(msg).to_vec(),
             SignWith::EcdsaP384 => sha2::Sha384::digest(msg).to_vec(),
         };
-        let raw = self.session.with(Op::Sign, move |s| {
-            let key = find_key(s, ObjectClass::PRIVATE_KEY, &id)?;
-            let mechanism = match with {
-                SignWith::Sha256RsaPkcs => Mechanism::Sha256RsaPkcs,
-                SignWith::RsaPkcsDigestInfo => Mechanism::RsaPkcs,
-                SignWith::EcdsaP256 | SignWith::EcdsaP384 => Mechanism::Ecdsa,
-            };
-            s.sign(&mechanism, key, &data).map_err(|e| match e {
-                cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserNotLoggedIn, _) => {
-                    TokenError::Unsupported {
-                        what: "signature key asking for the PIN at every use (CKA_ALWAYS_AUTHENTICATE)".into(),
-                    }
-                }
-                e => device(Op::Sign, &e),
-            })
-        })?;
+        let req = Request::Sign {
+            session: self.session.id,
+            serial: self.session.token().serial.clone(),
+            key_id: self.key_id.clone(),
+            with,
+            data,
+        };
+        let raw = expect_reply!(self.session.call(req)?, Reply::Bytes(b) => b)?;
         match with {
             SignWith::EcdsaP256 | SignWith::EcdsaP384 => Ok(ecdsa_raw_to_der(&raw)),
             _ => Ok(raw),
         }
     }
+}
+
+/// [`TokenSession::signing_key`] where the module lives.
+pub(super) fn describe_on(
+    state: &mut State,
+    sid: u64,
+    serial: &str,
+    id: &[u8],
+) -> Result<(Vec<u8>, SignWith), TokenError> {
+    let (slot, module) = {
+        let s = state.session(sid)?;
+        (s.slot, s.module.clone())
+    };
+    let ctx = state.module_ctx(&module).ok_or(TokenError::SessionLost)?;
+    let mechanisms = ctx.get_mechanism_list(slot).unwrap_or_default();
+    with_session(state, sid, serial, Op::List, |s| describe_key(s, id, &mechanisms))
+}
+
+/// [`TokenSigningKey::sign_on_token`] where the module lives.
+pub(super) fn sign_on(
+    state: &mut State,
+    sid: u64,
+    serial: &str,
+    id: &[u8],
+    with: SignWith,
+    data: &[u8],
+) -> Result<Vec<u8>, TokenError> {
+    with_session(state, sid, serial, Op::Sign, |s| {
+        let key = find_key(s, ObjectClass::PRIVATE_KEY, id)?;
+        let mechanism = match with {
+            SignWith::Sha256RsaPkcs => Mechanism::Sha256RsaPkcs,
+            SignWith::RsaPkcsDigestInfo => Mechanism::RsaPkcs,
+            SignWith::EcdsaP256 | SignWith::EcdsaP384 => Mechanism::Ecdsa,
+        };
+        s.sign(&mechanism, key, data).map_err(|e| match e {
+            cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserNotLoggedIn, _) => TokenError::Unsupported {
+                what: "signature key asking for the PIN at every use (CKA_ALWAYS_AUTHENTICATE)".into(),
+            },
+            e => device(Op::Sign, &e),
+        })
+    })
 }
 
 impl rcgen::PublicKeyData for TokenSigningKey<'_> {

@@ -50,7 +50,7 @@ impl Op {
     }
 
     /// Default limit; `TROUSSEAU_PKCS11_TIMEOUT_MS` overrides every limit (tests, slow middleware).
-    fn timeout(self) -> Duration {
+    pub(crate) fn timeout(self) -> Duration {
         if let Some(ms) = std::env::var("TROUSSEAU_PKCS11_TIMEOUT_MS").ok().and_then(|v| v.trim().parse::<u64>().ok()) {
             return Duration::from_millis(ms.max(1));
         }
@@ -184,7 +184,7 @@ impl State {
         }
     }
 
-    fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         let ids: Vec<u64> = self.sessions.keys().copied().collect();
         for id in ids {
             self.close_session(id);

@@ -203,6 +203,42 @@ fn a_card_key_opens_with_its_pin_and_inspect_asks_none() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("Trousseau Test CA"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// The card leaves the reader while it decrypts (a module in front of SoftHSM2 answers CKR_DEVICE_REMOVED and
+/// then shows an empty slot: nothing here can pull a real card): the user is told the card was removed and to
+/// reinsert it, and nothing is written — no output, no temporary file.
+#[test]
+fn a_card_pulled_out_during_decryption_is_said_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::test_root(&dir.path().join("pki"), "Trousseau Test CA");
+    pki.leaf("carte", "Marie Carte", "rsa", "keyEncipherment");
+    let hsm = SoftHsm::new();
+    hsm.init_token("Carte LuxTrust");
+    hsm.import_identity("Carte LuxTrust", &softhsm::der_files(&pki.dir, "carte"), "c1", "chiffrement");
+    let pulled = crate::support::faulty::pulled_module(hsm.dir.path());
+    let home = Home::new();
+    crate::support::nss::create_db(&home.file("nssdb"));
+    let content = bid(dir.path(), 40_000);
+    let env = encrypt(&pki, &content, "carte.p7m", "aes-256-cbc", "pkcs1", "der", &["carte"]);
+    let outdir = dir.path().join("sortie");
+    std::fs::create_dir(&outdir).unwrap();
+    let out = outdir.join("offre.pdf");
+    let conf = hsm.conf().display().to_string();
+    let module = pulled.display().to_string();
+    let vars = [
+        ("SOFTHSM2_CONF", conf.as_str()),
+        ("TROUSSEAU_PKCS11_MODULE", module.as_str()),
+        ("CARD_PIN", softhsm::USER_PIN),
+    ];
+    let v = inspect(&home, &env, &vars);
+    assert_eq!(v["recipients"][0]["reachable"], "token", "the card is there before: {v}");
+    let o = open(&home, &env, &out, &vars, &["--pin-env", "CARD_PIN"]);
+    assert_eq!(json_error_code(&o), "token.removed", "{}", String::from_utf8_lossy(&o.stderr));
+    // French by default (Home::cli), saying what happened and what to do.
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("retirée") && said.contains("Réinsérez"), "{said}");
+    assert_eq!(std::fs::read_dir(&outdir).unwrap().count(), 0, "nothing written, not even a temporary file");
+}
+
 /// Truncated, damaged, foreign or non-envelope input, and an existing output: each a specific error, the output
 /// folder unchanged (no partial or temporary file), an existing file byte for byte the same.
 #[test]

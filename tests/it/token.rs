@@ -28,7 +28,13 @@ fn stdout_json(out: &Output) -> serde_json::Value {
 }
 
 /// A key pair and a self-signed certificate made by OpenSSL, as DER files in `dir`.
-fn openssl_cert(dir: &Path, name: &str, cn: &str, key_usage: &str, eku: Option<&str>) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn openssl_cert(
+    dir: &Path,
+    name: &str,
+    cn: &str,
+    key_usage: &str,
+    eku: Option<&str>,
+) -> (PathBuf, PathBuf, PathBuf) {
     let key = format!("{name}.key.pem");
     let cert = format!("{name}.crt.der");
     let mut args = vec![

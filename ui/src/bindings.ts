@@ -257,7 +257,11 @@ pin_state: string,
 /**
  * The PIN state as a sentence (retries left, what to do).
  */
-pin_message: string, removable: boolean, };
+pin_message: string, removable: boolean, 
+/**
+ * The reader has a PIN pad (protected authentication path): codes are typed there, not in the window.
+ */
+pin_pad: boolean, };
 
 export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
 

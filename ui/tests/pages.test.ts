@@ -98,7 +98,7 @@ describe("cards and tokens", () => {
   it("shows the PIN state sentence with a warning class, and module problems as errors with their code", async () => {
     const { tokensTable } = await import("../src/pages/cards");
     const el = tokensTable({
-      tokens: [{ label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "final_try", pin_message: "Dernier essai avant blocage.", removable: true }],
+      tokens: [{ label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "final_try", pin_message: "Dernier essai avant blocage.", removable: true, pin_pad: false }],
       problems: [{ code: "token.module_load", message: "Le module ne se charge pas." }],
     });
     expect(el.querySelector("td.expired")?.textContent).toBe("Dernier essai avant blocage.");

@@ -13,6 +13,7 @@ const row = (label: string, pin_state: string, pin_message: string) => ({
   pin_state,
   pin_message,
   removable: false,
+  pin_pad: false,
 });
 
 beforeEach(() => {
@@ -47,5 +48,27 @@ describe("card PIN form", () => {
     mode.dispatchEvent(new Event("change"));
     expect(finalRow.hidden).toBe(true);
     expect(form.textContent).toContain("Code de déblocage (PUK)");
+  });
+
+  it("on a reader with a keypad, asks for nothing in the window and sends empty codes (the reader asks)", async () => {
+    const calls: [string, unknown][] = [];
+    setInvoke(async (cmd: string, args: unknown) => {
+      calls.push([cmd, args]);
+      return { ...row("Pad", "ok", "PIN correct"), pin_pad: true };
+    });
+    const form = pinForm({ tokens: [row("Carte", "ok", "ok"), { ...row("Pad", "ok", "ok"), pin_pad: true }], problems: [] }, () => {});
+    document.body.append(form);
+    const pad = form.querySelector("[data-testid=pin-pad]") as HTMLElement;
+    const current = form.querySelector("input[name=pin-current]") as HTMLInputElement;
+    expect(pad.hidden).toBe(true);
+    const token = form.querySelector("select[name=pin-token]") as HTMLSelectElement;
+    token.value = "Pad";
+    token.dispatchEvent(new Event("change"));
+    expect(pad.hidden).toBe(false);
+    expect(pad.textContent).toContain("clavier");
+    expect((current.closest("div") as HTMLElement).hidden).toBe(true);
+    form.dispatchEvent(new Event("submit"));
+    await new Promise((r) => setTimeout(r, 0));
+    expect((calls[0][1] as { req: Record<string, unknown> }).req).toMatchObject({ token: "Pad", current: "", new_pin: "", confirm: "" });
   });
 });

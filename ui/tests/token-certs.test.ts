@@ -28,7 +28,7 @@ function row(over: Partial<TokenCertRow> = {}, c: Partial<CertSummary> = {}): To
   return { certificate: cert(c), role: "signature", key_id: "5e", object_label: "sig", bicle_capable: true, ...over };
 }
 
-const token = { label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "ok", pin_message: "Code PIN : aucun essai erroné.", removable: true };
+const token = { label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "ok", pin_message: "Code PIN : aucun essai erroné.", removable: true, pin_pad: false };
 
 beforeEach(() => {
   setLang("fr");

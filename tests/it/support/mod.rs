@@ -1,6 +1,7 @@
 //! Test support shared by all areas: the CLI binary, temporary homes, OpenSSL as the second implementation.
 #![allow(dead_code)]
 
+pub mod faulty;
 pub mod nss;
 pub mod opencryptoki;
 pub mod pcscd;

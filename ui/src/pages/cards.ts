@@ -119,13 +119,19 @@ export function pinForm(v: TokensView, onDone: () => void): HTMLElement {
   const finalOk = h("input", { type: "checkbox", name: "pin-final-ok" });
   const finalRow = h("label", {}, finalOk, ` ${t("pin.finalTry")}`);
   const status = h("div", { "aria-live": "polite", "data-testid": "pin-status" });
+  const padNote = h("p", { "data-testid": "pin-pad", class: "note" }, t("pin.onPad"));
+  const codes = h("div", {});
   const refresh = () => {
     const row = v.tokens.find((x) => x.label === token.value);
     state.textContent = row ? `${row.label} — ${row.pin_message}` : "";
+    // A reader with a keypad asks for the codes itself: nothing is typed in the window.
+    padNote.hidden = !row?.pin_pad;
+    codes.hidden = !!row?.pin_pad;
     finalRow.hidden = !(row && row.pin_state === "final_try" && mode.value === "change");
     currentLabel.textContent = mode.value === "change" ? t("pin.current") : t("pin.puk");
     current.setAttribute("aria-label", currentLabel.textContent);
   };
+  codes.append(h("label", {}, currentLabel, current), field(t("pin.new"), next), field(t("pin.confirm"), confirm));
   token.addEventListener("change", refresh);
   mode.addEventListener("change", refresh);
   const form = h(
@@ -134,9 +140,8 @@ export function pinForm(v: TokensView, onDone: () => void): HTMLElement {
     field(t("pin.token"), token),
     field(t("pin.mode"), mode),
     state,
-    h("label", {}, currentLabel, current),
-    field(t("pin.new"), next),
-    field(t("pin.confirm"), confirm),
+    padNote,
+    codes,
     finalRow,
     h("button", { type: "submit", class: "primary" }, t("pin.submit")),
     status,

@@ -96,7 +96,8 @@ export async function envelopePage(): Promise<HTMLElement> {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const req = { path: file.value.trim(), out: out.value.trim(), force: force.checked, pin: pin.value ? pin.value : null };
-    const r = await withProgress(status, () => call("envelope_open", req));
+    const stop = await followProgress(status, "envelope_open");
+    const r = await withProgress(status, () => call("envelope_open", req)).finally(stop);
     pin.value = "";
     if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("env.opened").replace("{out}", r.out)));
   });
@@ -123,5 +124,37 @@ export async function envelopePage(): Promise<HTMLElement> {
     return h("div", {}, section(t("env.title"), form));
   } catch (e) {
     return errorBox(e);
+  }
+}
+
+/** What the core reports while it works (`src/progress.rs`, forwarded by the desktop app as `progress` events). */
+export interface Progress {
+  operation: string;
+  done: number;
+  total: number;
+}
+
+/** A progress bar under `status` for `operation`, fed by its `progress` events; returns the function that stops it. */
+export async function followProgress(status: HTMLElement, operation: string): Promise<() => void> {
+  const bar = h("progress", { max: "100", value: "0", "data-testid": "progress" }) as HTMLProgressElement;
+  const label = h("span", { class: "percent" }, "0 %");
+  const box = h("p", { class: "progress-bar" }, bar, " ", label);
+  const show = (p: Progress) => {
+    if (p.operation !== operation || p.total <= 0) return;
+    const percent = Math.min(100, Math.floor((p.done * 100) / p.total));
+    bar.value = percent;
+    label.textContent = `${percent} %`;
+    if (!box.isConnected) status.append(box);
+  };
+  if (!inTauri()) return () => box.remove();
+  try {
+    const { listen } = await import("@tauri-apps/api/event");
+    const unlisten = await listen<Progress>("progress", (e) => show(e.payload));
+    return () => {
+      unlisten();
+      box.remove();
+    };
+  } catch {
+    return () => box.remove();
   }
 }
