@@ -7,8 +7,9 @@ step() { echo; echo "== $*"; }
 
 # `npm install`, not `npm ci`: npm 11 here writes lock files without the other platforms' optional packages
 # (@tauri-apps/cli-*, @rollup/rollup-*), which `npm ci` then refuses as out of sync.
-step "desktop front end: npm install, Vitest, ui/dist (built before any cargo command touches src-tauri)"
-(cd ui && npm install --no-audit --no-fund && npx vitest run && npm run build)
+step "desktop front end: npm install, Biome (format and lint), Vitest, ui/dist (built before any cargo command touches src-tauri)"
+# `npm run lint` is `biome ci`: a file not formatted as `npm run format` would write it, or any lint warning, fails.
+(cd ui && npm install --no-audit --no-fund && npm run lint && npx vitest run && npm run build)
 
 step "format and lints"
 cargo fmt --all --check

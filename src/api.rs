@@ -1100,37 +1100,61 @@ pub struct TokenRow {
 pub struct TokensView {
     pub tokens: Vec<TokenRow>,
     pub problems: Vec<ApiError>,
+    /// The tokens are being read in the background (a card came or went): the list may change, and a
+    /// `live-state` event tells when it is current.
+    pub probing: bool,
+}
+
+/// The tokens as the window shows them: the live state when the desktop keeps one (answered at once, even while
+/// a slow module is read), else read now; the readers they were read with.
+fn token_state(
+    certificates: bool,
+) -> (Option<std::sync::Arc<crate::live::TokenProbe>>, Vec<crate::card::ReaderState>, bool) {
+    match crate::live::running() {
+        Some(live) => {
+            let s = live.snapshot();
+            (s.tokens, s.readers, s.probing)
+        }
+        None => (
+            Some(std::sync::Arc::new(crate::live::probe(certificates))),
+            crate::card::list().unwrap_or_default(),
+            false,
+        ),
+    }
 }
 
 /// Lists the tokens (module discovery, then each module's slots).
 pub fn tokens_list(_req: (), lang: Lang) -> Result<TokensView, ApiError> {
-    let discovery = crate::token::discover();
-    let list = crate::token::list_tokens(&discovery, lang);
-    let problems = module_problems(&discovery, &list, lang);
-    let tokens = list.tokens.into_iter().map(token_row).collect();
-    Ok(TokensView { tokens, problems })
+    let (probe, readers, probing) = token_state(false);
+    let probe = probe.unwrap_or_default();
+    let problems = token_problems(&probe, &readers, lang);
+    let tokens = probe.tokens.iter().map(|t| token_row(&t.token, lang)).collect();
+    Ok(TokensView { tokens, problems, probing })
 }
 
-/// The modules that failed (discovery or listing), as errors naming the module file.
-fn module_problems(discovery: &crate::token::Discovery, list: &crate::token::TokenList, lang: Lang) -> Vec<ApiError> {
-    discovery
-        .problems
-        .iter()
-        .chain(list.problems.iter())
-        .map(|p| {
-            let r = p.report(lang);
-            ApiError { code: r.code.into(), message: format!("{} ({})", r.message, r.path.display()) }
+/// What keeps tokens from being read: a recognised card whose software is missing (what it is and where it comes
+/// from), then the modules that failed (discovery or listing), as errors naming the module file.
+fn token_problems(probe: &crate::live::TokenProbe, readers: &[crate::card::ReaderState], lang: Lang) -> Vec<ApiError> {
+    let cards = readers.iter().filter_map(|r| r.card.as_ref().map(|c| (r, c)));
+    let missing = cards.filter_map(|(r, c)| {
+        crate::doctor::software_missing(c, lang).map(|(message, fix)| ApiError {
+            code: "card.software_missing".into(),
+            message: format!("{} : {message} {fix}", r.reader),
         })
-        .collect()
+    });
+    let modules = probe.problems.iter().map(|p| {
+        let r = p.report(lang);
+        ApiError { code: r.code.into(), message: format!("{} ({})", r.message, r.path.display()) }
+    });
+    missing.chain(modules).collect()
 }
 
-fn token_row(t: crate::token::Token) -> TokenRow {
+fn token_row(t: &crate::token::Token, lang: Lang) -> TokenRow {
+    let pin = crate::live::pin_in(&t.pin, lang);
+    let t = t.clone();
     TokenRow {
-        pin_state: serde_json::to_value(t.pin.state)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        pin_message: t.pin.message,
+        pin_state: serde_json::to_value(pin.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        pin_message: pin.message,
         label: t.label,
         manufacturer: t.manufacturer,
         model: t.model,
@@ -1173,6 +1197,8 @@ pub struct TokenCerts {
 pub struct TokenCertsView {
     pub tokens: Vec<TokenCerts>,
     pub problems: Vec<ApiError>,
+    /// The tokens are being read in the background (see [`TokensView::probing`]).
+    pub probing: bool,
 }
 
 fn token_cert_row(c: &crate::token::TokenCertificate, now: time::OffsetDateTime) -> TokenCertRow {
@@ -1190,25 +1216,23 @@ fn token_cert_row(c: &crate::token::TokenCertificate, now: time::OffsetDateTime)
 /// card pulled out or a failing module hides nothing else. Pairing with keys and roles come from the token module
 /// (the same reading as `trousseau token certs`).
 pub fn token_certificates(_req: (), lang: Lang) -> Result<TokenCertsView, ApiError> {
-    let discovery = crate::token::discover();
-    let list = crate::token::list_tokens(&discovery, lang);
-    let problems = module_problems(&discovery, &list, lang);
+    let (probe, readers, probing) = token_state(true);
+    let probe = probe.unwrap_or_default();
+    let problems = token_problems(&probe, &readers, lang);
     let now = time::OffsetDateTime::now_utc();
-    let tokens = list
+    let tokens = probe
         .tokens
-        .into_iter()
+        .iter()
         .map(|t| {
-            let (certificates, error) = match crate::token::certificates(&t) {
-                Ok(mut certs) => {
-                    certs.sort_by_key(|c| (c.role == crate::token::KeyRole::Ca, c.key_id.clone()));
-                    (certs.iter().map(|c| token_cert_row(c, now)).collect(), None)
-                }
-                Err(e) => (Vec::new(), Some(ApiError::from_coded(&e, lang))),
+            let (certificates, error) = match &t.certificates {
+                Some(Ok(certs)) => (certs.iter().map(|c| token_cert_row(c, now)).collect(), None),
+                Some(Err(e)) => (Vec::new(), Some(ApiError::from_coded(e, lang))),
+                None => (Vec::new(), None),
             };
-            TokenCerts { token: token_row(t), certificates, error }
+            TokenCerts { token: token_row(&t.token, lang), certificates, error }
         })
         .collect();
-    Ok(TokenCertsView { tokens, problems })
+    Ok(TokenCertsView { tokens, problems, probing })
 }
 
 /// A generic request: a subject (RFC 4514, most specific first) and optional e-mail / DNS names.
@@ -1248,6 +1272,9 @@ pub fn csr_generic_new(_req: GenericRequest, lang: Lang) -> Result<CsrResult, Ap
 /// Readers and the cards in them (PC/SC). No service or no reader is an empty list, not an error: the window says
 /// "branchez votre lecteur".
 pub fn cards_list(_req: (), lang: Lang) -> Result<Vec<ReaderState>, ApiError> {
+    if let Some(live) = crate::live::running() {
+        return Ok(live.snapshot().readers.into_iter().map(|r| reader_state(r, lang)).collect());
+    }
     match crate::card::list() {
         Ok(list) => Ok(list.into_iter().map(|r| reader_state(r, lang)).collect()),
         Err(crate::card::CardError::ServiceUnavailable { .. }) => Ok(Vec::new()),
@@ -1558,6 +1585,8 @@ pub fn settings_get(_req: (), lang: Lang) -> Result<Settings, ApiError> {
 /// Validates and saves the settings; returns them as stored.
 pub fn settings_set(req: Settings, lang: Lang) -> Result<Settings, ApiError> {
     save_settings(&req).map_err(|e| ApiError::from_coded(&e, lang))?;
+    // The module list may have changed.
+    crate::live::tokens_changed();
     Ok(req)
 }
 
@@ -1647,6 +1676,7 @@ fn on_pad(t: &crate::token::Token, req: &PinChangeRequest) -> bool {
 
 /// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.
 pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
+    let _reread = crate::live::ProbeAfter;
     use crate::token::{PinState, TokenError};
     let discovery = crate::token::discover();
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
@@ -1670,11 +1700,12 @@ pub fn token_pin_change(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, A
     };
     changed.map_err(|e| ApiError::from_coded(&e, lang))?;
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
-    Ok(token_row(t))
+    Ok(token_row(&t, lang))
 }
 
 /// Unblocks a card's PIN with its unblocking code (`current`), setting `new_pin`.
 pub fn token_pin_unblock(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, ApiError> {
+    let _reread = crate::live::ProbeAfter;
     let discovery = crate::token::discover();
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
     let unblocked = if on_pad(&t, &req) {
@@ -1684,7 +1715,7 @@ pub fn token_pin_unblock(req: PinChangeRequest, lang: Lang) -> Result<TokenRow, 
     };
     unblocked.map_err(|e| ApiError::from_coded(&e, lang))?;
     let t = crate::token::find_token(&discovery, &req.token, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
-    Ok(token_row(t))
+    Ok(token_row(&t, lang))
 }
 
 /// Run the backup-key drill (the PIN is used only if a bi-clé's key is on a card).
@@ -2029,6 +2060,8 @@ pub fn typescript_bindings() -> String {
         crate::doctor::CheckStatus::decl(&cfg),
         crate::doctor::Check::decl(&cfg),
         crate::doctor::DoctorReport::decl(&cfg),
+        crate::live::LiveChange::decl(&cfg),
+        crate::live::LiveEvent::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src/api.rs by ts-rs (`cargo run -p trousseau-desktop -- --write-bindings`). Do not edit.\n\n",

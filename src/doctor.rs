@@ -373,6 +373,44 @@ fn expand_env(s: &str) -> String {
     out
 }
 
+/// Where a recognised card's own software (its vendor's PKCS#11 module, not the OpenSC fallback) stands here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardSoftware {
+    Installed(PathBuf),
+    /// Known for this card family but not installed: its certificates cannot be read.
+    Missing,
+    /// No particular software is known for this card.
+    Unknown,
+}
+
+/// Looks for the card's own software on this computer (a few file checks).
+pub fn card_software(info: &card::CardInfo) -> CardSoftware {
+    let specific: Vec<&str> = info.modules.iter().copied().filter(|m| !m.contains("opensc")).collect();
+    match specific.iter().find_map(|m| module_installed(m)) {
+        Some(path) => CardSoftware::Installed(path),
+        None if middleware(info.family, Lang::Fr).is_some() => CardSoftware::Missing,
+        None => CardSoftware::Unknown,
+    }
+}
+
+/// When the card's software is missing: what is wrong and where the software comes from, in `lang` (the doctor's
+/// `card.module` verdict, and the window's card listing).
+pub fn software_missing(info: &card::CardInfo, lang: Lang) -> Option<(String, String)> {
+    if card_software(info) != CardSoftware::Missing {
+        return None;
+    }
+    let (software, origin) = middleware(info.family, lang)?;
+    let card = info.name;
+    Some((
+        lang.pick3(
+            format!("La carte est reconnue ({card}) mais son logiciel, {software}, n'est pas installé : ses certificats ne peuvent pas être lus."),
+            format!("The card is recognised ({card}) but its software, {software}, is not installed: its certificates cannot be read."),
+            format!("Die Karte wird erkannt ({card}), aber ihre Software, {software}, ist nicht installiert: Ihre Zertifikate können nicht gelesen werden."),
+        ),
+        origin,
+    ))
+}
+
 fn card_module(cards: &[(String, card::CardInfo)], lang: Lang) -> Check {
     let id = "card.module";
     let Some((_, info)) = cards.iter().find(|(_, c)| c.family != Family::Unknown) else {
@@ -387,11 +425,8 @@ fn card_module(cards: &[(String, card::CardInfo)], lang: Lang) -> Check {
             None,
         );
     };
-    // The card's own middleware (the OpenSC fallback of the table is not the card's software).
-    let specific: Vec<&str> = info.modules.iter().copied().filter(|m| !m.contains("opensc")).collect();
-    let found = specific.iter().find_map(|m| module_installed(m));
-    match (found, middleware(info.family, lang)) {
-        (Some(path), _) => check(
+    match card_software(info) {
+        CardSoftware::Installed(path) => check(
             id,
             CheckStatus::Ok,
             lang.pick3(
@@ -401,20 +436,11 @@ fn card_module(cards: &[(String, card::CardInfo)], lang: Lang) -> Check {
             ),
             None,
         ),
-        (None, Some((software, origin))) => {
-            let card = info.name;
-            check(
-                id,
-                CheckStatus::Fail,
-                lang.pick3(
-                    format!("La carte est reconnue ({card}) mais son logiciel, {software}, n'est pas installé : ses certificats ne peuvent pas être lus."),
-                    format!("The card is recognised ({card}) but its software, {software}, is not installed: its certificates cannot be read."),
-                    format!("Die Karte wird erkannt ({card}), aber ihre Software, {software}, ist nicht installiert: Ihre Zertifikate können nicht gelesen werden."),
-                ),
-                Some(origin),
-            )
-        }
-        (None, None) => skip(id, lang),
+        CardSoftware::Missing => match software_missing(info, lang) {
+            Some((message, fix)) => check(id, CheckStatus::Fail, message, Some(fix)),
+            None => skip(id, lang),
+        },
+        CardSoftware::Unknown => skip(id, lang),
     }
 }
 

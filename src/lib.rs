@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod envelope;
 pub mod fsutil;
 pub mod i18n;
+pub mod live;
 pub mod password;
 pub mod paths;
 pub mod pkcs12;

@@ -107,6 +107,10 @@ pub fn apply_state(app: &AppHandle, portal: Option<PortalState>, readers: Option
         if cur.connected != p.connected {
             notes.push(tray::portal_note(&p, lang));
         }
+        if *cur != p {
+            // The pages that show the pairing or the channel (Bi-clés, Accueil) redraw on it.
+            let _ = app.emit("portal-state", &p);
+        }
         *cur = p;
     }
     if let Some(r) = readers {
@@ -136,28 +140,19 @@ pub fn set_autostart(app: &AppHandle, on: bool) -> Result<(), String> {
     if on { launcher.enable() } else { launcher.disable() }.map_err(|e| e.to_string())
 }
 
-/// Keeps the card monitor alive for the app's lifetime (dropping it stops its thread).
-pub struct CardMonitor(pub Option<trousseau::card::Monitor>);
-
-/// Follows reader and card changes (the core's monitor owns the blocking PC/SC wait; nothing polls) and shows them
-/// in the tray, the window and notifications.
-fn start_card_monitor(app: &AppHandle) {
-    match trousseau::card::Monitor::start_waiting_for_service() {
-        Ok((monitor, events)) => {
-            let handle = app.clone();
-            let spawned = std::thread::Builder::new().name("trousseau-card-events".into()).spawn(move || {
-                for _event in events.iter() {
-                    // Drain what arrived together (a reader appears with its card) before reading the state once.
-                    while events.try_recv().is_ok() {}
-                    apply_state(&handle, None, trousseau::api::cards_list((), current_lang()).ok());
-                }
-            });
-            if let Err(e) = spawned {
-                log::warn!("card events thread not started: {e}");
-            }
-            app.manage(CardMonitor(Some(monitor)));
+/// Follows readers, cards and tokens through the core's live state (the card monitor owns the blocking PC/SC wait;
+/// tokens are probed in the background once per insertion or removal; nothing polls): reader changes go to the
+/// tray and notifications, and every change to the window as a `live-state` event so that its pages redraw.
+fn start_live(app: &AppHandle) {
+    let handle = app.clone();
+    let started = trousseau::live::start(move |event| {
+        if event.change == trousseau::live::LiveChange::Readers {
+            apply_state(&handle, None, trousseau::api::cards_list((), current_lang()).ok());
         }
-        Err(e) => log::warn!("card monitor not started: {e}"),
+        let _ = handle.emit("live-state", event);
+    });
+    if let Err(e) = started {
+        log::warn!("card monitor not started: {e}");
     }
 }
 
@@ -241,7 +236,7 @@ pub fn run() {
             }
             tray::create(app.handle())?;
             apply_state(app.handle(), None, None);
-            start_card_monitor(app.handle());
+            start_live(app.handle());
             portal::start(app.handle());
             reminders::start(app.handle());
             {

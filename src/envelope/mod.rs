@@ -298,13 +298,22 @@ fn content_ranges(raw: &[u8], c: &RawContent<'_>) -> Result<Vec<std::ops::Range<
     let mut pos = 0usize;
     while pos < c.bytes.len() {
         let rest = &c.bytes[pos..];
+        // der has already taken off the content's own end-of-contents octets: a pair left here ends it early,
+        // and the chunks after it would be silently dropped
         if rest.starts_with(&[0, 0]) {
-            break;
+            if rest.len() == 2 {
+                break;
+            }
+            return Err(EnvelopeError::Damaged { detail: "end of the encrypted content before its last chunk".into() });
         }
         let mut r = der::SliceReader::new_with_encoding_rules(rest, der::EncodingRules::Ber).map_err(damaged)?;
         let h = der::Header::decode(&mut r).map_err(damaged)?;
-        if h.tag() != der::Tag::OctetString {
-            return Err(EnvelopeError::Damaged { detail: format!("encrypted content chunk of type {}", h.tag()) });
+        // der reads a constructed chunk (0x24) as OCTET STRING too: its headers would be taken for ciphertext
+        if h.tag() != der::Tag::OctetString || h.is_constructed() {
+            return Err(EnvelopeError::Damaged {
+                detail: "encrypted content in nested chunks (constructed OCTET STRING inside one) is not supported"
+                    .into(),
+            });
         }
         let header_len = usize::try_from(u32::from(der::Reader::position(&r))).unwrap_or(usize::MAX);
         let len = usize::try_from(u32::from(h.length())).unwrap_or(usize::MAX);
@@ -659,6 +668,34 @@ mod tests {
         assert_eq!(output_path(&req("/x/OFFRE.ZIP.P7M")), dir.path().join("OFFRE.ZIP"));
         assert_eq!(output_path(&req("/x/pli")), dir.path().join("pli.dechiffre"));
         assert_eq!(output_path(&req("/x/.p7m")), dir.path().join(".p7m.dechiffre"));
+    }
+
+    #[test]
+    fn chunked_content_is_joined_in_place_and_odd_chunking_refused() {
+        let mut raw = vec![0x30, 0x04, 0x02, 0xaa, 0xbb, 0x04, 0x01, 0xcc, 0x00, 0x00];
+        let c = RawContent { bytes: &raw[3..10], constructed: true };
+        // the bytes from index 3: 04 02 aa bb 04 01 cc 00 00 — wrong on purpose, they start at 0x02: refused
+        assert!(content_ranges(&raw, &c).is_err());
+        let c = RawContent { bytes: &raw[1..], constructed: true };
+        let _ = content_ranges(&raw, &c); // whatever it says, no panic on arbitrary bytes
+        raw = vec![0xff, 0x04, 0x02, 0xaa, 0xbb, 0x04, 0x01, 0xcc, 0x00, 0x00];
+        let c = RawContent { bytes: &raw[1..], constructed: true };
+        let ranges = content_ranges(&raw, &c).expect("two chunks then the end");
+        assert_eq!(ranges, vec![3..5, 7..8]);
+        let body = join_in_place(&mut raw, &ranges).expect("joined");
+        assert_eq!(&raw[body], &[0xaa, 0xbb, 0xcc]);
+        // a constructed chunk inside (valid BER, never written by OpenSSL): refused, not read as ciphertext
+        let nested = [0x24, 0x80, 0x04, 0x02, 0xaa, 0xbb, 0x00, 0x00];
+        let c = RawContent { bytes: &nested, constructed: true };
+        assert!(matches!(content_ranges(&nested, &c), Err(EnvelopeError::Damaged { .. })));
+        // end-of-contents before the last chunk: refused, the rest is not dropped silently
+        let early = [0x04, 0x01, 0xaa, 0x00, 0x00, 0x04, 0x01, 0xbb];
+        let c = RawContent { bytes: &early, constructed: true };
+        assert!(matches!(content_ranges(&early, &c), Err(EnvelopeError::Damaged { .. })));
+        // a chunk longer than what is left: truncated
+        let short = [0x04, 0x05, 0xaa];
+        let c = RawContent { bytes: &short, constructed: true };
+        assert!(content_ranges(&short, &c).is_err());
     }
 
     #[test]

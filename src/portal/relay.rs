@@ -356,9 +356,10 @@ pub struct SystemWorkstation {
 }
 
 impl SystemWorkstation {
-    fn token_certificates(&self) -> Vec<crate::token::TokenCertificate> {
-        let discovery = crate::token::discover();
-        crate::token::encryption_certificates(&discovery, self.lang)
+    /// The card certificates offered: from the desktop's live state when it runs (a slow module does not hold the
+    /// listing up), else read now; `fresh` reads now in any case.
+    fn token_certificates(&self, fresh: bool) -> Vec<crate::token::TokenCertificate> {
+        crate::live::encryption_certificates(fresh)
     }
 }
 
@@ -370,7 +371,7 @@ impl Workstation for SystemWorkstation {
             .map(|c| OfferedCertificate::new(&c.certificate, "store", None))
             .collect();
         let now = time::OffsetDateTime::now_utc();
-        for t in self.token_certificates() {
+        for t in self.token_certificates(false) {
             if t.certificate.not_after > now && !out.iter().any(|o| o.sha256 == t.certificate.sha256) {
                 out.push(OfferedCertificate::new(&t.certificate, "token", Some(t.token.clone())));
             }
@@ -385,9 +386,10 @@ impl Workstation for SystemWorkstation {
                 return Ok(c.certificate);
             }
         }
-        self.token_certificates()
-            .into_iter()
-            .find(|t| t.certificate.sha256 == sha256)
+        let find = |fresh| self.token_certificates(fresh).into_iter().find(|t| t.certificate.sha256 == sha256);
+        // A card inserted since the last probe: read the tokens now rather than refuse.
+        find(false)
+            .or_else(|| crate::live::running().and_then(|_| find(true)))
             .map(|t| t.certificate)
             .ok_or_else(|| PortalError::CertificateNotFound { sha256: sha256.to_string() })
     }

@@ -24,8 +24,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use zeroize::Zeroizing;
 
-/// The hidden first argument that makes the executable a module helper: `EXE __pkcs11-helper MODULE`.
-pub const HELPER_ARG: &str = "__pkcs11-helper";
+/// The hidden first argument that makes the executable a module helper: `EXE __pkcs11-helper-1 MODULE`. The number
+/// is the protocol's version: a helper of another version (the binary replaced by an update while Trousseau runs)
+/// does not answer as one.
+pub const HELPER_ARG: &str = "__pkcs11-helper-1";
 
 static EXECUTABLE: OnceLock<PathBuf> = OnceLock::new();
 
@@ -50,6 +52,8 @@ struct Helper {
     child: Child,
     stdin: ChildStdin,
     replies: Receiver<Frame>,
+    /// The last request's number: each answer carries its request's, so a stray frame is never taken for an answer.
+    seq: u64,
 }
 
 /// A helper and what can be read of it without waiting for the call it may be serving.
@@ -83,18 +87,24 @@ fn spawn(exe: &Path, module: &Path) -> Result<HelperSlot, TokenError> {
     };
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     let (tx, replies) = mpsc::channel::<Frame>();
-    std::thread::Builder::new()
-        .name(format!("pkcs11-helper-{generation}"))
-        .spawn(move || loop {
-            let frame = read_frame(&mut stdout);
-            let end = !matches!(frame, Ok(Some(_)));
-            if tx.send(frame).is_err() || end {
-                break;
-            }
-        })
-        .map_err(|e| TokenError::Device { operation: "helper", detail: e.to_string() })?;
+    let reader = std::thread::Builder::new().name(format!("pkcs11-helper-{generation}")).spawn(move || loop {
+        let frame = read_frame(&mut stdout);
+        let end = !matches!(frame, Ok(Some(_)));
+        if tx.send(frame).is_err() || end {
+            break;
+        }
+    });
+    if let Err(e) = reader {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(TokenError::Device { operation: "helper", detail: e.to_string() });
+    }
     tracing::debug!("PKCS#11 helper {generation} started for {}", module.display());
-    Ok(HelperSlot { generation, gone: AtomicBool::new(false), helper: Mutex::new(Helper { child, stdin, replies }) })
+    Ok(HelperSlot {
+        generation,
+        gone: AtomicBool::new(false),
+        helper: Mutex::new(Helper { child, stdin, replies, seq: 0 }),
+    })
 }
 
 /// The helper slot for `module`, started if needed. With `generation = Some(g)` the call is for a session opened
@@ -142,30 +152,42 @@ pub(crate) fn call(module: &Path, generation: Option<u64>, req: Request) -> Resu
     let Some(exe) = EXECUTABLE.get() else {
         return worker::call(op, generation, move |state| req.run(state));
     };
-    let s = slot(exe, module, generation)?;
-    let mut h = s.helper.lock().unwrap_or_else(|p| p.into_inner());
-    // Another call may have found this helper dead while we waited for it.
-    if s.gone.load(Ordering::SeqCst) {
-        return Err(if generation.is_some() {
-            TokenError::SessionLost
-        } else {
-            TokenError::ModuleCrashed { path: module.to_path_buf(), detail: "stopped during another call".into() }
-        });
+    // No process is started just to say that a module file is missing.
+    if !module.exists() {
+        return Err(TokenError::ModuleMissing { path: module.to_path_buf() });
     }
-    let sent = write_frame(&mut h.stdin, &req);
+    let mut s = slot(exe, module, generation)?;
+    let mut h = lock(&s);
+    // Another call found this helper dead (or killed it) while we waited for it: a request that needs no session
+    // goes to a fresh helper; a session's request cannot.
+    if s.gone.load(Ordering::SeqCst) {
+        drop(h);
+        if generation.is_some() {
+            return Err(TokenError::SessionLost);
+        }
+        s = slot(exe, module, None)?;
+        h = lock(&s);
+        if s.gone.load(Ordering::SeqCst) {
+            return Err(TokenError::ModuleCrashed { path: module.to_path_buf(), detail: "stopped again".into() });
+        }
+    }
+    h.seq += 1;
+    let seq = h.seq;
+    let sent = write_frame(&mut h.stdin, &(seq, &req));
     drop(req);
     let answer = match sent {
         Ok(()) => h.replies.recv_timeout(op.timeout()),
         Err(e) => Ok(Err(e)),
     };
     match answer {
-        Ok(Ok(Some(frame))) => match serde_json::from_slice::<Result<Reply, TokenError>>(&frame) {
-            Ok(r) => {
+        Ok(Ok(Some(frame))) => match serde_json::from_slice::<(u64, Result<Reply, TokenError>)>(&frame) {
+            Ok((n, r)) if n == seq => {
                 drop(frame);
                 r
             }
-            Err(e) => {
-                tracing::warn!("PKCS#11 helper {} sent an unreadable answer ({e}): stopped", s.generation);
+            // An answer to another request (the protocol lost its step): this helper cannot be trusted any more.
+            Ok(_) | Err(_) => {
+                tracing::warn!("PKCS#11 helper {} sent an unreadable or stray answer: stopped", s.generation);
                 end(&s, &mut h, module);
                 Err(TokenError::Device { operation: "helper", detail: "unreadable answer".into() })
             }
@@ -180,6 +202,21 @@ pub(crate) fn call(module: &Path, generation: Option<u64>, req: Request) -> Resu
             tracing::info!("PKCS#11 helper {} killed: no answer within {limit:?} ({})", s.generation, op.name());
             end(&s, &mut h, module);
             Err(TokenError::Timeout { operation: op.name(), seconds: limit.as_secs().max(1) })
+        }
+    }
+}
+
+/// Takes a helper for one call. A lock poisoned by a panic mid-call leaves the protocol in an unknown step: that
+/// helper is ended and the caller sees it gone.
+fn lock(s: &HelperSlot) -> std::sync::MutexGuard<'_, Helper> {
+    match s.helper.lock() {
+        Ok(h) => h,
+        Err(p) => {
+            let mut h = p.into_inner();
+            s.gone.store(true, Ordering::SeqCst);
+            let _ = h.child.kill();
+            let _ = h.child.wait();
+            h
         }
     }
 }
@@ -217,8 +254,8 @@ pub fn serve_if_asked() -> Option<i32> {
     if args.next().is_none_or(|a| a != HELPER_ARG) {
         return None;
     }
-    let module = PathBuf::from(args.next()?);
-    Some(serve(&module))
+    let Some(module) = args.next() else { return Some(64) };
+    Some(serve(Path::new(&module)))
 }
 
 fn serve(module: &Path) -> i32 {
@@ -238,20 +275,22 @@ fn serve(module: &Path) -> i32 {
             // Trousseau ended (or closed the pipe): finalise the module and leave.
             Ok(None) | Err(_) => break,
         };
-        let answer: Result<Reply, TokenError> = match serde_json::from_slice::<Request>(&frame) {
-            Ok(req) if req.module().is_some_and(|m| m != module) => {
-                Err(TokenError::Device { operation: "helper", detail: "request for another module".into() })
+        let (seq, answer): (u64, Result<Reply, TokenError>) = match serde_json::from_slice::<(u64, Request)>(&frame) {
+            Ok((seq, req)) if req.module().is_some_and(|m| m != module) => {
+                (seq, Err(TokenError::Device { operation: "helper", detail: "request for another module".into() }))
             }
-            Ok(req) => {
+            Ok((seq, req)) => {
                 let op = req.op();
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| req.run(&mut state))).unwrap_or_else(|_| {
-                    Err(TokenError::Device { operation: op.name(), detail: "internal panic".into() })
-                })
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| req.run(&mut state))).unwrap_or_else(
+                    |_| Err(TokenError::Device { operation: op.name(), detail: "internal panic".into() }),
+                );
+                (seq, r)
             }
-            Err(_) => Err(TokenError::Device { operation: "helper", detail: "unreadable request".into() }),
+            // Not a request of this protocol: stop rather than answer out of step.
+            Err(_) => break,
         };
         drop(frame);
-        if write_frame(&mut out, &answer).is_err() {
+        if write_frame(&mut out, &(seq, &answer)).is_err() {
             break;
         }
     }
@@ -269,20 +308,17 @@ fn protocol_input() -> std::io::Result<std::fs::File> {
 }
 
 /// The helper's answers go to the original standard output; the process's own standard output is pointed at
-/// standard error, so that a vendor module printing to stdout cannot corrupt the protocol. On Linux the helper
-/// also dies with Trousseau, even while stuck in the module.
+/// standard error, so that a vendor module printing to stdout cannot corrupt the protocol. The protocol descriptor
+/// is close-on-exec: a daemon the module starts does not keep the pipe open (Trousseau would not see a crash).
 #[cfg(unix)]
 #[allow(unsafe_code)]
 fn protocol_output() -> std::io::Result<std::fs::File> {
     use std::os::fd::FromRawFd;
-    // SAFETY: plain descriptor calls on descriptors 1 and 2, before any other thread exists in the helper; the
-    // duplicate is owned by the returned File and by nothing else.
+    watch_parent();
+    // SAFETY: plain descriptor calls on descriptors 1 and 2; the duplicate is owned by the returned File and by
+    // nothing else.
     unsafe {
-        #[cfg(target_os = "linux")]
-        {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        }
-        let fd = libc::dup(1);
+        let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
         if fd < 0 || libc::dup2(2, 1) < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -290,8 +326,30 @@ fn protocol_output() -> std::io::Result<std::fs::File> {
     }
 }
 
-/// On Windows the protocol stays on standard output (vendor modules there do not write to it).
-#[cfg(not(unix))]
-fn protocol_output() -> std::io::Result<std::io::Stdout> {
-    Ok(std::io::stdout())
+/// Ends the helper when Trousseau is gone, even while the module is stuck in a call (standard input's end is only
+/// seen between calls). Polls the parent: `PR_SET_PDEATHSIG` would fire when the *thread* that started the helper
+/// ends, and the desktop app starts helpers from short-lived threads.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn watch_parent() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let _ = std::thread::Builder::new().name("parent-watch".into()).spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: getppid has no preconditions; _exit ends the process without running the module's atexit
+        // handlers (which could wait for the stuck call).
+        unsafe {
+            if libc::getppid() != parent {
+                libc::_exit(0);
+            }
+        }
+    });
+}
+
+/// On Windows the protocol is the original standard output, written unbuffered (Rust's `Stdout` would keep a copy
+/// of each frame in its line buffer).
+#[cfg(windows)]
+fn protocol_output() -> std::io::Result<std::fs::File> {
+    let owned = std::os::windows::io::AsHandle::as_handle(&std::io::stdout()).try_clone_to_owned()?;
+    Ok(std::fs::File::from(owned))
 }

@@ -236,7 +236,12 @@ pub fn list_tokens(discovery: &Discovery, lang: Lang) -> TokenList {
 /// The tokens of one module.
 pub fn module_tokens(module: &Path, lang: Lang) -> Result<Vec<Token>, TokenError> {
     let reply = host::call(module, None, wire::Request::Tokens { module: module.to_path_buf(), lang })?;
-    wire::expect_reply!(reply, wire::Reply::Tokens(t) => t)
+    let mut tokens = wire::expect_reply!(reply, wire::Reply::Tokens(t) => t)?;
+    // The module is the one asked, whatever the answer says.
+    for t in &mut tokens {
+        t.module = module.to_path_buf();
+    }
+    Ok(tokens)
 }
 
 /// [`module_tokens`] where the module lives.

@@ -3,6 +3,7 @@
 //! `C_InitPIN`. The token's own state is read first: a locked PIN is not tried, a PIN on its final try is said so,
 //! and the new PIN is checked against the token's minimum and maximum length before anything is sent.
 
+use cryptoki::context::Function;
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::session::UserType;
 use secrecy::ExposeSecret;
@@ -88,9 +89,7 @@ pub(crate) enum PinEntry {
 pub(super) fn change_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> Result<(), TokenError> {
     state.with_module(&t.module, move |ctx| {
         let (slot, info) = locate(ctx, t)?;
-        if let PinEntry::Keyboard { new, again, .. } = &entry {
-            check_new_pin(rules_of(ctx, slot), &new.0, again.as_ref().map(|a| &a.0))?;
-        }
+        check_entry(&entry, info.flags, rules_of(ctx, slot))?;
         if info.flags & super::flags::USER_PIN_LOCKED != 0 {
             return Err(TokenError::PinLocked);
         }
@@ -101,7 +100,7 @@ pub(super) fn change_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> Re
                 drop((old, new, again));
                 r
             }
-            PinEntry::Pad => on_pad(super::ffi::set_pin_on_pad(&t.module, session.handle()))?,
+            PinEntry::Pad => on_pad(super::ffi::set_pin_on_pad(&t.module, session.handle()), Function::SetPIN)?,
         };
         match result {
             Ok(()) => Ok(()),
@@ -115,12 +114,31 @@ pub(super) fn change_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> Re
     })
 }
 
-/// A raw `CK_RV` from a PIN-pad call, as cryptoki's result.
-fn on_pad(rv: Result<std::os::raw::c_ulong, String>) -> Result<cryptoki::error::Result<()>, TokenError> {
-    use cryptoki::context::Function;
-    use cryptoki::error::Rv;
+/// A raw `CK_RV` from a PIN-pad call to `function`, as cryptoki's result.
+fn on_pad(
+    rv: Result<std::os::raw::c_ulong, String>,
+    function: Function,
+) -> Result<cryptoki::error::Result<()>, TokenError> {
     let rv = rv.map_err(|detail| TokenError::Device { operation: Op::SetPin.name(), detail })?;
-    Ok(Rv::from(rv).into_result(Function::SetPIN))
+    Ok(cryptoki::error::Rv::from(rv).into_result(function))
+}
+
+/// Checks the codes before anything reaches the token: typed codes are not empty (an empty code would use up a
+/// try, and for an unblocking code could lock it) and the new PIN fits the token's lengths; the pad is used only
+/// when the token, as it is now, says its reader has one (a module may not expect null PINs otherwise).
+fn check_entry(entry: &PinEntry, flags: u64, rules: Option<PinRules>) -> Result<(), TokenError> {
+    match entry {
+        PinEntry::Keyboard { old, new, again } => {
+            if old.0 .0.expose_secret().is_empty() {
+                return Err(TokenError::PinInvalid);
+            }
+            check_new_pin(rules, &new.0, again.as_ref().map(|a| &a.0))
+        }
+        PinEntry::Pad if flags & super::flags::PROTECTED_AUTHENTICATION_PATH == 0 => {
+            Err(TokenError::Unsupported { what: "PIN pad (this reader has none)".into() })
+        }
+        PinEntry::Pad => Ok(()),
+    }
 }
 
 /// Unblocks (or resets) the user PIN of `token` with its unblocking code (`so`: the SO PIN / PUK), setting `new`
@@ -141,10 +159,8 @@ pub fn unblock_pin_on_pad(token: &Token) -> Result<(), TokenError> {
 /// [`unblock_pin`] where the module lives (`entry`'s `old` is the unblocking code).
 pub(super) fn unblock_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> Result<(), TokenError> {
     state.with_module(&t.module, move |ctx| {
-        let (slot, _) = locate(ctx, t)?;
-        if let PinEntry::Keyboard { new, again, .. } = &entry {
-            check_new_pin(rules_of(ctx, slot), &new.0, again.as_ref().map(|a| &a.0))?;
-        }
+        let (slot, facts) = locate(ctx, t)?;
+        check_entry(&entry, facts.flags, rules_of(ctx, slot))?;
         let info = ctx.get_token_info(slot).ok();
         if info.as_ref().is_some_and(|i| i.so_pin_locked()) {
             return Err(TokenError::UnblockCodeLocked);
@@ -176,7 +192,7 @@ pub(super) fn unblock_pin_on(state: &mut State, t: &Token, entry: PinEntry) -> R
         }
         let result = match new {
             Some(new) => session.init_pin(&new.0 .0),
-            None => on_pad(super::ffi::init_pin_on_pad(&t.module, session.handle()))?,
+            None => on_pad(super::ffi::init_pin_on_pad(&t.module, session.handle()), Function::InitPIN)?,
         };
         let _ = session.logout();
         result.map_err(|e| device(Op::SetPin, &e))

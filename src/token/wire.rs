@@ -26,30 +26,28 @@ const MAX_FRAME: usize = 64 * 1024 * 1024;
 /// A PIN on the wire: serialised only here, never by the rest of the code ([`Pin`] is not `Serialize`).
 pub(crate) struct WirePin(pub Pin);
 
+/// As hex: a PIN with a quote, a backslash or a control character would otherwise be unescaped by serde_json
+/// through a scratch buffer that is freed unwiped.
 impl Serialize for WirePin {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0 .0.expose_secret())
+        let text = Zeroizing::new(hex::encode(self.0 .0.expose_secret().as_bytes()));
+        s.serialize_str(&text)
     }
 }
 
 impl<'de> Deserialize<'de> for WirePin {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = WirePin;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a PIN")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WirePin, E> {
-                let mut s = String::with_capacity(v.len());
-                s.push_str(v);
-                Ok(WirePin(Pin(secrecy::SecretString::from(s))))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<WirePin, E> {
-                Ok(WirePin(Pin::new(Zeroizing::new(v))))
+        let bytes = WireSecret::deserialize(d)?;
+        // `String::from_utf8` takes the buffer as is (exact size, no copy); on failure it is wiped with the error.
+        let mut raw = bytes.0;
+        let taken = std::mem::take(&mut *raw);
+        match String::from_utf8(taken) {
+            Ok(text) => Ok(WirePin(Pin(secrecy::SecretString::from(text)))),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Err(serde::de::Error::custom("a PIN that is not text"))
             }
         }
-        d.deserialize_str(V)
     }
 }
 

@@ -8,11 +8,11 @@
 // the app stays in the tray; a second launch brings the window back).
 
 import { spawn } from "node:child_process";
-import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver } from "./webdriver.mjs";
+import { virtualCard } from "./vcard.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -21,52 +21,6 @@ const shots = path.join(root, "docs/screenshots");
 const axeSource = fs.readFileSync(path.join(root, "ui/node_modules/axe-core/axe.min.js"), "utf8");
 fs.mkdirSync(shots, { recursive: true });
 
-
-// A virtual smartcard for vpcd (DESIGN.md, "pcscd and virtual cards"): a TCP client of the reader's port; frames
-// are a 2-byte big-endian length then the payload; 1-byte frames are control (04 = send the ATR).
-function virtualCard(port, atrHex) {
-  const atr = Buffer.from(atrHex.replace(/\s+/g, ""), "hex");
-  // What happened, for the failure message: whether vpcd accepted us and asked for the ATR.
-  const card = { connected: false, atrSent: 0, lastError: "", destroyed: false, sock: null };
-  const connect = () => {
-    if (card.destroyed) return;
-    const sock = net.connect(port, "127.0.0.1");
-    card.sock = sock;
-    let buf = Buffer.alloc(0);
-    const send = (payload) => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(payload.length);
-      sock.write(Buffer.concat([len, payload]));
-    };
-    sock.on("connect", () => (card.connected = true));
-    sock.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const n = buf.readUInt16BE(0);
-        const frame = buf.subarray(2, 2 + n);
-        buf = buf.subarray(2 + n);
-        if (n === 1) {
-          if (frame[0] === 4) {
-            card.atrSent += 1;
-            send(atr);
-          }
-        } else send(Buffer.from([0x6d, 0x00]));
-      }
-    });
-    // vpcd listens only while pcscd runs its reader: retry until it accepts (or the test removes the card).
-    sock.on("error", (e) => (card.lastError = e.code ?? e.message));
-    sock.on("close", () => {
-      if (!card.destroyed && !card.connected) setTimeout(connect, 200);
-    });
-  };
-  connect();
-  card.destroy = () => {
-    card.destroyed = true;
-    card.sock?.destroy();
-  };
-  card.describe = () => `vpcd port ${port}: ${card.connected ? "connected" : "never connected"}, ATR sent ${card.atrSent} time(s)${card.lastError ? `, last error ${card.lastError}` : ""}`;
-  return card;
-}
 
 const results = [];
 let failed = 0;
@@ -107,8 +61,19 @@ function descendants(pid, all = procs()) {
   const kids = all.filter((p) => p.ppid === pid);
   return kids.concat(...kids.map((k) => descendants(k.pid, all)));
 }
+/** The app's own processes: the PKCS#11 module helpers run the same executable (`__pkcs11-helper-N MODULE`) and stay
+ * up between calls, so they are not instances of the app. */
 function appPids() {
-  return procs().filter((p) => p.exe === binary).map((p) => p.pid);
+  const helper = (pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((a) => a.startsWith("__pkcs11-helper"));
+    } catch {
+      return false;
+    }
+  };
+  return procs()
+    .filter((p) => p.exe === binary && !helper(p.pid))
+    .map((p) => p.pid);
 }
 function webProcesses(pid) {
   return descendants(pid).filter((p) => /WebKitWebProces|WebKitWebProcess/.test(p.comm) || /WebKitWebProcess/.test(p.exe));
@@ -373,7 +338,8 @@ try {
 
   await step("Cartes et jetons: the SoftHSM2 token with its PIN state", async () => {
     await open("cartes");
-    const txt = await wd.waitFor("return document.querySelector('main')?.textContent", "cards page");
+    // The tokens are read in the background after the card's removal: the page redraws itself when they are.
+    const txt = await wd.waitFor("const t = document.querySelector('main')?.textContent ?? ''; return /Jeton E2E/.test(t) && t", "the token on the cards page");
     assert(/Jeton E2E/.test(txt), `token listed: ${txt.slice(0, 300)}`);
     // Its certificate, read without the PIN: holder, use (signature that can also encrypt), key on the card.
     const row = await wd.waitFor(

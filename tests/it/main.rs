@@ -14,6 +14,7 @@ mod error_codes;
 mod files;
 mod fuzz_corpus;
 mod install;
+mod live;
 mod modules;
 mod p12;
 mod portal;

@@ -254,3 +254,43 @@ fn a_reader_with_a_pin_pad_is_left_to_type_the_codes_itself() {
         ]
     );
 }
+
+#[test]
+fn a_helper_outlives_the_thread_that_started_it_and_dies_with_its_process() {
+    let b = Bench::new();
+    b.activate();
+    let module = softhsm::module();
+    // The desktop app runs commands on short-lived threads: the helper must not end with them.
+    let m = module.clone();
+    std::thread::spawn(move || token::module_tokens(&m, Lang::En).expect("tokens")).join().expect("thread");
+    let first = faulty::helpers_of(std::process::id(), &module);
+    assert_eq!(first.len(), 1, "{first:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(token::module_tokens(&module, Lang::En).expect("tokens again").len(), 1);
+    assert_eq!(faulty::helpers_of(std::process::id(), &module), first, "the same helper served both calls");
+
+    // Trousseau killed while a module sits in C_Login: its helper does not stay behind.
+    let home = Home::new();
+    let mut c = b.cli(&home);
+    c.env("TROUSSEAU_PKCS11_TIMEOUT_MS", "60000")
+        .env("MODULE_TEST_PIN", "0000")
+        .args(["token", "login", "--token", "Carte muette", "--pin-env", "MODULE_TEST_PIN"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().expect("spawn");
+    let until = Instant::now() + Duration::from_secs(6);
+    let helper = loop {
+        if let Some(pid) = faulty::helpers_of(child.id(), &b.hang).first() {
+            break *pid;
+        }
+        assert!(Instant::now() < until, "no helper process appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let until = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{helper}")).exists() && any_helper_of(&b.hang).contains(&helper) {
+        assert!(Instant::now() < until, "the helper of a killed Trousseau is still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -263,7 +263,12 @@ pin_message: string, removable: boolean,
  */
 pin_pad: boolean, };
 
-export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, };
+export type TokensView = { tokens: Array<TokenRow>, problems: Array<ApiError>, 
+/**
+ * The tokens are being read in the background (a card came or went): the list may change, and a
+ * `live-state` event tells when it is current.
+ */
+probing: boolean, };
 
 export type TokenCertRow = { 
 /**
@@ -291,7 +296,11 @@ bicle_capable: boolean, };
 
 export type TokenCerts = { token: TokenRow, certificates: Array<TokenCertRow>, error: ApiError | null, };
 
-export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, };
+export type TokenCertsView = { tokens: Array<TokenCerts>, problems: Array<ApiError>, 
+/**
+ * The tokens are being read in the background (see [`TokensView::probing`]).
+ */
+probing: boolean, };
 
 export type BicleCandidate = { sha256: string, 
 /**
@@ -444,6 +453,14 @@ message: string,
 fix: string | null, };
 
 export type DoctorReport = { checks: Array<Check>, };
+
+export type LiveChange = "readers" | "probe_started" | "probe_finished";
+
+export type LiveEvent = { change: LiveChange, probing: boolean, 
+/**
+ * Probes finished since start.
+ */
+probes: number, };
 
 /** Every command: its request and response types. */
 export type Commands = {

@@ -49,7 +49,11 @@ export function validate(offer: Offer, usage: Usage, v: Values, lang: "fr" | "en
   const errs: Partial<Record<FieldName, string>> = {};
   if (insi && !isService(offer)) {
     // Core rule "insi_offer".
-    errs.cn = say(`Le service INSi concerne les offres ORG et SERV, pas ${offer}.`, `The INSi service belongs to the ORG and SERV offers, not ${offer}.`, `Der INSi-Dienst gehört zu den Angeboten ORG und SERV, nicht zu ${offer}.`);
+    errs.cn = say(
+      `Le service INSi concerne les offres ORG et SERV, pas ${offer}.`,
+      `The INSi service belongs to the ORG and SERV offers, not ${offer}.`,
+      `Der INSi-Dienst gehört zu den Angeboten ORG und SERV, nicht zu ${offer}.`,
+    );
   }
   for (const f of fieldsFor(offer, usage, insi)) {
     const val = (v[f] ?? "").trim();
@@ -89,11 +93,21 @@ export function validate(offer: Offer, usage: Usage, v: Values, lang: "fr" | "en
     }
     if (f === "fqdns") {
       const names = val.split(/\s+/).filter(Boolean);
-      if (names.length < 1 || names.length > 5) errs.fqdns = say("Indiquez de 1 à 5 noms de serveur, un par ligne.", "Give 1 to 5 server names, one per line.", "Geben Sie 1 bis 5 Servernamen an, einen pro Zeile.");
-      else if (!names.every((n) => FQDN.test(n))) errs.fqdns = say("Un nom de serveur n'est pas valide (exemple : serveur.exemple.fr).", "A server name is not valid (e.g. server.example.org).", "Ein Servername ist ungültig (Beispiel: server.beispiel.de).");
+      if (names.length < 1 || names.length > 5)
+        errs.fqdns = say("Indiquez de 1 à 5 noms de serveur, un par ligne.", "Give 1 to 5 server names, one per line.", "Geben Sie 1 bis 5 Servernamen an, einen pro Zeile.");
+      else if (!names.every((n) => FQDN.test(n)))
+        errs.fqdns = say(
+          "Un nom de serveur n'est pas valide (exemple : serveur.exemple.fr).",
+          "A server name is not valid (e.g. server.example.org).",
+          "Ein Servername ist ungültig (Beispiel: server.beispiel.de).",
+        );
     }
     if (/[,+=<>#;"\\]/.test(val) && f !== "fqdns" && f !== "email" && f !== "upn") {
-      errs[f] = say("Évitez les caractères , + = < > # ; \" \\ dans ce champ.", "Avoid the characters , + = < > # ; \" \\ in this field.", "Vermeiden Sie die Zeichen , + = < > # ; \" \\ in diesem Feld.");
+      errs[f] = say(
+        'Évitez les caractères , + = < > # ; " \\ dans ce champ.',
+        'Avoid the characters , + = < > # ; " \\ in this field.',
+        'Vermeiden Sie die Zeichen , + = < > # ; " \\ in diesem Feld.',
+      );
     }
   }
   return errs;

@@ -2,10 +2,10 @@
 // and the current page. Hash routes (#/tableau-de-bord …) so every page has an address the tests can open.
 
 import "./style.css";
-import { call, inTauri, shell } from "./api";
+import { call, inTauri, leavePage, shell } from "./api";
 import type { TrayView } from "./bindings";
 import { h } from "./dom";
-import { Lang, parseLang, setLang, t } from "./i18n";
+import { type Lang, parseLang, setLang, t } from "./i18n";
 import { errorBox } from "./widgets";
 import { dashboardPage } from "./pages/dashboard";
 import { cardsPage } from "./pages/cards";
@@ -63,8 +63,25 @@ export async function mount(): Promise<void> {
   if (!app) return;
   const route = routeFor(location.hash);
   const seq = ++renderSeq;
+  // The previous page stops listening to the core's events.
+  leavePage();
   const main = h("main", { id: "contenu", tabindex: -1 }, h("h1", {}, t(route.key)), h("p", { role: "status" }, t("common.loading")));
-  app.replaceChildren(h("a", { class: "skip", href: "#contenu", onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, t("app.skip")), header(), h("div", { class: "layout" }, nav(route), main));
+  app.replaceChildren(
+    h(
+      "a",
+      {
+        class: "skip",
+        href: "#contenu",
+        onclick: (e: Event) => {
+          e.preventDefault();
+          main.focus();
+        },
+      },
+      t("app.skip"),
+    ),
+    header(),
+    h("div", { class: "layout" }, nav(route), main),
+  );
   document.title = `${t(route.key)} — Trousseau`;
   let page: HTMLElement;
   try {

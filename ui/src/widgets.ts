@@ -9,12 +9,7 @@ import { expiryText, formatDate, t } from "./i18n";
 /** An error as the user sees it: the sentence, then the code in small print for support. */
 export function errorBox(e: unknown): HTMLElement {
   const err: ApiError = toApiError(e);
-  return h(
-    "div",
-    { class: "error", role: "alert" },
-    h("p", {}, err.message),
-    h("p", { class: "code" }, h("small", {}, `${t("error.code")} : ${err.code}`)),
-  );
+  return h("div", { class: "error", role: "alert" }, h("p", {}, err.message), h("p", { class: "code" }, h("small", {}, `${t("error.code")} : ${err.code}`)));
 }
 
 /** An honest notice for areas whose core is not in this build. */
@@ -124,7 +119,12 @@ export function confirmDialog(message: string): Promise<boolean> {
       resolve(v);
     };
     dlg.appendChild(
-      h("div", { class: "actions" }, h("button", { type: "button", onclick: () => done(false) }, t("common.cancel")), h("button", { type: "button", class: "danger", onclick: () => done(true) }, t("common.confirm"))),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", onclick: () => done(false) }, t("common.cancel")),
+        h("button", { type: "button", class: "danger", onclick: () => done(true) }, t("common.confirm")),
+      ),
     );
     dlg.addEventListener("cancel", () => done(false));
     document.body.appendChild(dlg);

@@ -43,7 +43,11 @@ describe("every string of the window in French, English and German", () => {
 
   it("has a non-empty French text for every key", () => {
     expect(Object.keys(fr).length).toBeGreaterThan(100);
-    expect(Object.entries(fr).filter(([, v]) => v.trim() === "").map(([k]) => k)).toEqual([]);
+    expect(
+      Object.entries(fr)
+        .filter(([, v]) => v.trim() === "")
+        .map(([k]) => k),
+    ).toEqual([]);
   });
 
   it.each(LANGS.filter((l) => l !== "fr"))("%s has every French key, with the same placeholders, none empty", (lang) => {

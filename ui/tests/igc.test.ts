@@ -23,7 +23,7 @@ describe("IGC-Santé request rules", () => {
   });
 
   it("requires every field and refuses DN metacharacters", () => {
-    const e = validate("PS", "CONF", { cn: "810001234567", sn: "Dupont", gn: "Jean,", title: "" , email: "jean@exemple.fr" });
+    const e = validate("PS", "CONF", { cn: "810001234567", sn: "Dupont", gn: "Jean,", title: "", email: "jean@exemple.fr" });
     expect(e.title).toMatch(/obligatoire/);
     expect(e.gn).toMatch(/caractères/);
     expect(e.email).toBeUndefined();
@@ -52,8 +52,20 @@ describe("IGC-Santé request rules", () => {
   it("builds the core's request: INSi sent as the choice with no cn, stale fields dropped", () => {
     const v = { cn: "ancien nom", ou: " 123456789 ", o: "Clinique", st: "Paris (75)", email: "serv@clinique.fr", upn: "x@y.fr" };
     expect(igcRequest("ORG", "SIGN", v, "INSI-AUTO", " /tmp/d.csr ")).toEqual({
-      offer: "ORG", usage: "SIGN", cn: null, sn: null, gn: null, title: null, ou: "123456789", o: "Clinique", st: "Paris (75)",
-      emails: ["serv@clinique.fr"], upn: null, fqdns: [], insi: "INSI-AUTO", out: "/tmp/d.csr",
+      offer: "ORG",
+      usage: "SIGN",
+      cn: null,
+      sn: null,
+      gn: null,
+      title: null,
+      ou: "123456789",
+      o: "Clinique",
+      st: "Paris (75)",
+      emails: ["serv@clinique.fr"],
+      upn: null,
+      fqdns: [],
+      insi: "INSI-AUTO",
+      out: "/tmp/d.csr",
     });
     const free = igcRequest("SERV", "SSL_SERV", { ...v, cn: "Portail", fqdns: "a.exemple.fr\nb.exemple.fr" }, null, "d.csr");
     expect([free.cn, free.insi, free.fqdns, free.emails]).toEqual(["Portail", null, ["a.exemple.fr", "b.exemple.fr"], []]);

@@ -47,8 +47,14 @@ describe("IGC-Santé wizard: INSi choice", () => {
     // Free name by default: the cn field is shown and a near-miss of INSi is refused on the spot.
     const cnField = w.querySelector("[name=cn]")!.closest(".field") as HTMLElement;
     expect(cnField.hidden).toBe(false);
-    expect(w.querySelector("label[for=" + (w.querySelector("[name=cn]") as HTMLElement).id + "]")?.textContent).toContain("Service applicatif (cn)");
-    for (const [f, v] of [["cn", "INSI-AUT"], ["ou", "123456789"], ["o", "Clinique"], ["st", "Paris (75)"]]) type(w, f, v);
+    expect(w.querySelector(`label[for=${(w.querySelector("[name=cn]") as HTMLElement).id}]`)?.textContent).toContain("Service applicatif (cn)");
+    for (const [f, v] of [
+      ["cn", "INSI-AUT"],
+      ["ou", "123456789"],
+      ["o", "Clinique"],
+      ["st", "Paris (75)"],
+    ])
+      type(w, f, v);
     submit();
     expect(w.querySelector("[role=alert]")?.textContent).toContain("exactement INSI-AUTO ou INSI-MANU");
     expect(document.activeElement?.getAttribute("name")).toBe("cn");
@@ -80,7 +86,14 @@ describe("IGC-Santé wizard: INSi choice", () => {
       throw { code: "csr.rule", message: "Demande refusée (règle IGC-Santé « insi_cn ») : … Rien n'a été créé." };
     });
     const { w, submit } = toInformation("SERV", "SIGN");
-    for (const [f, v] of [["cn", "Portail"], ["ou", "1"], ["o", "C"], ["st", "Paris (75)"], ["email", "a@b.fr"]]) type(w, f, v);
+    for (const [f, v] of [
+      ["cn", "Portail"],
+      ["ou", "1"],
+      ["o", "C"],
+      ["st", "Paris (75)"],
+      ["email", "a@b.fr"],
+    ])
+      type(w, f, v);
     submit();
     type(w, "csr-out", "/tmp/x.csr");
     submit();
@@ -93,9 +106,20 @@ describe("IGC-Santé wizard: INSi choice", () => {
 
 describe("Certificats en attente: installing a .p12", () => {
   const summary = {
-    holder: "Jeanne Dupont", issuer_name: "eSanté myCert CA", subject: "CN=Jeanne Dupont", issuer: "CN=eSanté myCert CA", serial: "01",
-    not_before: "2026-01-01T00:00:00Z", not_after: "2027-12-31T00:00:00Z", days_left: 400, sha256: "ab".repeat(32),
-    key_usage: [], ext_key_usage: [], encryption_capable: true, is_ca: false, has_private_key: true,
+    holder: "Jeanne Dupont",
+    issuer_name: "eSanté myCert CA",
+    subject: "CN=Jeanne Dupont",
+    issuer: "CN=eSanté myCert CA",
+    serial: "01",
+    not_before: "2026-01-01T00:00:00Z",
+    not_after: "2027-12-31T00:00:00Z",
+    days_left: 400,
+    sha256: "ab".repeat(32),
+    key_usage: [],
+    ext_key_usage: [],
+    encryption_capable: true,
+    is_ca: false,
+    has_private_key: true,
   };
 
   async function page(answer: (cmd: string, req: unknown) => unknown) {
@@ -119,11 +143,12 @@ describe("Certificats en attente: installing a .p12", () => {
 
   it("checks the password with p12_inspect first and installs nothing when it is wrong", async () => {
     const { el, calls } = await page((cmd) => {
-      if (cmd === "p12_inspect") throw { code: "pkcs12.wrong_password", message: "Mot de passe incorrect pour ce fichier .p12 : vérifiez-le (majuscules comprises). Rien n'a été installé." };
+      if (cmd === "p12_inspect")
+        throw { code: "pkcs12.wrong_password", message: "Mot de passe incorrect pour ce fichier .p12 : vérifiez-le (majuscules comprises). Rien n'a été installé." };
       throw new Error(`unexpected ${cmd}`);
     });
     expect(el.textContent).toContain("Installer un fichier .p12 reçu");
-    expect(el.querySelector("label[for=" + el.querySelector("input[name=mycert-password]")!.id + "]")?.textContent).toBe("Mot de passe");
+    expect(el.querySelector(`label[for=${el.querySelector("input[name=mycert-password]")!.id}]`)?.textContent).toBe("Mot de passe");
     fill(el, "/home/j/myCert.p12", "mauvais");
     await tick();
     await tick();

@@ -37,9 +37,7 @@ describe("dashboard", () => {
   it("shows the last bi-clé drill, or that none ran, when paired", () => {
     expect(renderDashboard(dash()).querySelector("[data-testid=drill-last]")?.textContent).toContain("Aucun exercice des bi-clés");
     const el = renderDashboard(dash({ drill: { checked_at: "2026-11-20T10:00:00Z", bicles: 2, opened: 1, all_open: false } }));
-    expect(el.querySelector("[data-testid=drill-last]")?.textContent).toBe(
-      "Dernier exercice des bi-clés le 20/11/2026 : 1 sur 2 s'ouvrent. Refaites-le depuis la page Bi-clés.",
-    );
+    expect(el.querySelector("[data-testid=drill-last]")?.textContent).toBe("Dernier exercice des bi-clés le 20/11/2026 : 1 sur 2 s'ouvrent. Refaites-le depuis la page Bi-clés.");
   });
 
   it("says bientôt disponible instead of inventing data", () => {
@@ -98,8 +96,22 @@ describe("cards and tokens", () => {
   it("shows the PIN state sentence with a warning class, and module problems as errors with their code", async () => {
     const { tokensTable } = await import("../src/pages/cards");
     const el = tokensTable({
-      tokens: [{ label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "final_try", pin_message: "Dernier essai avant blocage.", removable: true, pin_pad: false }],
+      tokens: [
+        {
+          label: "LuxTrust",
+          manufacturer: "Gemalto",
+          model: "IDPrime 940",
+          serial: "123",
+          slot: "Reader 00",
+          module: "/usr/lib/pkcs11/libgclib.so",
+          pin_state: "final_try",
+          pin_message: "Dernier essai avant blocage.",
+          removable: true,
+          pin_pad: false,
+        },
+      ],
       problems: [{ code: "token.module_load", message: "Le module ne se charge pas." }],
+      probing: false,
     });
     expect(el.querySelector("td.expired")?.textContent).toBe("Dernier essai avant blocage.");
     expect(el.querySelector("[role=alert] small")?.textContent).toBe("Code : token.module_load");

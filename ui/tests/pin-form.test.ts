@@ -28,7 +28,7 @@ describe("card PIN form", () => {
       calls.push([cmd, args]);
       return row("Carte", "ok", "PIN correct");
     });
-    const form = pinForm({ tokens: [row("Carte", "final_try", "Dernier essai avant blocage.")], problems: [] }, () => {});
+    const form = pinForm({ tokens: [row("Carte", "final_try", "Dernier essai avant blocage.")], problems: [], probing: false }, () => {});
     document.body.append(form);
     expect(form.querySelector("[data-testid=pin-state]")?.textContent).toBe("Carte — Dernier essai avant blocage.");
     const finalRow = form.querySelector("input[name=pin-final-ok]")?.closest("label") as HTMLElement;
@@ -56,7 +56,7 @@ describe("card PIN form", () => {
       calls.push([cmd, args]);
       return { ...row("Pad", "ok", "PIN correct"), pin_pad: true };
     });
-    const form = pinForm({ tokens: [row("Carte", "ok", "ok"), { ...row("Pad", "ok", "ok"), pin_pad: true }], problems: [] }, () => {});
+    const form = pinForm({ tokens: [row("Carte", "ok", "ok"), { ...row("Pad", "ok", "ok"), pin_pad: true }], problems: [], probing: false }, () => {});
     document.body.append(form);
     const pad = form.querySelector("[data-testid=pin-pad]") as HTMLElement;
     const current = form.querySelector("input[name=pin-current]") as HTMLInputElement;

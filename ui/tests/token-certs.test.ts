@@ -28,7 +28,18 @@ function row(over: Partial<TokenCertRow> = {}, c: Partial<CertSummary> = {}): To
   return { certificate: cert(c), role: "signature", key_id: "5e", object_label: "sig", bicle_capable: true, ...over };
 }
 
-const token = { label: "LuxTrust", manufacturer: "Gemalto", model: "IDPrime 940", serial: "123", slot: "Reader 00", module: "/usr/lib/pkcs11/libgclib.so", pin_state: "ok", pin_message: "Code PIN : aucun essai erroné.", removable: true, pin_pad: false };
+const token = {
+  label: "LuxTrust",
+  manufacturer: "Gemalto",
+  model: "IDPrime 940",
+  serial: "123",
+  slot: "Reader 00",
+  module: "/usr/lib/pkcs11/libgclib.so",
+  pin_state: "ok",
+  pin_message: "Code PIN : aucun essai erroné.",
+  removable: true,
+  pin_pad: false,
+};
 
 beforeEach(() => {
   setLang("fr");
@@ -69,6 +80,7 @@ describe("card certificates", () => {
     const el = renderTokens({
       tokens: [{ token, certificates: [], error: { code: "token.removed", message: "La carte a été retirée pendant la lecture." } }],
       problems: [],
+      probing: false,
     });
     expect(el.textContent).toContain("LuxTrust");
     expect(el.querySelector("[role=alert] small")?.textContent).toBe("Code : token.removed");
@@ -77,7 +89,15 @@ describe("card certificates", () => {
 });
 
 describe("bi-clé candidates", () => {
-  const c: BicleCandidate = { sha256: "ab".repeat(32), holder: "Marie Dupont", issuer_name: "LuxTrust Global Qualified CA 3", not_after: "2027-12-31T12:00:00Z", days_left: 400, source: "token", token: "LuxTrust" };
+  const c: BicleCandidate = {
+    sha256: "ab".repeat(32),
+    holder: "Marie Dupont",
+    issuer_name: "LuxTrust Global Qualified CA 3",
+    not_after: "2027-12-31T12:00:00Z",
+    days_left: 400,
+    source: "token",
+    token: "LuxTrust",
+  };
 
   it("say whether the certificate is on a card (named) or in the store", () => {
     expect(candidateLabel(c)).toBe("Marie Dupont (LuxTrust Global Qualified CA 3) — carte « LuxTrust » — 31/12/2027");

@@ -1,7 +1,9 @@
 // Cartes et jetons: readers and the identified card in each (PC/SC), then the PKCS#11 tokens with their PIN state,
-// then the certificates on each token (public objects, read without the PIN).
+// then the certificates on each token (public objects, read without the PIN). The core keeps all of it current
+// (tokens are read in the background when a card comes or goes): the page draws what the core knows at once, says
+// when tokens are being read, and redraws itself on every `live-state` event.
 
-import { call } from "../api";
+import { call, isApiError, listenPage, redrawer, toApiError } from "../api";
 import type { ReaderState, TokenCertRow, TokenCerts, TokenCertsView, TokensView } from "../bindings";
 import { h, field } from "../dom";
 import { t } from "../i18n";
@@ -14,7 +16,13 @@ export function readersTable(readers: ReaderState[]): HTMLElement {
     {},
     h("caption", { class: "sr-only" }, t("dash.readers")),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("cards.reader")), h("th", { scope: "col" }, t("cards.card")), h("th", { scope: "col" }, t("cards.atr")))),
-    h("tbody", {}, ...readers.map((r) => h("tr", {}, h("th", { scope: "row" }, r.name), h("td", {}, r.card ? r.card.name : t("dash.emptyReader")), h("td", { class: "mono" }, r.card?.atr ?? "")))),
+    h(
+      "tbody",
+      {},
+      ...readers.map((r) =>
+        h("tr", {}, h("th", { scope: "row" }, r.name), h("td", {}, r.card ? r.card.name : t("dash.emptyReader")), h("td", { class: "mono" }, r.card?.atr ?? "")),
+      ),
+    ),
   );
 }
 
@@ -22,7 +30,9 @@ const PIN_CLASS: Record<string, string> = { ok: "ok", count_low: "soon-exp", fin
 
 export function tokensTable(v: TokensView): HTMLElement {
   const body: (HTMLElement | null)[] = [];
-  if (v.tokens.length === 0) body.push(h("p", {}, t("cards.noToken")));
+  if (v.probing)
+    body.push(h("p", { class: "progress", role: "status", "data-testid": "tokens-probing" }, h("span", { class: "spinner", "aria-hidden": "true" }), t("cards.probing")));
+  if (v.tokens.length === 0) body.push(h("p", {}, v.probing ? t("cards.probingNoToken") : t("cards.noToken")));
   else
     body.push(
       h(
@@ -84,7 +94,12 @@ export function tokenCertsTable(tc: TokenCerts): HTMLElement {
                 { scope: "row" },
                 c.holder,
                 expired ? h("span", { class: "expired" }, ` — ${t("cards.expiredMark")}`) : null,
-                h("details", {}, h("summary", {}, t("common.details")), h("dl", {}, h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject), h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256))),
+                h(
+                  "details",
+                  {},
+                  h("summary", {}, t("common.details")),
+                  h("dl", {}, h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject), h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256)),
+                ),
               ),
               h("td", {}, c.issuer_name),
               h("td", {}, expiry(c.not_after, c.days_left)),
@@ -101,7 +116,7 @@ export function tokenCertsTable(tc: TokenCerts): HTMLElement {
 
 /** The tokens table, then each token's certificates. */
 export function renderTokens(v: TokenCertsView): HTMLElement {
-  const view: TokensView = { tokens: v.tokens.map((x) => x.token), problems: v.problems };
+  const view: TokensView = { tokens: v.tokens.map((x) => x.token), problems: v.problems, probing: v.probing };
   return h("div", {}, tokensTable(view), ...v.tokens.map(tokenCertsTable));
 }
 
@@ -160,15 +175,45 @@ export function pinForm(v: TokensView, onDone: () => void): HTMLElement {
   return form;
 }
 
+/** The PIN form is rebuilt when the tokens change, unless the user is typing in it. */
+function pinInUse(form: Element | null): boolean {
+  return !!form && [...form.querySelectorAll("input")].some((i) => i.value !== "" || i === document.activeElement);
+}
+
 export async function cardsPage(): Promise<HTMLElement> {
   const caps = await call("capabilities", null).catch(() => null);
   const readers = section(t("dash.readers"));
   const tokens = section(t("cards.tokens"));
-  if (!caps?.cards) readers.appendChild(soonBox(t("nav.cards")));
-  else readers.appendChild(await call("cards_list", null).then(readersTable, errorBox));
-  if (!caps?.tokens) tokens.appendChild(soonBox(t("cards.tokens")));
-  else tokens.appendChild(await call("token_certificates", null).then(renderTokens, errorBox));
   const pin = section(t("pin.title"));
-  if (caps?.tokens) pin.appendChild(await call("tokens_list", null).then((v) => pinForm(v, () => void 0), errorBox));
+  const title = (sec: HTMLElement) => sec.firstChild as Node;
+  let pinLabels: string | null = null;
+  const draw = redrawer(async () => {
+    const [r, v] = await Promise.all([
+      caps?.cards ? call("cards_list", null).then(readersTable, errorBox) : soonBox(t("nav.cards")),
+      caps?.tokens ? call("token_certificates", null).catch(toApiError) : null,
+    ]);
+    readers.replaceChildren(title(readers), r);
+    if (!caps?.tokens) {
+      tokens.replaceChildren(title(tokens), soonBox(t("cards.tokens")));
+      return;
+    }
+    if (!v || isApiError(v)) {
+      tokens.replaceChildren(title(tokens), errorBox(v));
+      return;
+    }
+    tokens.replaceChildren(title(tokens), renderTokens(v));
+    const view: TokensView = { tokens: v.tokens.map((x) => x.token), problems: v.problems, probing: v.probing };
+    const labels = JSON.stringify(view.tokens.map((x) => [x.label, x.pin_state]));
+    const form = pin.querySelector("form");
+    if (labels !== pinLabels && !pinInUse(form)) {
+      pinLabels = labels;
+      pin.replaceChildren(
+        title(pin),
+        pinForm(view, () => void draw()),
+      );
+    }
+  });
+  await draw();
+  listenPage("live-state", () => void draw());
   return h("div", {}, readers, tokens, caps?.tokens ? pin : null);
 }

@@ -1,6 +1,6 @@
-// Tableau de bord: every state that matters, visible without a click.
+// Tableau de bord: every state that matters, visible without a click, redrawn when a card or the portal changes.
 
-import { call } from "../api";
+import { call, listenPage, redrawer } from "../api";
 import type { Dashboard } from "../bindings";
 import { h } from "../dom";
 import { formatDate, t } from "../i18n";
@@ -28,7 +28,9 @@ export function renderDashboard(d: Dashboard): HTMLElement {
       ? h(
           "p",
           { "data-testid": "drill-last", class: d.drill && !d.drill.all_open ? "soon-exp" : "" },
-          d.drill ? t(d.drill.all_open ? "dash.drillOk" : "dash.drillNotAll", { date: formatDate(d.drill.checked_at), opened: d.drill.opened, n: d.drill.bicles }) : t("dash.drillNever"),
+          d.drill
+            ? t(d.drill.all_open ? "dash.drillOk" : "dash.drillNotAll", { date: formatDate(d.drill.checked_at), opened: d.drill.opened, n: d.drill.bicles })
+            : t("dash.drillNever"),
         )
       : null,
   );
@@ -37,11 +39,7 @@ export function renderDashboard(d: Dashboard): HTMLElement {
     ? soonBox(t("nav.cards"))
     : d.readers.length === 0
       ? h("p", {}, t("dash.noReader"))
-      : h(
-          "ul",
-          { class: "plain" },
-          ...d.readers.map((r) => h("li", {}, h("strong", {}, r.name), " : ", r.card ? `${r.card.name}` : t("dash.emptyReader"))),
-        );
+      : h("ul", { class: "plain" }, ...d.readers.map((r) => h("li", {}, h("strong", {}, r.name), " : ", r.card ? `${r.card.name}` : t("dash.emptyReader"))));
 
   const expiring = !d.capabilities.store
     ? soonBox(t("nav.store"))
@@ -56,9 +54,7 @@ export function renderDashboard(d: Dashboard): HTMLElement {
       : h(
           "ul",
           { class: "plain" },
-          ...d.pending.map((p) =>
-            h("li", {}, h("strong", {}, p.label), p.deadline && p.days_left !== null ? ` — ${deadlineText(p.deadline, p.days_left)}` : ""),
-          ),
+          ...d.pending.map((p) => h("li", {}, h("strong", {}, p.label), p.deadline && p.days_left !== null ? ` — ${deadlineText(p.deadline, p.days_left)}` : "")),
         );
 
   return h(
@@ -72,10 +68,20 @@ export function renderDashboard(d: Dashboard): HTMLElement {
   );
 }
 
+/** The dashboard, redrawn when readers, cards or the portal change. */
 export async function dashboardPage(): Promise<HTMLElement> {
-  try {
-    return renderDashboard(await call("dashboard", null));
-  } catch (e) {
-    return errorBox(e);
-  }
+  const root = h("div", {});
+  const draw = redrawer(async () => {
+    try {
+      root.replaceChildren(renderDashboard(await call("dashboard", null)));
+    } catch (e) {
+      root.replaceChildren(errorBox(e));
+    }
+  });
+  await draw();
+  listenPage("live-state", (e) => {
+    if (e.change === "readers") void draw();
+  });
+  listenPage("portal-state", () => void draw());
+  return root;
 }

@@ -28,18 +28,30 @@ export function renderDoctor(r: DoctorReport): HTMLElement {
   return h("div", {}, summary, h("ol", { class: "plain doctor" }, ...r.checks.map(checkItem)));
 }
 
+/** The run in progress, shared by the visits of the page meanwhile (going back and forth does not start more). */
+let running: Promise<DoctorReport> | null = null;
+
+function diagnose(): Promise<DoctorReport> {
+  if (!running) {
+    running = call("doctor", null);
+    void running.then(
+      () => (running = null),
+      () => (running = null),
+    );
+  }
+  return running;
+}
+
 export async function doctorPage(): Promise<HTMLElement> {
   const out = h("div", { "aria-live": "polite" });
   const run = async () => {
-    const r = await withProgress(out, () => call("doctor", null));
+    const r = await withProgress(out, diagnose);
     if (r) out.replaceChildren(renderDoctor(r));
   };
   const again = h("button", { type: "button" }, t("doctor.again"));
   again.addEventListener("click", () => void run());
-  try {
-    await run();
-  } catch (e) {
-    out.replaceChildren(errorBox(e));
-  }
+  // The checks ask the card modules and the portal, which may take seconds: the page is shown at once with the
+  // progress line, and the verdicts replace it when they come.
+  void run().catch((e) => out.replaceChildren(errorBox(e)));
   return h("div", {}, h("p", { class: "help" }, t("doctor.intro")), again, out);
 }

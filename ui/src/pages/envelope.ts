@@ -19,7 +19,12 @@ async function pickFolder(): Promise<string | null> {
 
 function recipientName(r: EnvelopeRecipient): string {
   if (r.issuer && r.serial) {
-    const cn = r.issuer.split(",").map((p) => p.trim()).find((p) => p.startsWith("CN="))?.slice(3) ?? r.issuer;
+    const cn =
+      r.issuer
+        .split(",")
+        .map((p) => p.trim())
+        .find((p) => p.startsWith("CN="))
+        ?.slice(3) ?? r.issuer;
     return `${cn} — n° ${r.serial}`;
   }
   if (r.ski) return `SKI ${r.ski}`;
@@ -29,7 +34,10 @@ function recipientName(r: EnvelopeRecipient): string {
 function whereText(r: EnvelopeRecipient): string {
   if (r.key_transport === null) return t("env.unsupported").replace("{what}", r.unsupported ?? "");
   if (r.reachable === "store") return t("env.inStore").replace("{holder}", r.holder ?? "");
-  if (r.reachable === "token") return t("env.onCard").replace("{card}", r.token ?? "").replace("{holder}", r.holder ?? "");
+  if (r.reachable === "token")
+    return t("env.onCard")
+      .replace("{card}", r.token ?? "")
+      .replace("{holder}", r.holder ?? "");
   return t("env.absent");
 }
 

@@ -18,7 +18,11 @@ export async function pendingPage(): Promise<HTMLElement> {
     const list =
       pending.length === 0
         ? h("p", {}, t("dash.noPending"))
-        : h("ul", { class: "plain" }, ...pending.map((p) => h("li", {}, h("strong", {}, p.label), p.deadline && p.days_left !== null ? ` — ${deadlineText(p.deadline, p.days_left)}` : "")));
+        : h(
+            "ul",
+            { class: "plain" },
+            ...pending.map((p) => h("li", {}, h("strong", {}, p.label), p.deadline && p.days_left !== null ? ` — ${deadlineText(p.deadline, p.days_left)}` : "")),
+          );
     const file = h("input", { type: "text", name: "withdrawn-path", autocomplete: "off", spellcheck: "false" });
     const choose = h("button", { type: "button" }, t("common.choose"));
     choose.addEventListener("click", async () => {
@@ -26,7 +30,15 @@ export async function pendingPage(): Promise<HTMLElement> {
       if (p) file.value = p;
     });
     const status = h("div", { "aria-live": "polite", "data-testid": "pending-status" });
-    const form = h("form", {}, h("p", { class: "help" }, t("pending.installHelp")), field(t("common.file"), file), choose, h("div", {}, h("button", { type: "submit", class: "primary" }, t("pending.installBtn"))), status);
+    const form = h(
+      "form",
+      {},
+      h("p", { class: "help" }, t("pending.installHelp")),
+      field(t("common.file"), file),
+      choose,
+      h("div", {}, h("button", { type: "submit", class: "primary" }, t("pending.installBtn"))),
+      status,
+    );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const r = await withProgress(status, () => call("pending_install", { path: file.value.trim() }));

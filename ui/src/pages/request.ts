@@ -4,14 +4,22 @@ import { call } from "../api";
 import { h, field } from "../dom";
 import { t } from "../i18n";
 import type { IgcInsi } from "../bindings";
-import { FieldName, INSI, OFFERS, Offer, USAGES, Usage, Values, fieldsFor, igcRequest, isService, validate } from "../igc";
+import { type FieldName, INSI, OFFERS, type Offer, USAGES, type Usage, type Values, fieldsFor, igcRequest, isService, validate } from "../igc";
 import { section, soonBox, withReplaceConfirm } from "../widgets";
 import { formatDate, getLang } from "../i18n";
 import { pickSave } from "../files";
 
 const FIELD_LABEL: Record<FieldName, string> = {
-  cn: "req.field.cn", sn: "req.field.sn", gn: "req.field.gn", title: "req.field.title", ou: "req.field.ou",
-  o: "req.field.o", st: "req.field.st", email: "req.field.email", upn: "req.field.upn", fqdns: "req.field.fqdns",
+  cn: "req.field.cn",
+  sn: "req.field.sn",
+  gn: "req.field.gn",
+  title: "req.field.title",
+  ou: "req.field.ou",
+  o: "req.field.o",
+  st: "req.field.st",
+  email: "req.field.email",
+  upn: "req.field.upn",
+  fqdns: "req.field.fqdns",
 };
 
 export interface WizardState {
@@ -41,7 +49,10 @@ export function wizard(csrAvailable: boolean): HTMLElement {
     const status = h("div", { "aria-live": "polite" });
     const back = h("button", { type: "button", disabled: st.step === 0 }, t("common.back"));
     const next = h("button", { type: "submit", class: "primary" }, st.step === 3 ? t("req.generate") : t("common.next"));
-    back.addEventListener("click", () => { st.step -= 1; render(); });
+    back.addEventListener("click", () => {
+      st.step -= 1;
+      render();
+    });
     if (st.step === 0) {
       const fs = h("fieldset", {}, h("legend", {}, t("req.offer")));
       for (const o of OFFERS) {
@@ -71,7 +82,10 @@ export function wizard(csrAvailable: boolean): HTMLElement {
       if (isService(st.offer)) {
         const fs = h("fieldset", { class: "cn-kind" }, h("legend", {}, t("req.cnKind")), h("p", { class: "help", id: "cn-kind-help" }, t("req.cnKindHelp")));
         fs.setAttribute("aria-describedby", "cn-kind-help");
-        const choices: [string, IgcInsi | null, string][] = [...INSI.map((i): [string, IgcInsi | null, string] => [`cn-${i.toLowerCase()}`, i, t(`req.insi.${i}`)]), ["cn-free", null, t("req.cnFree")]];
+        const choices: [string, IgcInsi | null, string][] = [
+          ...INSI.map((i): [string, IgcInsi | null, string] => [`cn-${i.toLowerCase()}`, i, t(`req.insi.${i}`)]),
+          ["cn-free", null, t("req.cnFree")],
+        ];
         for (const [id, value, label] of choices) {
           const r = h("input", { type: "radio", name: "cn-kind", id, value: value ?? "free", checked: st.insi === value });
           r.addEventListener("change", () => {
@@ -83,7 +97,10 @@ export function wizard(csrAvailable: boolean): HTMLElement {
         body.appendChild(fs);
       }
       for (const f of fieldsFor(st.offer, st.usage)) {
-        const input = f === "fqdns" ? h("textarea", { name: f, rows: 3, required: true }) : h("input", { type: f === "email" ? "email" : "text", name: f, required: true, autocomplete: "off" });
+        const input =
+          f === "fqdns"
+            ? h("textarea", { name: f, rows: 3, required: true })
+            : h("input", { type: f === "email" ? "email" : "text", name: f, required: true, autocomplete: "off" });
         input.value = st.values[f] ?? "";
         input.addEventListener("input", () => (st.values[f] = input.value));
         const el = field(`${t(labelKey(f, st.offer))} (${t("common.required")})`, input);
@@ -136,10 +153,13 @@ export function wizard(csrAvailable: boolean): HTMLElement {
           next.disabled = false;
           if (r) {
             status.replaceChildren(
-              h("div", { class: "ok-box", role: "status", "data-testid": "csr-done" },
+              h(
+                "div",
+                { class: "ok-box", role: "status", "data-testid": "csr-done" },
                 h("p", { class: "ok" }, t("req.done", { path: r.out })),
                 r.deadline ? h("p", {}, t("req.deadline", { date: formatDate(r.deadline) })) : null,
-                h("p", {}, h("a", { href: "#/attente" }, t("nav.pending")))),
+                h("p", {}, h("a", { href: "#/attente" }, t("nav.pending"))),
+              ),
             );
           }
         });
@@ -176,7 +196,9 @@ function genericForm(): HTMLElement {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const path = out.value.trim();
-    const r = await withReplaceConfirm(status, path, (force) => call("csr_generic_new", { subject: subject.value, emails: list(emails.value), dns: list(dns.value), out: path, force }));
+    const r = await withReplaceConfirm(status, path, (force) =>
+      call("csr_generic_new", { subject: subject.value, emails: list(emails.value), dns: list(dns.value), out: path, force }),
+    );
     if (r) status.replaceChildren(h("p", { class: "ok", role: "status" }, t("req.done", { path: r.out })));
   });
   return form;
@@ -184,10 +206,5 @@ function genericForm(): HTMLElement {
 
 export async function requestPage(): Promise<HTMLElement> {
   const caps = await call("capabilities", null).catch(() => null);
-  return h(
-    "div",
-    {},
-    section(t("req.igc"), wizard(!!caps?.csr)),
-    section(t("req.generic"), caps?.csr ? genericForm() : soonBox(t("req.generic"))),
-  );
+  return h("div", {}, section(t("req.igc"), wizard(!!caps?.csr)), section(t("req.generic"), caps?.csr ? genericForm() : soonBox(t("req.generic"))));
 }

@@ -3,7 +3,7 @@
 import { call, inTauri, shell } from "../api";
 import type { Settings } from "../bindings";
 import { h, field } from "../dom";
-import { LANGS, Lang, setLang, t } from "../i18n";
+import { LANGS, type Lang, setLang, t } from "../i18n";
 import { errorBox, section } from "../widgets";
 
 const LANG_NAMES: Record<Lang, string> = { fr: "Français", en: "English", de: "Deutsch" };
@@ -12,7 +12,11 @@ export function settingsForm(s: Settings, onSaved: (s: Settings) => void): HTMLE
   const lang = h("select", {}, ...LANGS.map((l) => h("option", { value: l, selected: s.lang === l, lang: l }, LANG_NAMES[l])));
   const autostart = h("input", { type: "checkbox", checked: s.autostart, id: "autostart" });
   const notes = h("input", { type: "checkbox", checked: s.notifications, id: "notifications" });
-  const drill = h("select", { name: "drill-reminder" }, ...[0, 30, 90, 180].map((n) => h("option", { value: String(n), selected: s.drill_reminder_days === n }, n === 0 ? t("settings.drillNever") : t("settings.drillEvery", { n }))));
+  const drill = h(
+    "select",
+    { name: "drill-reminder" },
+    ...[0, 30, 90, 180].map((n) => h("option", { value: String(n), selected: s.drill_reminder_days === n }, n === 0 ? t("settings.drillNever") : t("settings.drillEvery", { n }))),
+  );
   const portal = s.portals[0] ?? { name: "", url: "" };
   const pname = h("input", { type: "text", value: portal.name, autocomplete: "off" });
   const purl = h("input", { type: "url", value: portal.url, autocomplete: "url" });
@@ -39,7 +43,10 @@ export function settingsForm(s: Settings, onSaved: (s: Settings) => void): HTMLE
       notifications: notes.checked,
       drill_reminder_days: Number(drill.value),
       portals: [{ name: pname.value.trim(), url: purl.value.trim() }, ...s.portals.slice(1)],
-      pkcs11_modules: modules.value.split("\n").map((m) => m.trim()).filter(Boolean),
+      pkcs11_modules: modules.value
+        .split("\n")
+        .map((m) => m.trim())
+        .filter(Boolean),
     };
     try {
       const saved = await call("settings_set", next);

@@ -1,7 +1,9 @@
-// Bi-clés (portail): pairing with the portal (code shown, approved on the portal page) and the channel state.
+// Bi-clés (portail): pairing with the portal (code shown, approved on the portal page) and the channel state. The page
+// redraws itself when the pairing or the channel changes (`portal-state`) and offers the certificates of the cards
+// present (`live-state`).
 // (Certificats en attente lives in pending.ts.)
 
-import { call, inTauri, shell } from "../api";
+import { call, inTauri, listenPage, redrawer, shell } from "../api";
 import type { BicleCandidate, BicleRow, PortalState } from "../bindings";
 import { h, field } from "../dom";
 import { formatDate, t } from "../i18n";
@@ -61,7 +63,11 @@ function bicleTable(rows: BicleRow[], kind: string, reload: () => void): HTMLEle
     "table",
     {},
     h("caption", { class: "sr-only" }, t(kind === "personal" ? "bicles.personal" : "bicles.backup")),
-    h("thead", {}, h("tr", {}, ...["bicles.designation", "store.holder", "store.issuer", "store.expires", "bicles.status", "common.remove"].map((k) => h("th", { scope: "col" }, t(k))))),
+    h(
+      "thead",
+      {},
+      h("tr", {}, ...["bicles.designation", "store.holder", "store.issuer", "store.expires", "bicles.status", "common.remove"].map((k) => h("th", { scope: "col" }, t(k)))),
+    ),
     h(
       "tbody",
       {},
@@ -114,7 +120,13 @@ function addForm(usable: BicleCandidate[], reload: () => void): HTMLElement {
     ),
     usable.length ? field(t("bicles.cert"), which) : h("p", { class: "help" }, t("bicles.noUsable")),
     field(t("bicles.designation"), designation, t("bicles.designationHelp")),
-    h("fieldset", {}, h("legend", {}, t("bicles.kinds")), h("div", { class: "inline" }, personal, h("label", { for: "bicle-personal" }, t("bicles.personal"))), h("div", { class: "inline" }, backup, h("label", { for: "bicle-backup" }, t("bicles.backup")))),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, t("bicles.kinds")),
+      h("div", { class: "inline" }, personal, h("label", { for: "bicle-personal" }, t("bicles.personal"))),
+      h("div", { class: "inline" }, backup, h("label", { for: "bicle-backup" }, t("bicles.backup"))),
+    ),
     h("button", { type: "submit", class: "primary" }, t("bicles.add")),
     status,
   );
@@ -175,12 +187,22 @@ function drillSection(): HTMLElement {
   return form;
 }
 
+/** The add form is rebuilt with new candidates (a card came or went) unless the user is filling it in. */
+function addInUse(form: Element | null): boolean {
+  return !!form && (form.contains(document.activeElement) || !!form.querySelector("[data-testid=bicle-status] *"));
+}
+
 export async function biclesPage(): Promise<HTMLElement> {
-  try {
+  const root = h("div", {});
+  let paired: boolean | null = null;
+  const build = async (): Promise<void> => {
     const caps = await call("capabilities", null);
-    if (!caps.portal) return section(t("bicles.title"), soonBox(t("bicles.title")));
+    if (!caps.portal) {
+      root.replaceChildren(section(t("bicles.title"), soonBox(t("bicles.title"))));
+      return;
+    }
     const p = await call("portal_state", null);
-    const root = h("div", {});
+    paired = p.paired;
     const tables = h("div", {});
     const drawTables = async () => {
       if (!p.paired) {
@@ -190,28 +212,76 @@ export async function biclesPage(): Promise<HTMLElement> {
       try {
         const rows = await call("portal_bicles", null);
         const warn = rows.some((r) => r.expired) ? h("div", { class: "error", role: "alert" }, h("p", {}, t("bicles.expiredWarn"))) : null;
-        tables.replaceChildren(...[warn, section(t("bicles.personal"), bicleTable(rows, "personal", () => void drawTables())), section(t("bicles.backup"), bicleTable(rows, "backup", () => void drawTables()))].filter((x): x is HTMLElement => !!x));
+        tables.replaceChildren(
+          ...[
+            warn,
+            section(
+              t("bicles.personal"),
+              bicleTable(rows, "personal", () => void drawTables()),
+            ),
+            section(
+              t("bicles.backup"),
+              bicleTable(rows, "backup", () => void drawTables()),
+            ),
+          ].filter((x): x is HTMLElement => !!x),
+        );
       } catch (e) {
         tables.replaceChildren(errorBox(e));
       }
     };
-    let candidatesError: HTMLElement | null = null;
-    const certs = p.paired
-      ? await call("portal_bicle_candidates", null).catch((e) => {
-          candidatesError = errorBox(e);
-          return [] as BicleCandidate[];
-        })
-      : [];
-    root.append(
-      section(t("bicles.title"), stateLine(p), p.paired ? null : h("p", { class: "help" }, t("dash.portalHelp"))),
-      section(t("bicles.pair"), pairForm(p, () => void 0)),
+    const addSec = section(t("bicles.add"));
+    let offered: string | null = null;
+    const drawAdd = async () => {
+      if (!p.paired) {
+        addSec.replaceChildren(addSec.firstChild as Node, h("p", {}, t("bicles.pairFirst")));
+        return;
+      }
+      let candidatesError: HTMLElement | null = null;
+      const certs = await call("portal_bicle_candidates", null).catch((e) => {
+        candidatesError = errorBox(e);
+        return [] as BicleCandidate[];
+      });
+      const key = JSON.stringify(certs.map((c) => c.sha256));
+      if (key === offered || addInUse(addSec.querySelector("form"))) return;
+      offered = key;
+      addSec.replaceChildren(addSec.firstChild as Node, ...[candidatesError, addForm(certs, () => void drawTables())].filter((x): x is HTMLElement => !!x));
+    };
+    const state = section(t("bicles.title"), stateLine(p), p.paired ? null : h("p", { class: "help" }, t("dash.portalHelp")));
+    root.replaceChildren(
+      state,
+      section(
+        t("bicles.pair"),
+        pairForm(p, () => void rebuild()),
+      ),
       tables,
-      p.paired ? section(t("bicles.add"), candidatesError, addForm(certs, () => void drawTables())) : section(t("bicles.add"), h("p", {}, t("bicles.pairFirst"))),
+      addSec,
     );
     if (p.paired) root.append(section(t("drill.title"), drillSection()));
-    await drawTables();
-    return root;
-  } catch (e) {
-    return errorBox(e);
-  }
+    await Promise.all([drawTables(), drawAdd()]);
+    // Card certificates offered as bi-clés follow the cards; the channel's state follows the portal.
+    redrawAdd = drawAdd;
+    redrawState = (next: PortalState) => {
+      const line = state.querySelector("[data-testid=portal-state]");
+      line?.replaceWith(stateLine(next));
+    };
+  };
+  let redrawAdd: (() => Promise<void>) | null = null;
+  let redrawState: ((p: PortalState) => void) | null = null;
+  const rebuild = redrawer(async () => {
+    try {
+      await build();
+    } catch (e) {
+      root.replaceChildren(errorBox(e));
+    }
+  });
+  await rebuild();
+  listenPage("portal-state", (next) => {
+    // Paired or unpaired (here or elsewhere): the whole page changes; otherwise only the state line.
+    if (next.paired !== paired) void rebuild();
+    else redrawState?.(next);
+  });
+  listenPage("live-state", (e) => {
+    if (e.change === "probe_finished") void redrawAdd?.();
+  });
+  return root;
 }

@@ -53,11 +53,16 @@ function certTable(certs: CertSummary[], reload: () => void): HTMLElement {
       h(
         "dl",
         {},
-        h("dt", {}, t("cert.subject")), h("dd", { class: "mono" }, c.subject),
-        h("dt", {}, t("store.issuer")), h("dd", { class: "mono" }, c.issuer),
-        h("dt", {}, t("cert.serial")), h("dd", { class: "mono" }, c.serial),
-        h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, c.sha256),
-        h("dt", {}, t("cert.keyUsage")), h("dd", {}, c.key_usage.join(", ") || "—"),
+        h("dt", {}, t("cert.subject")),
+        h("dd", { class: "mono" }, c.subject),
+        h("dt", {}, t("store.issuer")),
+        h("dd", { class: "mono" }, c.issuer),
+        h("dt", {}, t("cert.serial")),
+        h("dd", { class: "mono" }, c.serial),
+        h("dt", {}, "SHA-256"),
+        h("dd", { class: "mono" }, c.sha256),
+        h("dt", {}, t("cert.keyUsage")),
+        h("dd", {}, c.key_usage.join(", ") || "—"),
       ),
     );
     // read from the keyring only when the details are opened (one keyring call per certificate otherwise)
@@ -117,7 +122,18 @@ function exportForm(enabled: boolean, certs: CertSummary[]): HTMLElement {
   });
   const status = h("div", { "aria-live": "polite", "data-testid": "export-status" });
   const submit = h("button", { type: "submit", class: "primary", disabled: !enabled || withKey.length === 0 }, t("store.exportBtn"));
-  const form = h("form", {}, field(t("store.exportWhich"), which), field(t("store.exportFor"), dest), field(t("store.policy"), policy), meter.el, field(t("store.exportPath"), out), choose, h("div", {}, submit), status);
+  const form = h(
+    "form",
+    {},
+    field(t("store.exportWhich"), which),
+    field(t("store.exportFor"), dest),
+    field(t("store.policy"), policy),
+    meter.el,
+    field(t("store.exportPath"), out),
+    choose,
+    h("div", {}, submit),
+    status,
+  );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const path = out.value.trim();
@@ -167,7 +183,14 @@ export async function storePage(): Promise<HTMLElement> {
     exportSec.replaceWith(next);
     exportSec = next;
   };
-  const root = h("div", {}, list, importForm(!!caps?.pkcs12 && !!caps?.store, () => void draw()), exportSec, caForm(!!caps?.store, () => void draw()));
+  const root = h(
+    "div",
+    {},
+    list,
+    importForm(!!caps?.pkcs12 && !!caps?.store, () => void draw()),
+    exportSec,
+    caForm(!!caps?.store, () => void draw()),
+  );
   await draw();
   return root;
 }
