@@ -1228,7 +1228,7 @@ pub fn redact(text: &str, personal: &[String]) -> String {
         if p.chars().count() >= 3 {
             items.push((p.to_string(), "[redacted]"));
             // RFC 4514 escapes and JSON escapes of the same text.
-            items.push((crate::cert::escape_rfc4514(p), "[redacted]"));
+            items.push((crate::asn1::rfc4514::escape(p), "[redacted]"));
             if let Ok(j) = serde_json::to_string(p) {
                 items.push((j.trim_matches('"').to_string(), "[redacted]"));
             }

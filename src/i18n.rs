@@ -43,15 +43,6 @@ impl Lang {
         }
     }
 
-    /// Picks the text for this language when only French and English exist (German gets the English text).
-    /// New user-facing sentences use [`Lang::pick3`].
-    pub fn pick(self, fr: impl Into<String>, en: impl Into<String>) -> String {
-        match self {
-            Lang::Fr => fr.into(),
-            Lang::En | Lang::De => en.into(),
-        }
-    }
-
     /// A calendar date as people write it in this language: 07/03/2025, 2025-03-07, 07.03.2025.
     pub fn date(self, d: time::Date) -> String {
         let (day, month, year) = (d.day(), u8::from(d.month()), d.year());
@@ -111,51 +102,14 @@ mod tests {
         assert_eq!(Lang::Fr.pick3("carte", "card", "Karte"), "carte");
         assert_eq!(Lang::En.pick3("carte", "card", "Karte"), "card");
         assert_eq!(Lang::De.pick3("carte", "card", "Karte"), "Karte");
-        assert_eq!(Lang::De.pick("carte", "card"), "card");
     }
 
-    /// Every sentence of these modules has German: none may go back to the two-language `pick`.
     #[test]
     fn dates_as_each_language_writes_them() {
         let d = time::macros::date!(2025 - 03 - 07);
         assert_eq!(Lang::Fr.date(d), "07/03/2025");
         assert_eq!(Lang::En.date(d), "2025-03-07");
         assert_eq!(Lang::De.date(d), "07.03.2025");
-    }
-
-    #[test]
-    fn core_sentences_use_pick3() {
-        let files = [
-            ("token/error.rs", include_str!("token/error.rs")),
-            ("token/mod.rs", include_str!("token/mod.rs")),
-            ("pkcs12.rs", include_str!("pkcs12.rs")),
-            ("portal/error.rs", include_str!("portal/error.rs")),
-            ("portal/channel.rs", include_str!("portal/channel.rs")),
-            ("portal/relay.rs", include_str!("portal/relay.rs")),
-            ("api/mod.rs", include_str!("api/mod.rs")),
-            ("store/mod.rs", include_str!("store/mod.rs")),
-            ("csr/igc_sante.rs", include_str!("csr/igc_sante.rs")),
-            ("csr/mod.rs", include_str!("csr/mod.rs")),
-            ("csr/dn.rs", include_str!("csr/dn.rs")),
-            ("csr/reunite.rs", include_str!("csr/reunite.rs")),
-            ("password.rs", include_str!("password.rs")),
-            ("cert.rs", include_str!("cert.rs")),
-            ("card/mod.rs", include_str!("card/mod.rs")),
-            ("vault.rs", include_str!("vault.rs")),
-            ("secrets.rs", include_str!("secrets.rs")),
-            ("paths.rs", include_str!("paths.rs")),
-            ("bridge/mod.rs", include_str!("bridge/mod.rs")),
-            ("revocation/mod.rs", include_str!("revocation/mod.rs")),
-            ("doctor.rs", include_str!("doctor.rs")),
-            ("revocation/online.rs", include_str!("revocation/online.rs")),
-            ("src-tauri/src/tray.rs", include_str!("../src-tauri/src/tray.rs")),
-            ("src-tauri/src/commands.rs", include_str!("../src-tauri/src/commands.rs")),
-            ("src-tauri/src/reminders.rs", include_str!("../src-tauri/src/reminders.rs")),
-        ];
-        let needle = concat!(".pi", "ck(");
-        for (name, text) in files {
-            assert!(!text.contains(needle), "{name} still calls Lang::pick: give the sentence German with pick3");
-        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod asn1;
 pub mod card;
 pub mod cert;
 pub mod child;

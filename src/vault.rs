@@ -17,6 +17,7 @@
 //!   existing entry unreadable). `key.json` beside the entries names the keyring account and holds a check value,
 //!   so a wrong key is told apart from a damaged entry.
 
+use crate::asn1::rfc4514;
 use crate::fsutil::{self, Access};
 use crate::i18n::{Coded, Lang};
 use crate::paths::PathsError;
@@ -83,49 +84,12 @@ impl PendingMeta {
     /// The holder as people know them: given name and surname when the subject has both (IGC-Santé, whose CN is a
     /// national id), else the common name, else the whole subject. Never a raw DN first when a name exists.
     pub fn holder(&self) -> String {
-        let attr = |name: &str| {
-            split_rdns(&self.subject).into_iter().find_map(|rdn| {
-                let (k, v) = rdn.split_once('=')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| unescape(v.trim()))
-            })
-        };
+        let attr = |name: &str| rfc4514::attribute(&self.subject, name);
         match (attr("GN").or_else(|| attr("givenName")), attr("SN").or_else(|| attr("surname"))) {
             (Some(g), Some(s)) => format!("{g} {s}"),
             _ => attr("CN").unwrap_or_else(|| self.subject.clone()),
         }
     }
-}
-
-/// An RFC 4514 value as text: `\\XX` UTF-8 bytes decoded, `\\,` and the other escaped characters kept bare.
-fn unescape(value: &str) -> String {
-    let hex_decoded = crate::cert::unescape_rfc4514_utf8(value);
-    let mut out = String::with_capacity(hex_decoded.len());
-    let mut chars = hex_decoded.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Splits an RFC 4514 string on its unescaped commas.
-fn split_rdns(subject: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut escaped) = (0, false);
-    for (i, c) in subject.char_indices() {
-        match c {
-            '\\' if !escaped => escaped = true,
-            ',' if !escaped => {
-                out.push(&subject[start..i]);
-                start = i + 1;
-            }
-            _ => escaped = false,
-        }
-    }
-    out.push(&subject[start..]);
-    out
 }
 
 mod b64 {
@@ -544,7 +508,7 @@ impl Vault {
         let mut damaged = Vec::new();
         for p in entry_files(&self.dir)? {
             match self.read_entry(&p) {
-                Ok(k) if same_public_key(&k.meta.spki_der, spki_der) => return Ok((Some(k), damaged)),
+                Ok(k) if crate::asn1::same_public_key(&k.meta.spki_der, spki_der) => return Ok((Some(k), damaged)),
                 Ok(_) => {}
                 Err(VaultError::Damaged { file, reason }) => damaged.push(Listed::Damaged { file, reason }),
                 Err(VaultError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -572,19 +536,6 @@ impl Vault {
 fn to_key(raw: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
     let arr: [u8; 32] = raw.try_into().ok()?;
     Some(Zeroizing::new(arr))
-}
-
-/// Whether two DER SubjectPublicKeyInfos carry the same public key (same algorithm OID and key bits; the
-/// algorithm parameters' encoding — e.g. an absent or explicit NULL for RSA — is not compared).
-pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
-    use x509_parser::prelude::FromDer;
-    use x509_parser::x509::SubjectPublicKeyInfo;
-    match (SubjectPublicKeyInfo::from_der(a), SubjectPublicKeyInfo::from_der(b)) {
-        (Ok((_, x)), Ok((_, y))) => {
-            x.algorithm.algorithm == y.algorithm.algorithm && x.subject_public_key.data == y.subject_public_key.data
-        }
-        _ => false,
-    }
 }
 
 /// Lists the metadata of the current user's pending requests WITHOUT the keyring (for a status summary): the

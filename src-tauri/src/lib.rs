@@ -5,6 +5,12 @@
 //! its webview (memory goes back to the system) and the app keeps running; "Ouvrir Trousseau" recreates it.
 //! Linux trays deliver neither clicks nor tooltips, so the state is shown by the icon and by the first, disabled
 //! menu lines, whose text is updated in place (a Linux tray menu cannot be replaced once set).
+//!
+//! No unsafe code, with one exception: [`memory`] calls glibc's `malloc_trim` and `madvise` (no safe wrapper exists
+//! in `libc` or `std`) to give a closed window's memory back; each of those functions carries its own
+//! `#[allow(unsafe_code)]` and a `// SAFETY:` comment.
+
+#![deny(unsafe_code)]
 
 pub mod commands;
 pub mod memory;

@@ -235,12 +235,12 @@ pub fn describe(c: &Certificate, lang: Lang) -> String {
     out.push_str(&format!(
         "  {} : {}\n",
         lang.pick3("Sujet", "Subject", "Antragsteller"),
-        cert::unescape_rfc4514_utf8(&c.subject)
+        trousseau::asn1::rfc4514::unescape_utf8(&c.subject)
     ));
     out.push_str(&format!(
         "  {} : {}\n",
         lang.pick3("Émetteur", "Issuer", "Aussteller"),
-        cert::unescape_rfc4514_utf8(&c.issuer)
+        trousseau::asn1::rfc4514::unescape_utf8(&c.issuer)
     ));
     out.push_str(&format!("  {} : {}\n", lang.pick3("Numéro de série", "Serial number", "Seriennummer"), c.serial));
     out.push_str(&format!("  SHA-256 : {}\n", c.sha256));

@@ -7,6 +7,7 @@
 //! error instead of being silently merged.
 
 use super::CsrError;
+use crate::asn1::rfc4514;
 
 /// An attribute type of a subject.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -161,6 +162,12 @@ impl Subject {
     /// Appends an attribute (DER order: call with the most general first). Refuses a repeated type, an empty or
     /// over-long value, and a country that is not two letters.
     pub fn push(&mut self, kind: AttrType, value: &str) -> Result<(), CsrError> {
+        self.push_exact(kind, value.trim())
+    }
+
+    /// [`Subject::push`] without trimming: the RFC 4514 parser has already dropped the unescaped spaces around a
+    /// value and keeps the escaped ones (`\ `), as RFC 4514 §2.4 says.
+    fn push_exact(&mut self, kind: AttrType, value: &str) -> Result<(), CsrError> {
         let name = kind.short_name();
         if self.attrs.iter().any(|a| a.kind == kind) {
             return Err(CsrError::subject(
@@ -171,7 +178,6 @@ impl Subject {
                 ),
             ));
         }
-        let value = value.trim();
         if value.is_empty() {
             return Err(CsrError::subject(
                 format!("l'attribut {name} est vide"),
@@ -236,7 +242,7 @@ impl Subject {
         self.attrs
             .iter()
             .rev()
-            .map(|a| format!("{}={}", a.kind.short_name(), escape(&a.value)))
+            .map(|a| format!("{}={}", a.kind.short_name(), rfc4514::escape(&a.value)))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -383,26 +389,10 @@ impl Subject {
                     format!("unbekannter Attributtyp „{t}“ (CN, O, OU, C, ST, L, SN, GN, title, serialNumber, emailAddress, DC, UID oder eine OID)"),
                 )
             })?;
-            subject.push(kind, &v)?;
+            subject.push_exact(kind, &v)?;
         }
         Ok(subject)
     }
-}
-
-/// Escapes a value for an RFC 4514 string.
-pub fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let n = v.chars().count();
-    for (i, c) in v.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
-            || (i == 0 && (c == '#' || c == ' '))
-            || (i + 1 == n && c == ' ');
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -432,7 +422,7 @@ mod tests {
         assert_eq!(s.get(&AttrType::Country), Some("LU"));
         assert_eq!(s.get(&AttrType::Surname), Some("Dupont"));
         assert_eq!(s.get(&AttrType::OrgUnit), Some("été"));
-        assert_eq!(s.to_rfc4514(), "CN=Dupont\\, Jean,O=A\\+B,C=LU,SN=Dupont,GN=Jean,OU=été");
+        assert_eq!(s.to_rfc4514(), "CN=Dupont\\, Jean,O=A\\+B,C=LU,SN=Dupont,GN=Jean,OU=\\C3\\A9t\\C3\\A9");
     }
 
     #[test]

@@ -557,7 +557,7 @@ mod tests {
     #[test]
     fn ps_auth_subject() {
         let c = check(&ps_auth()).unwrap();
-        assert_eq!(c.subject.to_rfc4514(), "CN=810001234567,GN=Jeanne,SN=Dupont,title=Médecin");
+        assert_eq!(c.subject.to_rfc4514(), "CN=810001234567,GN=Jeanne,SN=Dupont,title=M\\C3\\A9decin");
         assert_eq!(c.sans.len(), 1);
     }
 

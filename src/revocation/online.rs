@@ -8,7 +8,7 @@ use x509_cert_02 as x509_cert;
 
 use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
-use sha1::{Digest, Sha1};
+use sha1_010::{Digest, Sha1};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::OffsetDateTime;

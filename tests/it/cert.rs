@@ -287,7 +287,7 @@ fn subject_escaping_matches_openssl_rfc2253() {
     );
     // The display name is text, not an escaped string.
     assert_eq!(c["subject_cn"], "Zoé Müller");
-    assert_eq!(trousseau::cert::unescape_rfc4514_utf8("CN=Zo\\C3\\A9\\, X"), "CN=Zoé\\, X");
+    assert_eq!(trousseau::asn1::rfc4514::unescape_utf8("CN=Zo\\C3\\A9\\, X"), "CN=Zoé\\, X");
 }
 
 #[test]

@@ -123,7 +123,10 @@ fn commands_answer_from_the_live_state_while_a_slow_module_is_probed() {
     assert_eq!(finished.probes, 1);
     let (tokens, certs, readers) = answer_at_once("after the start-up probe");
     assert!(!tokens.probing, "{tokens:?}");
-    assert!(tokens.tokens.iter().any(|t| t.label == "Jeton lent" && t.pin_state == trousseau::api::PinState::Ok), "{tokens:?}");
+    assert!(
+        tokens.tokens.iter().any(|t| t.label == "Jeton lent" && t.pin_state == trousseau::api::PinState::Ok),
+        "{tokens:?}"
+    );
     let card = certs.tokens.iter().find(|t| t.token.label == "Jeton lent").expect("the token's certificates");
     assert!(card.certificates.iter().any(|c| c.certificate.holder.contains("Agent Lent")), "{card:?}");
     assert!(readers.iter().any(|r| r.name == vcard::READER0 && r.card.is_none()), "{readers:?}");

@@ -10,6 +10,7 @@ mod csr;
 mod doctor;
 mod drill;
 mod envelope;
+mod error_codes;
 mod faces;
 mod files;
 mod fuzz_corpus;

@@ -1,0 +1,383 @@
+//! OAuth 2.0, errors in RFC 6749 §5.2 form as OAuth clients expect: the device authorization grant (RFC 8628),
+//! token refresh with a grace period for the replaced pair, revocation (RFC 7009).
+
+use super::*;
+
+pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
+}
+
+pub(super) const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+
+pub(super) fn user_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    let c: String = (0..8).map(|_| USER_CODE_ALPHABET[rng.gen_range(0..USER_CODE_ALPHABET.len())] as char).collect();
+    format!("{}-{}", &c[..4], &c[4..])
+}
+
+pub(super) fn clean_label(s: Option<&String>, max: usize) -> String {
+    let s: String = s.map(|s| s.chars().filter(|c| !c.is_control()).take(max).collect()).unwrap_or_default();
+    if s.trim().is_empty() {
+        "(inconnu)".into()
+    } else {
+        s
+    }
+}
+
+pub(super) async fn device_authorization(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "form-encoded body expected");
+    };
+    if form.get("client_id").map(String::as_str) != Some("trousseau") {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+    }
+    let name = clean_label(form.get("client_name"), 80);
+    let os = clean_label(form.get("client_os"), 80);
+    let device_code = random_token(32);
+    let now = db::now();
+    st.purge();
+    let conn = st.db();
+    let mut code = user_code();
+    for _ in 0..5 {
+        let taken: bool = conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM device_codes WHERE user_code = ?1)", [&code], |r| r.get(0))
+            .unwrap_or(true);
+        if !taken {
+            break;
+        }
+        code = user_code();
+    }
+    if let Err(e) = conn.execute(
+        "INSERT INTO device_codes(device_code_hash, user_code, client_name, client_os, client_addr, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![db::hash(&device_code), code, name, os, addr.ip().to_string(), now, now + st.cfg.code_ttl],
+    ) {
+        return Problem::internal(e).into_response();
+    }
+    let base = pages::page_origin(&st, &headers);
+    Json(json!({
+        "device_code": device_code,
+        "user_code": code,
+        "verification_uri": format!("{base}/appairage"),
+        "verification_uri_complete": format!("{base}/appairage?code={code}"),
+        "expires_in": st.cfg.code_ttl,
+        "interval": st.cfg.poll_interval,
+    }))
+    .into_response()
+}
+
+/// A freshly issued token pair, in clear only for the answer (the database keeps their hashes).
+pub(super) struct Issued {
+    pub(super) access: String,
+    pub(super) refresh: String,
+    pub(super) access_expires_at: i64,
+}
+
+impl Issued {
+    fn body(&self) -> Value {
+        json!({
+            "access_token": self.access,
+            "token_type": "Bearer",
+            "expires_in": (self.access_expires_at - db::now()).max(0),
+            "refresh_token": self.refresh,
+            "scope": "assistant",
+        })
+    }
+}
+
+pub(super) fn issue_tokens(conn: &Connection, cfg: &crate::state::Config, device_id: i64) -> rusqlite::Result<Issued> {
+    let access = format!("sbx_at_{}", random_token(32));
+    let refresh = format!("sbx_rt_{}", random_token(32));
+    let now = db::now();
+    conn.execute(
+        "INSERT INTO tokens(hash, device_id, kind, expires_at) VALUES (?1, ?2, 'access', ?3)",
+        params![db::hash(&access), device_id, now + cfg.access_ttl],
+    )?;
+    conn.execute(
+        "INSERT INTO tokens(hash, device_id, kind, expires_at) VALUES (?1, ?2, 'refresh', ?3)",
+        params![db::hash(&refresh), device_id, now + cfg.refresh_ttl],
+    )?;
+    Ok(Issued { access, refresh, access_expires_at: now + cfg.access_ttl })
+}
+
+pub(super) async fn token(
+    State(st): State<AppState>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "form-encoded body expected");
+    };
+    if form.get("client_id").map(String::as_str) != Some("trousseau") {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+    }
+    let result = match form.get("grant_type").map(String::as_str) {
+        Some("urn:ietf:params:oauth:grant-type:device_code") => device_grant(&st, form.get("device_code")),
+        Some("refresh_token") => refresh_grant(&st, form.get("refresh_token")),
+        _ => Ok(oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "unsupported grant_type")),
+    };
+    result.unwrap_or_else(|e| Problem::internal(e).into_response())
+}
+
+pub(super) fn device_grant(st: &AppState, device_code: Option<&String>) -> rusqlite::Result<Response> {
+    let Some(device_code) = device_code else {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "device_code missing"));
+    };
+    let mut conn = st.db();
+    let tx = conn.transaction()?;
+    let row = tx
+        .query_row(
+            "SELECT id, status, expires_at, last_poll, agent_id, client_name, client_os, client_addr FROM device_codes WHERE device_code_hash = ?1",
+            [db::hash(device_code)],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, status, expires_at, last_poll, agent_id, name, os, addr)) = row else {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown device_code"));
+    };
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    if status == "used" {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "device_code already used"));
+    }
+    if expires_at <= db::now() {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "expired_token", "device_code expired"));
+    }
+    if status == "denied" {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "access_denied", "the agent refused the pairing"));
+    }
+    if status == "pending" {
+        let too_fast = now_ms - last_poll < st.cfg.poll_interval * 1000 / 2;
+        tx.execute("UPDATE device_codes SET last_poll = ?2 WHERE id = ?1", params![id, now_ms])?;
+        tx.commit()?;
+        return Ok(if too_fast {
+            oauth_error(StatusCode::BAD_REQUEST, "slow_down", "poll less often")
+        } else {
+            oauth_error(StatusCode::BAD_REQUEST, "authorization_pending", "waiting for the agent's approval")
+        });
+    }
+    // approved: single use
+    let Some(agent_id) = agent_id else {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "no agent"));
+    };
+    tx.execute("UPDATE device_codes SET status = 'used' WHERE id = ?1", [id])?;
+    tx.execute(
+        "INSERT INTO devices(agent_id, name, os, addr, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![agent_id, name, os, addr, db::now()],
+    )?;
+    let device_id = tx.last_insert_rowid();
+    let body = issue_tokens(&tx, &st.cfg, device_id)?.body();
+    db::audit(&tx, "pairing.completed", &device_id.to_string());
+    db::notify(&tx, agent_id, &format!("Nouvel assistant associé : {name} ({os}, {addr})"));
+    tx.commit()?;
+    Ok(Json(body).into_response())
+}
+
+/// The key that seals the successor of a refresh token: derived from the token itself, which the database only
+/// holds hashed (a different derivation), so a copy of the database does not yield live tokens.
+pub(super) fn successor_key(refresh: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"trousseau-sandbox refresh successor v1\0");
+    h.update(refresh.as_bytes());
+    h.finalize().into()
+}
+
+pub(super) fn seal_successor(refresh: &str, pair: &Issued) -> Option<String> {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use base64::Engine;
+    let cipher = aes_gcm::Aes256Gcm::new(&successor_key(refresh).into());
+    let mut nonce = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let plain = json!({ "a": pair.access, "r": pair.refresh, "e": pair.access_expires_at }).to_string();
+    let sealed = cipher.encrypt(&nonce.into(), plain.as_bytes()).ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Some(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// Opens a sealed successor; None when it does not open with this token or does not match `successor_hash`.
+pub(super) fn open_successor(refresh: &str, sealed: &str, successor_hash: &str) -> Option<Issued> {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(sealed).ok()?;
+    if raw.len() < 12 {
+        return None;
+    }
+    let (nonce, ct) = raw.split_at(12);
+    let cipher = aes_gcm::Aes256Gcm::new(&successor_key(refresh).into());
+    let plain = cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), ct).ok()?;
+    let v: Value = serde_json::from_slice(&plain).ok()?;
+    let pair = Issued {
+        access: v["a"].as_str()?.to_string(),
+        refresh: v["r"].as_str()?.to_string(),
+        access_expires_at: v["e"].as_i64()?,
+    };
+    (db::hash(&pair.refresh) == successor_hash).then_some(pair)
+}
+
+/// Refresh token rotation with reuse detection and a grace period (docs/portal-api.yaml, "Refresh grace"):
+/// - a valid unused refresh token is exchanged for a new pair; the used token keeps the new pair sealed under a key
+///   derived from itself, for `refresh_grace` seconds;
+/// - the immediately previous token (its successor not used yet), presented again within the grace period, gets the
+///   same pair once more — a refresh whose answer was lost does not cost the pairing;
+/// - any other reuse (a second replay, after the grace period, or an older token) revokes the whole pairing.
+pub(super) fn refresh_grant(st: &AppState, refresh: Option<&String>) -> rusqlite::Result<Response> {
+    let Some(refresh) = refresh else {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token missing"));
+    };
+    let mut conn = st.db();
+    let tx = conn.transaction()?;
+    let row = tx
+        .query_row(
+            "SELECT t.device_id, t.expires_at, t.used_at, d.revoked_at, d.agent_id, t.successor_hash, t.successor_sealed,
+                    t.grace_replayed
+             FROM tokens t JOIN devices d ON d.id = t.device_id
+             WHERE t.hash = ?1 AND t.kind = 'refresh'",
+            [db::hash(refresh)],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((device_id, expires_at, used_at, revoked_at, agent_id, successor_hash, sealed, grace_replayed)) = row
+    else {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown refresh token"));
+    };
+    let now = db::now();
+    if revoked_at.is_some() || expires_at <= now {
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token revoked or expired"));
+    }
+    if let Some(used_at) = used_at {
+        // The immediately previous token: its successor has not been used (nor revoked) yet.
+        let successor_unused = match &successor_hash {
+            Some(h) => tx
+                .query_row(
+                    "SELECT used_at IS NULL FROM tokens WHERE hash = ?1 AND kind = 'refresh' AND expires_at > ?2",
+                    params![h, now],
+                    |r| r.get::<_, bool>(0),
+                )
+                .optional()?
+                .unwrap_or(false),
+            None => false,
+        };
+        let in_grace = now - used_at <= st.cfg.refresh_grace && grace_replayed == 0;
+        if in_grace && successor_unused {
+            let pair = match (&sealed, &successor_hash) {
+                (Some(sealed), Some(h)) => open_successor(refresh, sealed, h),
+                _ => None,
+            };
+            if let Some(pair) = pair {
+                // Answered once: the sealed pair is no longer needed.
+                tx.execute(
+                    "UPDATE tokens SET grace_replayed = 1, successor_sealed = NULL WHERE hash = ?1",
+                    [db::hash(refresh)],
+                )?;
+                db::audit(&tx, "refresh.grace_replay", &device_id.to_string());
+                tx.commit()?;
+                return Ok(Json(pair.body()).into_response());
+            }
+        }
+        // A rotated refresh token came back outside the grace rule: someone holds a copy. Revoke the whole pairing.
+        tx.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1", params![device_id, now])?;
+        tx.execute("UPDATE tokens SET successor_sealed = NULL WHERE device_id = ?1", [device_id])?;
+        db::audit(&tx, "refresh.replay", &device_id.to_string());
+        db::notify(&tx, agent_id, "Un jeton de l'assistant a été réutilisé : l'assistant a été révoqué par sécurité.");
+        tx.commit()?;
+        st.drop_device_channels(agent_id, Some(device_id));
+        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token reused: pairing revoked"));
+    }
+    let pair = issue_tokens(&tx, &st.cfg, device_id)?;
+    let sealed = seal_successor(refresh, &pair);
+    tx.execute(
+        "UPDATE tokens SET used_at = ?2, successor_hash = ?3, successor_sealed = ?4 WHERE hash = ?1",
+        params![db::hash(refresh), now, db::hash(&pair.refresh), sealed],
+    )?;
+    tx.commit()?;
+    Ok(Json(pair.body()).into_response())
+}
+
+/// RFC 7009: revoking any token of a pairing revokes the pairing. Always 200.
+pub(super) async fn revoke(
+    State(st): State<AppState>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "form-encoded body expected");
+    };
+    if let Some(tok) = form.get("token") {
+        let conn = st.db();
+        let device: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT d.id, d.agent_id FROM tokens t JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1",
+                [db::hash(tok)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        if let Some((device_id, agent_id)) = device {
+            let _ = conn.execute(
+                "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![device_id, db::now()],
+            );
+            db::audit(&conn, "device.revoked", &device_id.to_string());
+            drop(conn);
+            st.drop_device_channels(agent_id, Some(device_id));
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> Issued {
+        Issued { access: "sbx_at_a".into(), refresh: "sbx_rt_b".into(), access_expires_at: 42 }
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_token_it_replaced() {
+        let sealed = seal_successor("sbx_rt_old", &pair()).expect("sealed");
+        assert!(!sealed.contains("sbx_rt_b") && !sealed.contains("sbx_at_a"), "sealed pair in clear");
+        let opened = open_successor("sbx_rt_old", &sealed, &db::hash("sbx_rt_b")).expect("opens");
+        assert_eq!(
+            (opened.access.as_str(), opened.refresh.as_str(), opened.access_expires_at),
+            ("sbx_at_a", "sbx_rt_b", 42)
+        );
+        // another token, a tampered seal, or a successor hash that does not match: nothing
+        assert!(open_successor("sbx_rt_other", &sealed, &db::hash("sbx_rt_b")).is_none());
+        assert!(open_successor("sbx_rt_old", &sealed, &db::hash("sbx_rt_c")).is_none());
+        let mut tampered = sealed.into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap_or_default();
+        assert!(open_successor("sbx_rt_old", &tampered, &db::hash("sbx_rt_b")).is_none());
+        assert!(open_successor("sbx_rt_old", "AAAA", &db::hash("sbx_rt_b")).is_none());
+    }
+}
