@@ -28,7 +28,9 @@ pub fn set_sink(f: impl Fn(Progress) + Send + Sync + 'static) {
     let _ = SINK.set(Box::new(f));
 }
 
-/// Reports one operation's progress in whole-percent steps.
+/// Reports one operation's progress in whole-percent steps (only envelopes report, which builds without
+/// `software-keys` lack).
+#[cfg_attr(not(feature = "software-keys"), allow(dead_code))]
 pub(crate) struct Reporter {
     operation: &'static str,
     total: u64,
@@ -36,6 +38,7 @@ pub(crate) struct Reporter {
     last_percent: Option<u64>,
 }
 
+#[cfg_attr(not(feature = "software-keys"), allow(dead_code))]
 impl Reporter {
     /// Starts reporting `operation` over `total` bytes (0 % is reported at once).
     pub(crate) fn new(operation: &'static str, total: u64) -> Reporter {

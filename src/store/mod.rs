@@ -34,8 +34,8 @@ mod macos;
 #[cfg(target_os = "macos")]
 use self::macos as platform;
 
-#[cfg(target_os = "linux")]
 mod ops;
+#[cfg(target_os = "linux")]
 pub use self::nss::{default_dir as nss_default_dir, firefox_profiles, FirefoxProfile};
 pub use self::ops::*;
 
