@@ -2,7 +2,12 @@
 
 use super::*;
 
-pub(super) fn token_visible(tokens: &[Token], cards: &[(String, card::CardInfo)], problems: &[String], lang: Lang) -> Check {
+pub(super) fn token_visible(
+    tokens: &[Token],
+    cards: &[(String, card::CardInfo)],
+    problems: &[String],
+    lang: Lang,
+) -> Check {
     let id = "token.visible";
     let detail = if problems.is_empty() { String::new() } else { format!(" ({})", problems.join(" ; ")) };
     if tokens.is_empty() {
