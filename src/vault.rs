@@ -16,6 +16,8 @@
 //!   and a missing key while entries exist is an error, never a silent regeneration (which would make every
 //!   existing entry unreadable). `key.json` beside the entries names the keyring account and holds a check value,
 //!   so a wrong key is told apart from a damaged entry.
+//!
+//! Size: ~560 lines of code; the rest are its tests (crash-safety and key-loss cases).
 
 use crate::asn1::rfc4514;
 use crate::fsutil::{self, Access};

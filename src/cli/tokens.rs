@@ -1,6 +1,9 @@
 //! `trousseau tokens` and `trousseau token certs|login`: PKCS#11 modules, tokens with their PIN state, the
 //! certificates on a token, and a PIN check. The PIN comes from a prompt, standard input or an environment
 //! variable — never from an argument.
+//!
+//! Size: the CLI face of `tokens`, `token certs|keys|login` and `token pin change|unblock` (prompts, sources of
+//! each code, the pad reader's case); it only translates, the checks are in `src/token/` and `src/pin_guard.rs`.
 
 use super::{CliError, Ctx, PasswordArgs};
 use serde::Serialize;

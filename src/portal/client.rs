@@ -1,5 +1,8 @@
 //! Pairing (RFC 8628 device authorization), tokens (OS keyring, refreshed before they expire, rotated by the
 //! portal) and the bi-clé registry client.
+//!
+//! Size: the token session (renewal under the lock file, keyring re-read, lost-answer retries) and the calls that
+//! use it are one protocol and are read together; the last ~10 % are its tests.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -1,4 +1,7 @@
 //! The online half of the status check: finding the issuer, OCSP and CRL over HTTP, signatures, the cache.
+//!
+//! Size: OCSP and CRL are two ways of answering one question, with one cache and one signature check; kept together
+//! so that the fallback order can be read in one place.
 
 use super::{Outcome, RevocationError, Source, Status};
 use crate::cert::{self, Certificate};

@@ -10,6 +10,9 @@
 //! the same on every OS (`PFXExportCertStoreEx` would impose Windows' own). Every failing Windows call is reported
 //! with its name and the HRESULT it set ([`StoreError::System`]).
 //! Smartcard certificates appear in "MY" by themselves (certificate propagation service): no module to register.
+//!
+//! Size: one file on purpose — every unsafe CryptoAPI/CNG call of the backend sits next to the others and to its
+//! safety argument; split, the handle lifetimes it relies on would be spread over several files.
 #![allow(unsafe_code)]
 
 use std::collections::HashSet;
