@@ -239,16 +239,24 @@ f_kill_csr_new() {
   tw csr new --subject "CN=Kill Calibration,C=LU" --out 'C:\t\kcal.csr' >/dev/null
   span=$(( ($(date +%s%N) - t0) / 1000000 ))
   runs=16
-  # Delays from a third of that time to 1.3 times it: the first third is mostly Wine starting the process.
+  # The kill delay adapts as the runs go (the calibration run also creates the vault key, so later runs can be
+  # much faster, and the machine's load changes): a run that finished before its kill shortens the next delay, a
+  # run killed lengthens it a little, so that kills keep landing mid-run. Each delay is jittered ±30 %.
   kills=0
+  delay=$((span / 2))
   for i in $(seq 1 $runs); do
     "$WINE" "$EXE" csr new --subject "CN=Kill $i,C=LU" --out "C:\\t\\k$i.csr" >/dev/null 2>&1 &
     pid=$!
-    sleep "$(awk -v s="$span" -v r="$RANDOM" 'BEGIN { printf "%.3f", s * (1 / 3 + r / 32768) / 1000 }')"
+    sleep "$(awk -v d="$delay" -v r="$RANDOM" 'BEGIN { printf "%.3f", d * (0.7 + 0.6 * r / 32768) / 1000 }')"
     kill -9 "$pid" 2>/dev/null || true
     rc=0
     wait "$pid" 2>/dev/null || rc=$?
-    [ "$rc" -ne 137 ] || kills=$((kills + 1)) # 128 + SIGKILL: killed mid-run (a finished run exits 0)
+    if [ "$rc" -eq 137 ]; then # 128 + SIGKILL: killed mid-run (a finished run exits 0)
+      kills=$((kills + 1))
+      delay=$((delay * 11 / 10 + 1))
+    else
+      delay=$((delay * 6 / 10 + 1))
+    fi
   done
   "$WINESERVER" -w 2>/dev/null || true
   tw pending list --json >"$work/pending.json"
