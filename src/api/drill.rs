@@ -36,16 +36,44 @@ pub struct DrillRequest {
     pub pin: Option<password::Password>,
 }
 
+/// What the drill found for one bi-clé (the drill's `Outcome`, as the window receives it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DrillOutcome {
+    /// The key here opened the test envelope.
+    Opens,
+    /// No key of this workstation for it: the card that holds it is not inserted (or it lives elsewhere).
+    KeyAbsent,
+    /// The certificate expired.
+    Expired,
+    /// The portal lists it as removed (or waiting for removal).
+    RemovedOnPortal,
+    /// The key was found but the test failed: see `error`.
+    Failed,
+}
+
+#[cfg(all(feature = "portal", feature = "software-keys"))]
+impl From<crate::envelope::drill::Outcome> for DrillOutcome {
+    fn from(o: crate::envelope::drill::Outcome) -> Self {
+        use crate::envelope::drill::Outcome as O;
+        match o {
+            O::Opens => DrillOutcome::Opens,
+            O::KeyAbsent => DrillOutcome::KeyAbsent,
+            O::Expired => DrillOutcome::Expired,
+            O::RemovedOnPortal => DrillOutcome::RemovedOnPortal,
+            O::Failed => DrillOutcome::Failed,
+        }
+    }
+}
+
 /// One bi-clé's verdict in the drill.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct DrillRowView {
     pub id: i32,
     pub kind: BicleKind,
     pub designation: String,
-    /// `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
-    pub outcome: String,
-    /// `store`, `token` or `absent`.
-    pub reachable: String,
+    pub outcome: DrillOutcome,
+    pub reachable: Reachable,
     pub token: Option<String>,
     pub error: Option<ApiError>,
 }
@@ -85,8 +113,8 @@ gated! { all(feature = "portal", feature = "software-keys"), "portal";
                     id: r.id.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
                     kind: r.kind.into(),
                     designation: r.designation,
-                    outcome: wire_name(&r.outcome),
-                    reachable: wire_name(&r.reachable),
+                    outcome: r.outcome.into(),
+                    reachable: r.reachable.into(),
                     token: r.token,
                     error: r.error.map(|e| ApiError { code: e.code, message: e.message }),
                 })

@@ -2,6 +2,61 @@
 
 use super::*;
 
+/// Where this workstation has a recipient's key (the envelope module's `Reachable`, as the window receives it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachable {
+    /// In the OS certificate store, with its private key.
+    Store,
+    /// On a card or token that is present now.
+    Token,
+    /// Nowhere here (the card that holds it is not inserted, or the key is on another workstation).
+    Absent,
+}
+
+#[cfg(feature = "software-keys")]
+impl From<crate::envelope::Reachable> for Reachable {
+    fn from(r: crate::envelope::Reachable) -> Self {
+        use crate::envelope::Reachable as R;
+        match r {
+            R::Store => Reachable::Store,
+            R::Token => Reachable::Token,
+            R::Absent => Reachable::Absent,
+        }
+    }
+}
+
+/// How the content key was encrypted to a recipient.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyTransport {
+    RsaPkcs1v15,
+    RsaOaepSha1,
+    RsaOaepSha256,
+}
+
+#[cfg(feature = "software-keys")]
+impl From<crate::envelope::KeyTransport> for KeyTransport {
+    fn from(t: crate::envelope::KeyTransport) -> Self {
+        use crate::envelope::KeyTransport as K;
+        match t {
+            K::RsaPkcs1v15 => KeyTransport::RsaPkcs1v15,
+            K::RsaOaepSha1 => KeyTransport::RsaOaepSha1,
+            K::RsaOaepSha256 => KeyTransport::RsaOaepSha256,
+        }
+    }
+}
+
+/// The CMS structure of an envelope.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvelopeKind {
+    /// EnvelopedData (RFC 5652).
+    Enveloped,
+    /// AuthEnvelopedData (RFC 5083).
+    AuthEnveloped,
+}
+
 /// One recipient of an envelope, as the window shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct EnvelopeRecipient {
@@ -9,11 +64,10 @@ pub struct EnvelopeRecipient {
     pub issuer: Option<String>,
     pub serial: Option<String>,
     pub ski: Option<String>,
-    /// `rsa_pkcs1v15`, `rsa_oaep_sha1`, `rsa_oaep_sha256`; `None` with `unsupported` naming what it is.
-    pub key_transport: Option<String>,
+    /// `None` with `unsupported` naming what it is.
+    pub key_transport: Option<KeyTransport>,
     pub unsupported: Option<String>,
-    /// `store`, `token` (card present) or `absent`.
-    pub reachable: String,
+    pub reachable: Reachable,
     /// Holder's name and the card's label when this workstation has the key.
     pub holder: Option<String>,
     pub token: Option<String>,
@@ -22,8 +76,7 @@ pub struct EnvelopeRecipient {
 /// What an envelope names, read without any PIN.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
 pub struct EnvelopeView {
-    /// `enveloped` or `auth_enveloped`.
-    pub kind: String,
+    pub kind: EnvelopeKind,
     /// `aes-256-cbc`, `aes-128-gcm`, `des-ede3-cbc`…
     pub content_cipher: String,
     pub encrypted_size: f64,
@@ -52,21 +105,15 @@ pub struct EnvelopeOpened {
     pub recipient: EnvelopeRecipient,
 }
 
-/// The wire name (serde) of one of the core's enums.
-#[cfg(feature = "software-keys")]
-pub(super) fn wire_name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 #[cfg(feature = "software-keys")]
 pub(super) fn envelope_recipient(r: crate::envelope::Recipient) -> EnvelopeRecipient {
     EnvelopeRecipient {
         issuer: r.issuer,
         serial: r.serial,
         ski: r.ski,
-        key_transport: r.key_transport.map(|t| wire_name(&t)),
+        key_transport: r.key_transport.map(Into::into),
         unsupported: r.unsupported,
-        reachable: wire_name(&r.reachable),
+        reachable: r.reachable.into(),
         holder: r.holder,
         token: r.token,
     }
@@ -77,7 +124,7 @@ gated! { feature = "software-keys", "envelope";
     pub fn envelope_inspect(req: FileRequest, lang: Lang) -> Result<EnvelopeView, ApiError> {
         let i = crate::envelope::inspect(&req.path, lang).map_err(|e| ApiError::from_coded(&e, lang))?;
         Ok(EnvelopeView {
-            kind: i.kind.to_string(),
+            kind: if i.kind == "auth_enveloped" { EnvelopeKind::AuthEnveloped } else { EnvelopeKind::Enveloped },
             content_cipher: i.content_cipher.name().to_string(),
             encrypted_size: i.encrypted_size as f64,
             can_open: i.can_open,

@@ -179,7 +179,7 @@ pub struct CardState {
     /// Uppercase hex.
     pub atr: String,
     /// `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
-    pub family: String,
+    pub family: CardFamily,
     pub name: String,
 }
 
@@ -488,7 +488,7 @@ mod tests {
         portal.connected = false;
         let reader = ReaderState {
             name: "Virtual PCD 00 00".into(),
-            card: Some(CardState { atr: "3B".into(), family: "luxtrust".into(), name: "LuxTrust".into() }),
+            card: Some(CardState { atr: "3B".into(), family: CardFamily::Luxtrust, name: "LuxTrust".into() }),
         };
         let v = tray_view(&portal, &[reader], Lang::Fr);
         assert_eq!((v.icon, v.portal_line.as_str()), (TrayIcon::CardInserted, "○ Déconnecté"));

@@ -2,6 +2,34 @@
 
 use super::*;
 
+/// The family a card belongs to (the card module's `Family`, as the window receives it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum CardFamily {
+    /// LuxTrust smartcard.
+    Luxtrust,
+    /// Luxembourg identity card carrying a LuxTrust certificate.
+    LuxEid,
+    /// French health professional card, 3rd and 4th generation.
+    Cps3,
+    Cps4,
+    /// A card the table does not know.
+    Unknown,
+}
+
+impl From<crate::card::atr::Family> for CardFamily {
+    fn from(f: crate::card::atr::Family) -> Self {
+        use crate::card::atr::Family as F;
+        match f {
+            F::LuxTrust => CardFamily::Luxtrust,
+            F::LuxEid => CardFamily::LuxEid,
+            F::Cps3 => CardFamily::Cps3,
+            F::Cps4 => CardFamily::Cps4,
+            _ => CardFamily::Unknown,
+        }
+    }
+}
+
 /// What the token's flags say about the user PIN (the token module's `PinState`, as the window receives it).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "snake_case")]
@@ -231,7 +259,7 @@ pub fn cards_list(_req: (), lang: Lang) -> Result<Vec<ReaderState>, ApiError> {
 pub fn reader_state(r: crate::card::ReaderState, lang: Lang) -> ReaderState {
     ReaderState {
         name: r.reader,
-        card: r.card.map(|c| CardState { name: card_name(&c, lang), atr: c.atr, family: c.family.as_str().into() }),
+        card: r.card.map(|c| CardState { name: card_name(&c, lang), atr: c.atr, family: c.family.into() }),
     }
 }
 

@@ -184,7 +184,7 @@ fn describe_key(s: &Session, id: &[u8], mechanisms: &[MechanismType]) -> Result<
             } else {
                 SignWith::RsaPkcsDigestInfo
             };
-            Ok((der_sequence(&[der_integer(&n), der_integer(&e)].concat()), with))
+            Ok((pair_of_integers(&n, &e), with))
         }
         Some(t) if t == KeyType::EC => {
             let (Some(params), Some(point)) = (params, point) else {
@@ -205,54 +205,36 @@ fn describe_key(s: &Session, id: &[u8], mechanisms: &[MechanismType]) -> Result<
 
 /// CKA_EC_POINT is a DER OCTET STRING holding the point; some modules return the bare point.
 fn unwrap_octet_string(v: &[u8]) -> Vec<u8> {
-    if v.first() == Some(&0x04) && v.len() > 2 {
-        let (len, hdr) = if v[1] < 0x80 {
-            (v[1] as usize, 2)
-        } else if v[1] == 0x81 && v.len() > 3 {
-            (v[2] as usize, 3)
-        } else {
-            (0, 0)
-        };
-        if hdr > 0 && hdr + len == v.len() {
-            return v[hdr..].to_vec();
-        }
-    }
-    v.to_vec()
-}
-
-fn der_len(len: usize) -> Vec<u8> {
-    if len < 0x80 {
-        vec![len as u8]
-    } else {
-        let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
-        let mut v = vec![0x80 | bytes.len() as u8];
-        v.extend(bytes);
-        v
+    use crate::asn1::ber;
+    match ber::read(v, 0) {
+        Ok((o, rest)) if rest.is_empty() && o.tag == 0x04 => o.content.to_vec(),
+        _ => v.to_vec(),
     }
 }
 
-fn der_integer(unsigned_be: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = unsigned_be.iter().copied().skip_while(|b| *b == 0).collect();
+/// An INTEGER holding the unsigned big-endian `n` (leading zeros dropped, one added when the top bit is set).
+fn push_unsigned(n: &[u8], out: &mut Vec<u8>) {
+    let mut body: Vec<u8> = n.iter().copied().skip_while(|b| *b == 0).collect();
     if body.is_empty() || body[0] & 0x80 != 0 {
         body.insert(0, 0);
     }
-    let mut v = vec![0x02];
-    v.extend(der_len(body.len()));
-    v.extend(body);
-    v
+    crate::asn1::ber::push_tlv(0x02, &body, out);
 }
 
-fn der_sequence(content: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x30];
-    v.extend(der_len(content.len()));
-    v.extend_from_slice(content);
-    v
+/// `SEQUENCE { INTEGER a, INTEGER b }` of two unsigned big-endian numbers (RSAPublicKey, ECDSA-Sig-Value).
+fn pair_of_integers(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    push_unsigned(a, &mut body);
+    push_unsigned(b, &mut body);
+    let mut out = Vec::new();
+    crate::asn1::ber::push_tlv(0x30, &body, &mut out);
+    out
 }
 
 /// PKCS#11 ECDSA signatures are r || s; X.509 wants `SEQUENCE { INTEGER r, INTEGER s }`.
 fn ecdsa_raw_to_der(raw: &[u8]) -> Vec<u8> {
     let (r, s) = raw.split_at(raw.len() / 2);
-    der_sequence(&[der_integer(r), der_integer(s)].concat())
+    pair_of_integers(r, s)
 }
 
 #[cfg(test)]
@@ -261,9 +243,10 @@ mod tests {
 
     #[test]
     fn der_helpers() {
-        assert_eq!(der_integer(&[0x00, 0x80]), vec![0x02, 0x02, 0x00, 0x80]);
-        assert_eq!(der_integer(&[0x01, 0x00, 0x01]), vec![0x02, 0x03, 0x01, 0x00, 0x01]);
-        assert_eq!(der_len(256), vec![0x82, 0x01, 0x00]);
+        let mut v = Vec::new();
+        push_unsigned(&[0x00, 0x80], &mut v);
+        assert_eq!(v, vec![0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(pair_of_integers(&[0x01, 0x00, 0x01], &[0x03]), vec![0x30, 0x08, 0x02, 0x03, 0x01, 0x00, 0x01, 0x02, 0x01, 0x03]);
         assert_eq!(unwrap_octet_string(&[0x04, 0x03, 0x04, 0x01, 0x02]), vec![0x04, 0x01, 0x02]);
         assert_eq!(ecdsa_raw_to_der(&[0x01, 0x81]), vec![0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0x81]);
     }
