@@ -143,7 +143,7 @@ fn commands_answer_from_the_live_state_while_a_slow_module_is_probed() {
         }
     };
     let cps = readers.iter().find_map(|r| r.card.clone().filter(|_| r.name == vcard::READER0)).expect("card");
-    assert_eq!(cps.family, "cps4");
+    assert_eq!(cps.family, trousseau::api::CardFamily::Cps4);
     let (tokens, _, _) = answer_at_once("probe after insertion");
     assert!(tokens.probing, "a probe runs after the insertion: {tokens:?}");
     assert!(tokens.tokens.iter().any(|t| t.label == "Jeton lent"), "the last probe's tokens stay shown: {tokens:?}");

@@ -54,6 +54,8 @@ export type BicleStatus = "actif" | "a_confirmer" | "suppression_a_confirmer" | 
 
 export type Capabilities = { version: string, cards: boolean, tokens: boolean, store: boolean, pkcs12: boolean, csr: boolean, pending: boolean, portal: boolean, password: boolean, };
 
+export type CardFamily = "luxtrust" | "lux-eid" | "cps3" | "cps4" | "unknown";
+
 export type CardState = { 
 /**
  * Uppercase hex.
@@ -62,7 +64,7 @@ atr: string,
 /**
  * `luxtrust`, `lux-eid`, `cps3`, `cps4`, `unknown`.
  */
-family: string, name: string, };
+family: CardFamily, name: string, };
 
 export type CertFile = { certificates: Array<CertSummary>, };
 
@@ -140,19 +142,15 @@ export type DrillLast = {
  */
 checked_at: string, bicles: number, opened: number, all_open: boolean, };
 
+export type DrillOutcome = "opens" | "key_absent" | "expired" | "removed_on_portal" | "failed";
+
 export type DrillRequest = { pin: string | null, };
 
-export type DrillRowView = { id: number, kind: BicleKind, designation: string, 
-/**
- * `opens`, `key_absent`, `expired`, `removed_on_portal`, `failed`.
- */
-outcome: string, 
-/**
- * `store`, `token` or `absent`.
- */
-reachable: string, token: string | null, error: ApiError | null, };
+export type DrillRowView = { id: number, kind: BicleKind, designation: string, outcome: DrillOutcome, reachable: Reachable, token: string | null, error: ApiError | null, };
 
 export type DrillView = { rows: Array<DrillRowView>, last: DrillLast, };
+
+export type EnvelopeKind = "enveloped" | "auth_enveloped";
 
 export type EnvelopeOpenRequest = { path: string, out: string, 
 /**
@@ -168,23 +166,15 @@ export type EnvelopeRecipient = {
  */
 issuer: string | null, serial: string | null, ski: string | null, 
 /**
- * `rsa_pkcs1v15`, `rsa_oaep_sha1`, `rsa_oaep_sha256`; `None` with `unsupported` naming what it is.
+ * `None` with `unsupported` naming what it is.
  */
-key_transport: string | null, unsupported: string | null, 
-/**
- * `store`, `token` (card present) or `absent`.
- */
-reachable: string, 
+key_transport: KeyTransport | null, unsupported: string | null, reachable: Reachable, 
 /**
  * Holder's name and the card's label when this workstation has the key.
  */
 holder: string | null, token: string | null, };
 
-export type EnvelopeView = { 
-/**
- * `enveloped` or `auth_enveloped`.
- */
-kind: string, 
+export type EnvelopeView = { kind: EnvelopeKind, 
 /**
  * `aes-256-cbc`, `aes-128-gcm`, `des-ede3-cbc`…
  */
@@ -269,6 +259,8 @@ already_present: boolean,
 sha256: string, };
 
 export type KeyRole = "authentication" | "signature" | "encryption" | "ca" | "other";
+
+export type KeyTransport = "rsa_pkcs1v15" | "rsa_oaep_sha1" | "rsa_oaep_sha256";
 
 export type LiveChange = "readers" | "probe_started" | "probe_finished";
 
@@ -355,6 +347,8 @@ operation: string,
  * Bytes done, out of `total`.
  */
 done: number, total: number, };
+
+export type Reachable = "store" | "token" | "absent";
 
 export type ReaderState = { name: string, card: CardState | null, };
 
