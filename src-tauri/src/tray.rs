@@ -181,7 +181,8 @@ mod tests {
         assert_eq!(portal_note(&down, Lang::En).0, "Trousseau is disconnected");
 
         let empty = vec![ReaderState { name: "Reader 0".into(), card: None }];
-        let card = CardState { atr: "3B".into(), family: "luxtrust".into(), name: "LuxTrust".into() };
+        let card =
+            CardState { atr: "3B".into(), family: trousseau::api::CardFamily::Luxtrust, name: "LuxTrust".into() };
         let full = vec![ReaderState { name: "Reader 0".into(), card: Some(card) }];
         assert_eq!(
             card_notes(&empty, &full, Lang::De),
