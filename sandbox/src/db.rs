@@ -254,3 +254,220 @@ pub fn purge_expired(conn: &Connection, refresh_grace: i64) -> rusqlite::Result<
     )?;
     Ok(n)
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Queries of the HTTP handlers. Each function is one statement; the handlers that need several in one transaction
+// open it themselves and pass the transaction (a `Transaction` derefs to `Connection`), so the statements, their
+// order and their atomicity are exactly the handler's.
+
+/// Whether a user code is already held by a device code (on error: taken, so that another code is drawn).
+pub fn user_code_taken(conn: &Connection, user_code: &str) -> bool {
+    conn.query_row("SELECT EXISTS(SELECT 1 FROM device_codes WHERE user_code = ?1)", [user_code], |r| r.get(0))
+        .unwrap_or(true)
+}
+
+/// A pairing request as the device authorization endpoint records it.
+pub struct NewDeviceCode<'a> {
+    pub device_code_hash: &'a str,
+    pub user_code: &'a str,
+    pub client_name: &'a str,
+    pub client_os: &'a str,
+    pub client_addr: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_device_code(conn: &Connection, c: &NewDeviceCode) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO device_codes(device_code_hash, user_code, client_name, client_os, client_addr, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            c.device_code_hash,
+            c.user_code,
+            c.client_name,
+            c.client_os,
+            c.client_addr,
+            c.created_at,
+            c.expires_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// A device code as the token endpoint polls it.
+pub struct DeviceCodeRow {
+    pub id: i64,
+    pub status: String,
+    pub expires_at: i64,
+    pub last_poll: i64,
+    pub agent_id: Option<i64>,
+    pub client_name: String,
+    pub client_os: String,
+    pub client_addr: String,
+}
+
+pub fn device_code_by_hash(conn: &Connection, device_code_hash: &str) -> rusqlite::Result<Option<DeviceCodeRow>> {
+    conn.query_row(
+        "SELECT id, status, expires_at, last_poll, agent_id, client_name, client_os, client_addr FROM device_codes WHERE device_code_hash = ?1",
+        [device_code_hash],
+        |r| {
+            Ok(DeviceCodeRow {
+                id: r.get(0)?,
+                status: r.get(1)?,
+                expires_at: r.get(2)?,
+                last_poll: r.get(3)?,
+                agent_id: r.get(4)?,
+                client_name: r.get(5)?,
+                client_os: r.get(6)?,
+                client_addr: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn set_device_code_last_poll(conn: &Connection, id: i64, now_ms: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE device_codes SET last_poll = ?2 WHERE id = ?1", params![id, now_ms])?;
+    Ok(())
+}
+
+pub fn mark_device_code_used(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE device_codes SET status = 'used' WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Records a newly paired assistant; returns its id.
+pub fn insert_device(
+    conn: &Connection,
+    agent_id: i64,
+    name: &str,
+    os: &str,
+    addr: &str,
+    created_at: i64,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO devices(agent_id, name, os, addr, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![agent_id, name, os, addr, created_at],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The two kinds of token.
+#[derive(Clone, Copy)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// Stores a token (hashed).
+pub fn insert_token(
+    conn: &Connection,
+    hash: &str,
+    device_id: i64,
+    kind: TokenKind,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    let sql = match kind {
+        TokenKind::Access => "INSERT INTO tokens(hash, device_id, kind, expires_at) VALUES (?1, ?2, 'access', ?3)",
+        TokenKind::Refresh => "INSERT INTO tokens(hash, device_id, kind, expires_at) VALUES (?1, ?2, 'refresh', ?3)",
+    };
+    conn.execute(sql, params![hash, device_id, expires_at])?;
+    Ok(())
+}
+
+/// A refresh token with its pairing, as the refresh grant reads it.
+pub struct RefreshRow {
+    pub device_id: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub agent_id: i64,
+    pub successor_hash: Option<String>,
+    pub successor_sealed: Option<String>,
+    pub grace_replayed: bool,
+}
+
+pub fn refresh_token_by_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<RefreshRow>> {
+    conn.query_row(
+        "SELECT t.device_id, t.expires_at, t.used_at, d.revoked_at, d.agent_id, t.successor_hash, t.successor_sealed,
+                t.grace_replayed
+         FROM tokens t JOIN devices d ON d.id = t.device_id
+         WHERE t.hash = ?1 AND t.kind = 'refresh'",
+        [hash],
+        |r| {
+            Ok(RefreshRow {
+                device_id: r.get(0)?,
+                expires_at: r.get(1)?,
+                used_at: r.get(2)?,
+                revoked_at: r.get(3)?,
+                agent_id: r.get(4)?,
+                successor_hash: r.get(5)?,
+                successor_sealed: r.get(6)?,
+                grace_replayed: r.get::<_, i64>(7)? != 0,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Whether the refresh token with this hash exists, is unexpired at `now` and has not been used.
+pub fn refresh_token_unused(conn: &Connection, hash: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT used_at IS NULL FROM tokens WHERE hash = ?1 AND kind = 'refresh' AND expires_at > ?2",
+            params![hash, now],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Marks a refresh token's grace replay as spent and forgets its sealed successor.
+pub fn spend_grace_replay(conn: &Connection, hash: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE tokens SET grace_replayed = 1, successor_sealed = NULL WHERE hash = ?1", [hash])?;
+    Ok(())
+}
+
+/// Revokes one assistant (unconditionally: the refresh-replay path) and forgets every sealed successor it had.
+pub fn revoke_device_for_replay(conn: &Connection, device_id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1", params![device_id, now])?;
+    conn.execute("UPDATE tokens SET successor_sealed = NULL WHERE device_id = ?1", [device_id])?;
+    Ok(())
+}
+
+/// Marks a refresh token used, remembering the pair it was exchanged for.
+pub fn mark_refresh_used(
+    conn: &Connection,
+    hash: &str,
+    now: i64,
+    successor_hash: &str,
+    successor_sealed: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE tokens SET used_at = ?2, successor_hash = ?3, successor_sealed = ?4 WHERE hash = ?1",
+        params![hash, now, successor_hash, successor_sealed],
+    )?;
+    Ok(())
+}
+
+/// The assistant (device id, agent id) holding the token with this hash, whatever its kind.
+pub fn device_of_token(conn: &Connection, hash: &str) -> rusqlite::Result<Option<(i64, i64)>> {
+    conn.query_row(
+        "SELECT d.id, d.agent_id FROM tokens t JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1",
+        [hash],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// Revokes one assistant unless it already is.
+pub fn revoke_device(conn: &Connection, device_id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![device_id, now])?;
+    Ok(())
+}
+
+/// Records when an assistant was last seen.
+pub fn set_device_last_seen(conn: &Connection, device_id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![device_id, now])?;
+    Ok(())
+}

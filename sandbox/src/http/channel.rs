@@ -2,14 +2,33 @@
 
 use super::*;
 
-pub(super) async fn me(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+/// The `/api/v1/me` answer.
+#[derive(Serialize)]
+pub(super) struct Me {
+    portal: String,
+    agent: String,
+    device_id: i64,
+    device_name: String,
+}
+
+pub(super) async fn me(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, Problem> {
     let d = bearer(&st, &headers)?;
-    Ok(Json(json!({
-        "portal": st.cfg.portal_name,
-        "agent": d.agent_login,
-        "device_id": d.device_id,
-        "device_name": d.name,
-    })))
+    Ok(Json(Me {
+        portal: st.cfg.portal_name.clone(),
+        agent: d.agent_login,
+        device_id: d.device_id,
+        device_name: d.name,
+    }))
+}
+
+/// The first message on the channel.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "hello")]
+pub(super) struct Hello<'a> {
+    portal: &'a str,
+    agent: &'a str,
+    device_id: i64,
+    heartbeat_interval: u64,
 }
 
 /// The assistant channel. Assistants never send `Origin`; a request carrying one comes from a browser page and is
@@ -32,14 +51,14 @@ pub(super) async fn channel(
 
 pub(super) async fn run_channel(st: AppState, device: Device, mut socket: WebSocket) {
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let hello = json!({
-        "type": "hello",
-        "portal": st.cfg.portal_name,
-        "agent": device.agent_login,
-        "device_id": device.device_id,
-        "heartbeat_interval": st.cfg.heartbeat_interval,
-    });
-    if socket.send(Message::Text(hello.to_string().into())).await.is_err() {
+    let hello = serde_json::to_string(&Hello {
+        portal: &st.cfg.portal_name,
+        agent: &device.agent_login,
+        device_id: device.device_id,
+        heartbeat_interval: st.cfg.heartbeat_interval,
+    })
+    .unwrap_or_default();
+    if socket.send(Message::Text(hello.into())).await.is_err() {
         return;
     }
     let conn_id = st.register_channel(device.agent_id, device.device_id, tx);
@@ -96,7 +115,7 @@ pub(super) async fn run_channel(st: AppState, device: Device, mut socket: WebSoc
 
 /// Records that the assistant was seen now (shown as "vu pour la dernière fois" on the agent's page).
 pub(super) fn seen(st: &AppState, device_id: i64) {
-    let _ = st.db().execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![device_id, db::now()]);
+    let _ = db::set_device_last_seen(&st.db(), device_id, db::now());
 }
 
 #[derive(Deserialize)]
@@ -106,8 +125,10 @@ pub(super) enum FromAssistant {
     Reply {
         id: String,
         ok: bool,
+        // Free-form: the result of whatever operation was relayed, passed through to the page untouched.
         #[serde(default)]
         result: Option<Value>,
+        // Free-form: the assistant's error object, passed through to the page untouched.
         #[serde(default)]
         error: Option<Value>,
     },

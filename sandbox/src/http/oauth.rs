@@ -3,8 +3,15 @@
 
 use super::*;
 
+/// An OAuth error body (RFC 6749 §5.2).
+#[derive(Serialize)]
+pub(super) struct OAuthError<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
+    (status, Json(OAuthError { error, error_description: description })).into_response()
 }
 
 pub(super) const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -45,31 +52,44 @@ pub(super) async fn device_authorization(
     let conn = st.db();
     let mut code = user_code();
     for _ in 0..5 {
-        let taken: bool = conn
-            .query_row("SELECT EXISTS(SELECT 1 FROM device_codes WHERE user_code = ?1)", [&code], |r| r.get(0))
-            .unwrap_or(true);
-        if !taken {
+        if !db::user_code_taken(&conn, &code) {
             break;
         }
         code = user_code();
     }
-    if let Err(e) = conn.execute(
-        "INSERT INTO device_codes(device_code_hash, user_code, client_name, client_os, client_addr, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![db::hash(&device_code), code, name, os, addr.ip().to_string(), now, now + st.cfg.code_ttl],
-    ) {
+    let new = db::NewDeviceCode {
+        device_code_hash: &db::hash(&device_code),
+        user_code: &code,
+        client_name: &name,
+        client_os: &os,
+        client_addr: &addr.ip().to_string(),
+        created_at: now,
+        expires_at: now + st.cfg.code_ttl,
+    };
+    if let Err(e) = db::insert_device_code(&conn, &new) {
         return Problem::internal(e).into_response();
     }
     let base = pages::page_origin(&st, &headers);
-    Json(json!({
-        "device_code": device_code,
-        "user_code": code,
-        "verification_uri": format!("{base}/appairage"),
-        "verification_uri_complete": format!("{base}/appairage?code={code}"),
-        "expires_in": st.cfg.code_ttl,
-        "interval": st.cfg.poll_interval,
-    }))
+    Json(DeviceAuthorization {
+        verification_uri: format!("{base}/appairage"),
+        verification_uri_complete: format!("{base}/appairage?code={code}"),
+        device_code,
+        user_code: code,
+        expires_in: st.cfg.code_ttl,
+        interval: st.cfg.poll_interval,
+    })
     .into_response()
+}
+
+/// The device authorization response (RFC 8628 §3.2).
+#[derive(Serialize)]
+pub(super) struct DeviceAuthorization {
+    device_code: String,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: String,
+    expires_in: i64,
+    interval: i64,
 }
 
 /// A freshly issued token pair, in clear only for the answer (the database keeps their hashes).
@@ -79,15 +99,25 @@ pub(super) struct Issued {
     pub(super) access_expires_at: i64,
 }
 
+/// The token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+pub(super) struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: &'a str,
+    scope: &'static str,
+}
+
 impl Issued {
-    fn body(&self) -> Value {
-        json!({
-            "access_token": self.access,
-            "token_type": "Bearer",
-            "expires_in": (self.access_expires_at - db::now()).max(0),
-            "refresh_token": self.refresh,
-            "scope": "assistant",
-        })
+    fn body(&self) -> TokenResponse<'_> {
+        TokenResponse {
+            access_token: &self.access,
+            token_type: "Bearer",
+            expires_in: (self.access_expires_at - db::now()).max(0),
+            refresh_token: &self.refresh,
+            scope: "assistant",
+        }
     }
 }
 
@@ -95,14 +125,8 @@ pub(super) fn issue_tokens(conn: &Connection, cfg: &crate::state::Config, device
     let access = format!("sbx_at_{}", random_token(32));
     let refresh = format!("sbx_rt_{}", random_token(32));
     let now = db::now();
-    conn.execute(
-        "INSERT INTO tokens(hash, device_id, kind, expires_at) VALUES (?1, ?2, 'access', ?3)",
-        params![db::hash(&access), device_id, now + cfg.access_ttl],
-    )?;
-    conn.execute(
-        "INSERT INTO tokens(hash, device_id, kind, expires_at) VALUES (?1, ?2, 'refresh', ?3)",
-        params![db::hash(&refresh), device_id, now + cfg.refresh_ttl],
-    )?;
+    db::insert_token(conn, &db::hash(&access), device_id, db::TokenKind::Access, now + cfg.access_ttl)?;
+    db::insert_token(conn, &db::hash(&refresh), device_id, db::TokenKind::Refresh, now + cfg.refresh_ttl)?;
     Ok(Issued { access, refresh, access_expires_at: now + cfg.access_ttl })
 }
 
@@ -130,25 +154,18 @@ pub(super) fn device_grant(st: &AppState, device_code: Option<&String>) -> rusql
     };
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let row = tx
-        .query_row(
-            "SELECT id, status, expires_at, last_poll, agent_id, client_name, client_os, client_addr FROM device_codes WHERE device_code_hash = ?1",
-            [db::hash(device_code)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((id, status, expires_at, last_poll, agent_id, name, os, addr)) = row else {
+    let row = db::device_code_by_hash(&tx, &db::hash(device_code))?;
+    let Some(db::DeviceCodeRow {
+        id,
+        status,
+        expires_at,
+        last_poll,
+        agent_id,
+        client_name: name,
+        client_os: os,
+        client_addr: addr,
+    }) = row
+    else {
         return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown device_code"));
     };
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
@@ -163,7 +180,7 @@ pub(super) fn device_grant(st: &AppState, device_code: Option<&String>) -> rusql
     }
     if status == "pending" {
         let too_fast = now_ms - last_poll < st.cfg.poll_interval * 1000 / 2;
-        tx.execute("UPDATE device_codes SET last_poll = ?2 WHERE id = ?1", params![id, now_ms])?;
+        db::set_device_code_last_poll(&tx, id, now_ms)?;
         tx.commit()?;
         return Ok(if too_fast {
             oauth_error(StatusCode::BAD_REQUEST, "slow_down", "poll less often")
@@ -175,17 +192,13 @@ pub(super) fn device_grant(st: &AppState, device_code: Option<&String>) -> rusql
     let Some(agent_id) = agent_id else {
         return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "no agent"));
     };
-    tx.execute("UPDATE device_codes SET status = 'used' WHERE id = ?1", [id])?;
-    tx.execute(
-        "INSERT INTO devices(agent_id, name, os, addr, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![agent_id, name, os, addr, db::now()],
-    )?;
-    let device_id = tx.last_insert_rowid();
-    let body = issue_tokens(&tx, &st.cfg, device_id)?.body();
+    db::mark_device_code_used(&tx, id)?;
+    let device_id = db::insert_device(&tx, agent_id, &name, &os, &addr, db::now())?;
+    let issued = issue_tokens(&tx, &st.cfg, device_id)?;
     db::audit(&tx, "pairing.completed", &device_id.to_string());
     db::notify(&tx, agent_id, &format!("Nouvel assistant associé : {name} ({os}, {addr})"));
     tx.commit()?;
-    Ok(Json(body).into_response())
+    Ok(Json(issued.body()).into_response())
 }
 
 /// The key that seals the successor of a refresh token: derived from the token itself, which the database only
@@ -204,11 +217,24 @@ pub(super) fn seal_successor(refresh: &str, pair: &Issued) -> Option<String> {
     let cipher = aes_gcm::Aes256Gcm::new(&successor_key(refresh).into());
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-    let plain = json!({ "a": pair.access, "r": pair.refresh, "e": pair.access_expires_at }).to_string();
+    let plain = serde_json::to_string(&SealedPair {
+        a: pair.access.clone(),
+        r: pair.refresh.clone(),
+        e: pair.access_expires_at,
+    })
+    .ok()?;
     let sealed = cipher.encrypt(&nonce.into(), plain.as_bytes()).ok()?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&sealed);
     Some(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// The plaintext of a sealed successor pair (stored, never on the wire).
+#[derive(Serialize, Deserialize)]
+pub(super) struct SealedPair {
+    a: String,
+    r: String,
+    e: i64,
 }
 
 /// Opens a sealed successor; None when it does not open with this token or does not match `successor_hash`.
@@ -222,12 +248,8 @@ pub(super) fn open_successor(refresh: &str, sealed: &str, successor_hash: &str) 
     let (nonce, ct) = raw.split_at(12);
     let cipher = aes_gcm::Aes256Gcm::new(&successor_key(refresh).into());
     let plain = cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), ct).ok()?;
-    let v: Value = serde_json::from_slice(&plain).ok()?;
-    let pair = Issued {
-        access: v["a"].as_str()?.to_string(),
-        refresh: v["r"].as_str()?.to_string(),
-        access_expires_at: v["e"].as_i64()?,
-    };
+    let v: SealedPair = serde_json::from_slice(&plain).ok()?;
+    let pair = Issued { access: v.a, refresh: v.r, access_expires_at: v.e };
     (db::hash(&pair.refresh) == successor_hash).then_some(pair)
 }
 
@@ -243,28 +265,17 @@ pub(super) fn refresh_grant(st: &AppState, refresh: Option<&String>) -> rusqlite
     };
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let row = tx
-        .query_row(
-            "SELECT t.device_id, t.expires_at, t.used_at, d.revoked_at, d.agent_id, t.successor_hash, t.successor_sealed,
-                    t.grace_replayed
-             FROM tokens t JOIN devices d ON d.id = t.device_id
-             WHERE t.hash = ?1 AND t.kind = 'refresh'",
-            [db::hash(refresh)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, i64>(7)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((device_id, expires_at, used_at, revoked_at, agent_id, successor_hash, sealed, grace_replayed)) = row
+    let row = db::refresh_token_by_hash(&tx, &db::hash(refresh))?;
+    let Some(db::RefreshRow {
+        device_id,
+        expires_at,
+        used_at,
+        revoked_at,
+        agent_id,
+        successor_hash,
+        successor_sealed: sealed,
+        grace_replayed,
+    }) = row
     else {
         return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown refresh token"));
     };
@@ -275,17 +286,10 @@ pub(super) fn refresh_grant(st: &AppState, refresh: Option<&String>) -> rusqlite
     if let Some(used_at) = used_at {
         // The immediately previous token: its successor has not been used (nor revoked) yet.
         let successor_unused = match &successor_hash {
-            Some(h) => tx
-                .query_row(
-                    "SELECT used_at IS NULL FROM tokens WHERE hash = ?1 AND kind = 'refresh' AND expires_at > ?2",
-                    params![h, now],
-                    |r| r.get::<_, bool>(0),
-                )
-                .optional()?
-                .unwrap_or(false),
+            Some(h) => db::refresh_token_unused(&tx, h, now)?,
             None => false,
         };
-        let in_grace = now - used_at <= st.cfg.refresh_grace && grace_replayed == 0;
+        let in_grace = now - used_at <= st.cfg.refresh_grace && !grace_replayed;
         if in_grace && successor_unused {
             let pair = match (&sealed, &successor_hash) {
                 (Some(sealed), Some(h)) => open_successor(refresh, sealed, h),
@@ -293,18 +297,14 @@ pub(super) fn refresh_grant(st: &AppState, refresh: Option<&String>) -> rusqlite
             };
             if let Some(pair) = pair {
                 // Answered once: the sealed pair is no longer needed.
-                tx.execute(
-                    "UPDATE tokens SET grace_replayed = 1, successor_sealed = NULL WHERE hash = ?1",
-                    [db::hash(refresh)],
-                )?;
+                db::spend_grace_replay(&tx, &db::hash(refresh))?;
                 db::audit(&tx, "refresh.grace_replay", &device_id.to_string());
                 tx.commit()?;
                 return Ok(Json(pair.body()).into_response());
             }
         }
         // A rotated refresh token came back outside the grace rule: someone holds a copy. Revoke the whole pairing.
-        tx.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1", params![device_id, now])?;
-        tx.execute("UPDATE tokens SET successor_sealed = NULL WHERE device_id = ?1", [device_id])?;
+        db::revoke_device_for_replay(&tx, device_id, now)?;
         db::audit(&tx, "refresh.replay", &device_id.to_string());
         db::notify(&tx, agent_id, "Un jeton de l'assistant a été réutilisé : l'assistant a été révoqué par sécurité.");
         tx.commit()?;
@@ -313,10 +313,7 @@ pub(super) fn refresh_grant(st: &AppState, refresh: Option<&String>) -> rusqlite
     }
     let pair = issue_tokens(&tx, &st.cfg, device_id)?;
     let sealed = seal_successor(refresh, &pair);
-    tx.execute(
-        "UPDATE tokens SET used_at = ?2, successor_hash = ?3, successor_sealed = ?4 WHERE hash = ?1",
-        params![db::hash(refresh), now, db::hash(&pair.refresh), sealed],
-    )?;
+    db::mark_refresh_used(&tx, &db::hash(refresh), now, &db::hash(&pair.refresh), sealed.as_deref())?;
     tx.commit()?;
     Ok(Json(pair.body()).into_response())
 }
@@ -331,20 +328,9 @@ pub(super) async fn revoke(
     };
     if let Some(tok) = form.get("token") {
         let conn = st.db();
-        let device: Option<(i64, i64)> = conn
-            .query_row(
-                "SELECT d.id, d.agent_id FROM tokens t JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1",
-                [db::hash(tok)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .ok()
-            .flatten();
+        let device = db::device_of_token(&conn, &db::hash(tok)).ok().flatten();
         if let Some((device_id, agent_id)) = device {
-            let _ = conn.execute(
-                "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![device_id, db::now()],
-            );
+            let _ = db::revoke_device(&conn, device_id, db::now());
             db::audit(&conn, "device.revoked", &device_id.to_string());
             drop(conn);
             st.drop_device_channels(agent_id, Some(device_id));
