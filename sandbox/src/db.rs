@@ -471,3 +471,288 @@ pub fn set_device_last_seen(conn: &Connection, device_id: i64, now: i64) -> rusq
     conn.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![device_id, now])?;
     Ok(())
 }
+
+/// A bi-clé as the registry APIs answer it (docs/portal-api.yaml, `Bicle`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct BicleRow {
+    pub id: i64,
+    pub kind: String,
+    pub designation: String,
+    pub cn: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_after: String,
+    pub sha256: String,
+    pub status: String,
+    pub certificate: String,
+    pub added_by: String,
+    pub device_id: Option<i64>,
+    pub device_name: Option<String>,
+}
+
+const BICLE_COLUMNS: &str = "b.id, b.kind, b.designation, b.cn, b.issuer, b.serial, b.not_after, b.sha256, b.status,
+    b.certificate, b.added_by, b.device_id, d.name";
+
+fn bicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BicleRow> {
+    Ok(BicleRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        designation: r.get(2)?,
+        cn: r.get(3)?,
+        issuer: r.get(4)?,
+        serial: r.get(5)?,
+        not_after: r.get(6)?,
+        sha256: r.get(7)?,
+        status: r.get(8)?,
+        certificate: r.get(9)?,
+        added_by: r.get(10)?,
+        device_id: r.get(11)?,
+        device_name: r.get(12)?,
+    })
+}
+
+/// Every bi-clé of an agent, oldest first.
+pub fn bicles_of_agent(conn: &Connection, agent_id: i64) -> rusqlite::Result<Vec<BicleRow>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {BICLE_COLUMNS} FROM bicles b LEFT JOIN devices d ON d.id = b.device_id WHERE b.agent_id = ?1 ORDER BY b.id"
+    ))?;
+    let rows = st.query_map([agent_id], bicle_row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The bi-clés with these ids, in this order.
+pub fn bicles_by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<BicleRow>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {BICLE_COLUMNS} FROM bicles b LEFT JOIN devices d ON d.id = b.device_id WHERE b.id = ?1"
+    ))?;
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.push(st.query_row([id], bicle_row)?);
+    }
+    Ok(rows)
+}
+
+/// The response recorded for an assistant's idempotency key, if any.
+pub fn idempotent_response(conn: &Connection, device_id: i64, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT response FROM idempotency WHERE device_id = ?1 AND key = ?2", params![device_id, key], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+pub fn store_idempotent_response(conn: &Connection, device_id: i64, key: &str, response: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO idempotency(device_id, key, response) VALUES (?1, ?2, ?3)",
+        params![device_id, key, response],
+    )?;
+    Ok(())
+}
+
+/// Marks a relayed answer used; false when it already was (or does not exist).
+pub fn use_relay(conn: &Connection, id_hash: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("UPDATE relays SET used_at = ?2 WHERE id_hash = ?1 AND used_at IS NULL", params![id_hash, now])?
+        == 1)
+}
+
+pub fn bicle_exists(conn: &Connection, agent_id: i64, kind: &str, sha256: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM bicles WHERE agent_id = ?1 AND kind = ?2 AND sha256 = ?3)",
+        params![agent_id, kind, sha256],
+        |r| r.get(0),
+    )
+}
+
+/// One bi-clé row to insert.
+pub struct NewBicle<'a> {
+    pub agent_id: i64,
+    pub kind: &'a str,
+    pub designation: &'a str,
+    pub cn: &'a str,
+    pub issuer: &'a str,
+    pub serial: &'a str,
+    pub not_after: &'a str,
+    pub sha256: &'a str,
+    pub certificate: &'a str,
+    pub status: &'a str,
+    pub added_by: &'a str,
+    pub device_id: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Inserts a bi-clé; returns its id.
+pub fn insert_bicle(conn: &Connection, b: &NewBicle) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO bicles(agent_id, kind, designation, cn, issuer, serial, not_after, sha256, certificate, status, added_by, device_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            b.agent_id,
+            b.kind,
+            b.designation,
+            b.cn,
+            b.issuer,
+            b.serial,
+            b.not_after,
+            b.sha256,
+            b.certificate,
+            b.status,
+            b.added_by,
+            b.device_id,
+            b.created_at
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A relayed request of an agent, with the assistant that answered it.
+pub struct RelayRow {
+    pub op: String,
+    pub ok: Option<bool>,
+    pub certificate: Option<String>,
+    pub used_at: Option<i64>,
+    pub expires_at: i64,
+    pub from_list: bool,
+    pub device_id: i64,
+    pub device_name: String,
+}
+
+pub fn relay_of_agent(conn: &Connection, id_hash: &str, agent_id: i64) -> rusqlite::Result<Option<RelayRow>> {
+    conn.query_row(
+        "SELECT r.op, r.ok, r.certificate, r.used_at, r.expires_at, r.from_list, r.device_id, d.name
+         FROM relays r JOIN devices d ON d.id = r.device_id WHERE r.id_hash = ?1 AND r.agent_id = ?2",
+        params![id_hash, agent_id],
+        |r| {
+            Ok(RelayRow {
+                op: r.get(0)?,
+                ok: r.get(1)?,
+                certificate: r.get(2)?,
+                used_at: r.get(3)?,
+                expires_at: r.get(4)?,
+                from_list: r.get(5)?,
+                device_id: r.get(6)?,
+                device_name: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// The status of an agent's bi-clé, None when it has no such bi-clé.
+pub fn bicle_status(conn: &Connection, id: i64, agent_id: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT status FROM bicles WHERE id = ?1 AND agent_id = ?2", params![id, agent_id], |r| r.get(0))
+        .optional()
+}
+
+pub fn delete_bicle(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM bicles WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn request_bicle_removal(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE bicles SET status = 'suppression_a_confirmer' WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Deletes an agent's bi-clé; false when the agent has no such bi-clé.
+pub fn delete_agent_bicle(conn: &Connection, id: i64, agent_id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM bicles WHERE id = ?1 AND agent_id = ?2", params![id, agent_id])? != 0)
+}
+
+/// Renames an agent's bi-clé; false when the agent has no such bi-clé.
+pub fn rename_bicle(conn: &Connection, id: i64, agent_id: i64, designation: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE bicles SET designation = ?3 WHERE id = ?1 AND agent_id = ?2",
+        params![id, agent_id, designation],
+    )? != 0)
+}
+
+/// The assistant the agent chose to answer the page, if still paired.
+pub fn chosen_relay_device(conn: &Connection, agent_id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT d.id FROM agents a JOIN devices d ON d.id = a.relay_device_id
+         WHERE a.id = ?1 AND d.revoked_at IS NULL",
+        [agent_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// A paired (not revoked) assistant.
+pub struct PairedDevice {
+    pub id: i64,
+    pub name: String,
+    pub os: String,
+    pub addr: String,
+    pub last_seen: Option<i64>,
+}
+
+/// An agent's paired assistants, oldest first. Rows that do not read are skipped.
+pub fn paired_devices(conn: &Connection, agent_id: i64) -> rusqlite::Result<Vec<PairedDevice>> {
+    let mut q = conn.prepare(
+        "SELECT id, name, os, addr, last_seen FROM devices WHERE agent_id = ?1 AND revoked_at IS NULL ORDER BY id",
+    )?;
+    let it = q.query_map([agent_id], |r| {
+        Ok(PairedDevice { id: r.get(0)?, name: r.get(1)?, os: r.get(2)?, addr: r.get(3)?, last_seen: r.get(4)? })
+    })?;
+    Ok(it.flatten().collect())
+}
+
+/// Makes one of the agent's paired assistants the one that answers; false when it is not one of them.
+pub fn choose_relay_device(conn: &Connection, agent_id: i64, device_id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE agents SET relay_device_id = ?2 WHERE id = ?1
+         AND EXISTS(SELECT 1 FROM devices WHERE id = ?2 AND agent_id = ?1 AND revoked_at IS NULL)",
+        params![agent_id, device_id],
+    )? != 0)
+}
+
+/// The fingerprint lists (JSON arrays) an assistant offered to an agent in still-valid successful listings.
+/// Rows that do not read are skipped.
+pub fn offered_lists(conn: &Connection, agent_id: i64, device_id: i64, now: i64) -> rusqlite::Result<Vec<String>> {
+    let mut q = conn.prepare(
+        "SELECT offered FROM relays WHERE agent_id = ?1 AND device_id = ?2 AND op = 'list_certificates' AND ok = 1
+             AND expires_at > ?3 AND offered IS NOT NULL",
+    )?;
+    let it = q.query_map(params![agent_id, device_id, now], |r| r.get::<_, String>(0))?;
+    Ok(it.flatten().collect())
+}
+
+/// A relayed request as it is sent.
+pub struct NewRelay<'a> {
+    pub id_hash: &'a str,
+    pub agent_id: i64,
+    pub device_id: i64,
+    pub op: &'a str,
+    pub selected_sha256: Option<&'a str>,
+    pub from_list: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_relay(conn: &Connection, r: &NewRelay) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO relays(id_hash, agent_id, device_id, op, selected_sha256, from_list, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![r.id_hash, r.agent_id, r.device_id, r.op, r.selected_sha256, r.from_list, r.created_at, r.expires_at],
+    )?;
+    Ok(())
+}
+
+/// Records what the assistant answered to a relayed request.
+pub fn answer_relay(
+    conn: &Connection,
+    id_hash: &str,
+    now: i64,
+    ok: bool,
+    offered: Option<&str>,
+    certificate: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE relays SET answered_at = ?2, ok = ?3, offered = ?4, certificate = ?5 WHERE id_hash = ?1",
+        params![id_hash, now, ok, offered, certificate],
+    )?;
+    Ok(())
+}
+
+pub fn device_name(conn: &Connection, device_id: i64) -> rusqlite::Result<String> {
+    conn.query_row("SELECT name FROM devices WHERE id = ?1", [device_id], |r| r.get(0))
+}

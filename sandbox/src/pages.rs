@@ -203,7 +203,7 @@ fn layout(page: &str, title: &str, session: Option<&Session>, body: &str) -> Htm
 /// "Etat de Mon Assistant" (the answering assistant online or not) and the agent's assistants, filled and kept
 /// current by the script.
 fn etat_html(st: &AppState, agent_id: i64) -> String {
-    let connected = crate::http::assistants_view(st, agent_id)["connected"] == true;
+    let connected = crate::http::assistants_view(st, agent_id).connected;
     format!(
         r#"<p class="etat" role="status" aria-live="polite">Etat de Mon Assistant : <strong id="etat-assistant" class="{}">{}</strong></p>
 <section aria-labelledby="assistants-titre"><h2 id="assistants-titre">Mes assistants</h2>
@@ -360,13 +360,13 @@ async fn keys_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
             "<table><thead><tr><th scope=col>Nom du bi-clé</th><th scope=col>Champ CN</th><th scope=col>Date d'expiration</th><th scope=col>Statut</th><th scope=col>Modifier</th><th scope=col>Supprimer</th></tr></thead><tbody>",
         );
         let mut n = 0;
-        for r in rows.iter().filter(|r| r["kind"] == kind) {
+        for r in rows.iter().filter(|r| r.kind == kind) {
             n += 1;
-            let id = r["id"].as_i64().unwrap_or(0);
-            let status = r["status"].as_str().unwrap_or("");
-            let issuer = esc(r["issuer"].as_str().unwrap_or(""));
-            let sha = esc(&sha_prefix(r["sha256"].as_str().unwrap_or("")));
-            let device = esc(r["device_name"].as_str().unwrap_or("(aucun assistant)"));
+            let id = r.id;
+            let status = r.status.as_str();
+            let issuer = esc(&r.issuer);
+            let sha = esc(&sha_prefix(&r.sha256));
+            let device = esc(r.device_name.as_deref().unwrap_or("(aucun assistant)"));
             let details = format!(
                 r#"<br><small>Émetteur : <span class="emetteur">{issuer}</span><br>SHA-256 : <span class="empreinte">{sha}</span><br>Ajouté par l'assistant : <span class="appareil">{device}</span></small>"#
             );
@@ -379,14 +379,14 @@ async fn keys_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
                     r#"<strong>Suppression à confirmer</strong>{details}<br><button type="button" data-action="confirmer-suppression" data-id="{id}">Confirmer la suppression…</button>"#
                 ),
             };
-            let name = esc(r["designation"].as_str().unwrap_or(""));
+            let name = esc(&r.designation);
             t.push_str(&format!(
                 r#"<tr data-id="{id}" data-status="{}"><td class="designation">{name}</td><td>{}</td><td>{}</td><td>{status_html}</td>
 <td><button type="button" data-action="modifier" data-id="{id}" aria-label="Modifier {name}">Modifier</button></td>
 <td><button type="button" data-action="supprimer" data-id="{id}" aria-label="Supprimer {name}">Supprimer</button></td></tr>"#,
                 esc(status),
-                esc(r["cn"].as_str().unwrap_or("")),
-                esc(&date_fr(r["not_after"].as_str().unwrap_or(""))),
+                esc(&r.cn),
+                esc(&date_fr(&r.not_after)),
             ));
         }
         if n == 0 {

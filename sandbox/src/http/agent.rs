@@ -21,17 +21,7 @@ pub(super) fn agent_guard(st: &AppState, headers: &HeaderMap) -> Result<Session,
 /// The assistant that answers the agent's page: the one the agent chose (if still paired), else the only one
 /// online. None when the agent has several online and chose none (the page asks to choose).
 pub fn answering(st: &AppState, agent_id: i64) -> Option<i64> {
-    let chosen: Option<i64> = st
-        .db()
-        .query_row(
-            "SELECT d.id FROM agents a JOIN devices d ON d.id = a.relay_device_id
-             WHERE a.id = ?1 AND d.revoked_at IS NULL",
-            [agent_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .ok()
-        .flatten();
+    let chosen = db::chosen_relay_device(&st.db(), agent_id).ok().flatten();
     if chosen.is_some() {
         return chosen;
     }
@@ -44,48 +34,64 @@ pub fn answering(st: &AppState, agent_id: i64) -> Option<i64> {
 /// The agent's assistants as the page shows them: every paired (not revoked) device with its name, system,
 /// address, last seen, whether it is online and whether it is the one that answers. "Connecté" means the answering
 /// assistant is online — not merely any of them.
-pub fn assistants_view(st: &AppState, agent_id: i64) -> Value {
+pub fn assistants_view(st: &AppState, agent_id: i64) -> AssistantsView {
     let live = st.live_devices(agent_id);
     let answering = answering(st, agent_id);
     let now = db::now();
-    let rows: Vec<(i64, String, String, String, Option<i64>)> = {
-        let conn = st.db();
-        let mut out = Vec::new();
-        if let Ok(mut q) = conn.prepare(
-            "SELECT id, name, os, addr, last_seen FROM devices WHERE agent_id = ?1 AND revoked_at IS NULL ORDER BY id",
-        ) {
-            if let Ok(it) = q.query_map([agent_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))) {
-                out.extend(it.flatten());
+    let rows = db::paired_devices(&st.db(), agent_id).unwrap_or_default();
+    let assistants: Vec<AssistantView> = rows
+        .into_iter()
+        .map(|d| {
+            let online = live.contains(&d.id);
+            AssistantView {
+                id: d.id,
+                name: d.name,
+                os: d.os,
+                addr: d.addr,
+                last_seen: if online { Some(now) } else { d.last_seen },
+                connected: online,
+                answering: answering == Some(d.id),
             }
-        }
-        out
-    };
-    let list: Vec<Value> = rows
-        .iter()
-        .map(|(id, name, os, addr, last_seen)| {
-            let online = live.contains(id);
-            json!({
-                "id": id,
-                "name": name,
-                "os": os,
-                "addr": addr,
-                "last_seen": if online { Some(now) } else { *last_seen },
-                "connected": online,
-                "answering": answering == Some(*id),
-            })
         })
         .collect();
     let connected = answering.is_some_and(|a| live.contains(&a));
-    json!({
-        "connected": connected,
-        "label": if connected { "Connecté" } else { "Déconnecté" },
-        "answering": answering,
-        "choice_needed": answering.is_none() && live.len() > 1,
-        "assistants": list,
-    })
+    AssistantsView {
+        connected,
+        label: if connected { "Connecté" } else { "Déconnecté" },
+        answering,
+        choice_needed: answering.is_none() && live.len() > 1,
+        assistants,
+    }
 }
 
-pub(super) async fn agent_state(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+/// The agent's assistants as `/agent/api/etat` answers (docs/portal-api.yaml).
+#[derive(Serialize)]
+pub struct AssistantsView {
+    pub connected: bool,
+    pub label: &'static str,
+    /// null when no assistant answers
+    pub answering: Option<i64>,
+    pub choice_needed: bool,
+    pub assistants: Vec<AssistantView>,
+}
+
+/// One paired assistant in [`AssistantsView`].
+#[derive(Serialize)]
+pub struct AssistantView {
+    pub id: i64,
+    pub name: String,
+    pub os: String,
+    pub addr: String,
+    /// null when never seen
+    pub last_seen: Option<i64>,
+    pub connected: bool,
+    pub answering: bool,
+}
+
+pub(super) async fn agent_state(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<AssistantsView>, Problem> {
     let s = agent_guard(&st, &headers)?;
     Ok(Json(assistants_view(&st, s.agent_id)))
 }
@@ -101,17 +107,12 @@ pub(super) async fn agent_choose_assistant(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<ChooseAssistant>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<AssistantsView>, Problem> {
     let s = agent_guard(&st, &headers)?;
     let r = parse_json(body)?;
     {
         let conn = st.db();
-        let n = conn.execute(
-            "UPDATE agents SET relay_device_id = ?2 WHERE id = ?1
-             AND EXISTS(SELECT 1 FROM devices WHERE id = ?2 AND agent_id = ?1 AND revoked_at IS NULL)",
-            params![s.agent_id, r.id],
-        )?;
-        if n == 0 {
+        if !db::choose_relay_device(&conn, s.agent_id, r.id)? {
             return Err(Problem::new(
                 StatusCode::NOT_FOUND,
                 "assistant.unknown",
@@ -130,12 +131,10 @@ pub(super) async fn agent_confirm(
     headers: &HeaderMap,
     id: i64,
     expected: &str,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Confirmed>, Problem> {
     let s = agent_guard(st, headers)?;
     let conn = st.db();
-    let status: Option<String> = conn
-        .query_row("SELECT status FROM bicles WHERE id = ?1 AND agent_id = ?2", params![id, s.agent_id], |r| r.get(0))
-        .optional()?;
+    let status = db::bicle_status(&conn, id, s.agent_id)?;
     if status.as_deref() != Some(expected) {
         return Err(Problem::new(
             StatusCode::CONFLICT,
@@ -148,17 +147,24 @@ pub(super) async fn agent_confirm(
         ));
     }
     if db::confirm_bicle(&conn, s.agent_id, id).map_err(Problem::internal)? {
-        Ok(Json(json!({ "id": id, "confirmed": if expected == "a_confirmer" { "ajout" } else { "suppression" } })))
+        Ok(Json(Confirmed { id, confirmed: if expected == "a_confirmer" { "ajout" } else { "suppression" } }))
     } else {
         Err(Problem::new(StatusCode::NOT_FOUND, "bicle.nothing_to_confirm", "Rien à confirmer pour ce bi-clé."))
     }
+}
+
+/// The answer to a confirmation: which action was confirmed (`ajout` or `suppression`).
+#[derive(Serialize)]
+pub(super) struct Confirmed {
+    id: i64,
+    confirmed: &'static str,
 }
 
 pub(super) async fn agent_confirm_add(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Confirmed>, Problem> {
     agent_confirm(&st, &headers, id, "a_confirmer").await
 }
 
@@ -166,7 +172,7 @@ pub(super) async fn agent_confirm_removal(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Confirmed>, Problem> {
     agent_confirm(&st, &headers, id, "suppression_a_confirmer").await
 }
 
@@ -174,15 +180,20 @@ pub(super) async fn agent_delete(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Deleted>, Problem> {
     let s = agent_guard(&st, &headers)?;
     let conn = st.db();
-    let n = conn.execute("DELETE FROM bicles WHERE id = ?1 AND agent_id = ?2", params![id, s.agent_id])?;
-    if n == 0 {
+    if !db::delete_agent_bicle(&conn, id, s.agent_id)? {
         return Err(Problem::new(StatusCode::NOT_FOUND, "bicle.not_found", "Ce bi-clé n'existe pas."));
     }
     db::audit(&conn, "bicle.deleted", &id.to_string());
-    Ok(Json(json!({ "id": id, "deleted": true })))
+    Ok(Json(Deleted { id, deleted: true }))
+}
+
+#[derive(Serialize)]
+pub(super) struct Deleted {
+    id: i64,
+    deleted: bool,
 }
 
 #[derive(Deserialize)]
@@ -196,7 +207,7 @@ pub(super) async fn agent_rename(
     headers: HeaderMap,
     Path(id): Path<i64>,
     body: Result<Json<Rename>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Renamed>, Problem> {
     let s = agent_guard(&st, &headers)?;
     let r = parse_json(body)?;
     let d = r.designation.trim();
@@ -204,18 +215,24 @@ pub(super) async fn agent_rename(
         return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "bicle.bad_designation", "Désignation invalide."));
     }
     let conn = st.db();
-    let n =
-        conn.execute("UPDATE bicles SET designation = ?3 WHERE id = ?1 AND agent_id = ?2", params![id, s.agent_id, d])?;
-    if n == 0 {
+    if !db::rename_bicle(&conn, id, s.agent_id, d)? {
         return Err(Problem::new(StatusCode::NOT_FOUND, "bicle.not_found", "Ce bi-clé n'existe pas."));
     }
-    Ok(Json(json!({ "id": id, "designation": d })))
+    Ok(Json(Renamed { id, designation: d.to_string() }))
+}
+
+#[derive(Serialize)]
+pub(super) struct Renamed {
+    id: i64,
+    designation: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RelayReq {
     pub(super) op: String,
+    /// Free-form: each operation has its own parameters, passed to the assistant as they are (only
+    /// `get_certificate`'s `sha256` is read here, and then re-sent alone).
     #[serde(default)]
     pub(super) params: Value,
     /// The assistant the page shows as answering; refused when it is no longer the one that answers.
@@ -236,7 +253,7 @@ pub(super) async fn agent_relay(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<RelayReq>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RelayAnswer>, Problem> {
     let s = agent_guard(&st, &headers)?;
     let r = parse_json(body)?;
     let timeout = match r.op.as_str() {
@@ -273,17 +290,10 @@ pub(super) async fn agent_relay(
         };
         // chosen from this same assistant's own list, answered recently?
         let conn = st.db();
-        let mut listed = false;
-        if let Ok(mut q) = conn.prepare(
-            "SELECT offered FROM relays WHERE agent_id = ?1 AND device_id = ?2 AND op = 'list_certificates' AND ok = 1
-             AND expires_at > ?3 AND offered IS NOT NULL",
-        ) {
-            if let Ok(it) = q.query_map(params![s.agent_id, device_id, db::now()], |r| r.get::<_, String>(0)) {
-                listed = it
-                    .flatten()
-                    .any(|o| serde_json::from_str::<Vec<String>>(&o).map(|v| v.contains(&sha)).unwrap_or(false));
-            }
-        }
+        let listed = db::offered_lists(&conn, s.agent_id, device_id, db::now())
+            .unwrap_or_default()
+            .iter()
+            .any(|o| serde_json::from_str::<Vec<String>>(o).map(|v| v.contains(&sha)).unwrap_or(false));
         (Some(sha), listed)
     } else {
         (None, false)
@@ -294,10 +304,18 @@ pub(super) async fn agent_relay(
     };
     let id = crate::state::random_hex(16);
     let now = db::now();
-    st.db().execute(
-        "INSERT INTO relays(id_hash, agent_id, device_id, op, selected_sha256, from_list, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![db::hash(&id), s.agent_id, device_id, r.op, selected, from_list, now, now + db::RELAY_TTL],
+    db::insert_relay(
+        &st.db(),
+        &db::NewRelay {
+            id_hash: &db::hash(&id),
+            agent_id: s.agent_id,
+            device_id,
+            op: &r.op,
+            selected_sha256: selected.as_deref(),
+            from_list,
+            created_at: now,
+            expires_at: now + db::RELAY_TTL,
+        },
     )?;
     let reply = st.relay(s.agent_id, device_id, &id, &r.op, params, timeout).await?;
     let ok = reply["ok"] == true;
@@ -339,10 +357,7 @@ pub(super) async fn agent_relay(
     let stored_ok = ok && refused.is_none();
     {
         let conn = st.db();
-        conn.execute(
-            "UPDATE relays SET answered_at = ?2, ok = ?3, offered = ?4, certificate = ?5 WHERE id_hash = ?1",
-            params![db::hash(&id), db::now(), stored_ok, offered, certificate],
-        )?;
+        db::answer_relay(&conn, &db::hash(&id), db::now(), stored_ok, offered.as_deref(), certificate.as_deref())?;
         if let Some(p) = &refused {
             db::audit(&conn, "relay.refused", &format!("device {device_id}: {}", p.code));
         }
@@ -357,25 +372,47 @@ pub(super) async fn agent_relay(
     if let Some(p) = refused {
         return Err(p);
     }
-    let device_name: String =
-        st.db().query_row("SELECT name FROM devices WHERE id = ?1", [device_id], |r| r.get(0)).unwrap_or_default();
-    Ok(Json(json!({
-        "id": id,
-        "assistant": { "id": device_id, "name": device_name },
-        "ok": reply["ok"],
-        "result": reply["result"],
-        "error": reply["error"],
-    })))
+    let device_name = db::device_name(&st.db(), device_id).unwrap_or_default();
+    Ok(Json(RelayAnswer {
+        id,
+        assistant: RelayAssistant { id: device_id, name: device_name },
+        ok: reply["ok"].clone(),
+        result: reply["result"].clone(),
+        error: reply["error"].clone(),
+    }))
 }
 
-pub(super) async fn agent_revoke(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+/// The answer to a relayed request.
+#[derive(Serialize)]
+pub(super) struct RelayAnswer {
+    id: String,
+    assistant: RelayAssistant,
+    /// The assistant's reply, passed through as the channel delivered it: `ok` (a boolean), and `result` / `error`
+    /// (free-form: each operation has its own result, each assistant its own error details; null when absent).
+    ok: Value,
+    result: Value,
+    error: Value,
+}
+
+#[derive(Serialize)]
+pub(super) struct RelayAssistant {
+    id: i64,
+    name: String,
+}
+
+pub(super) async fn agent_revoke(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Revoked>, Problem> {
     let s = agent_guard(&st, &headers)?;
     let n = {
         let conn = st.db();
         db::revoke_devices(&conn, s.agent_id).map_err(Problem::internal)?
     };
     st.drop_device_channels(s.agent_id, None);
-    Ok(Json(json!({ "revoked": n })))
+    Ok(Json(Revoked { revoked: n }))
+}
+
+#[derive(Serialize)]
+pub(super) struct Revoked {
+    revoked: usize,
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ pub(super) async fn handle_channel_message(st: &AppState, device: &Device, text:
     };
     match msg {
         FromAssistant::Heartbeat => {
-            let _ = socket.send(Message::Text(json!({"type": "heartbeat_ack"}).to_string().into())).await;
+            let _ = socket.send(Message::Text(r#"{"type":"heartbeat_ack"}"#.into())).await;
             true
         }
         FromAssistant::Reply { id, ok, result, error } => {

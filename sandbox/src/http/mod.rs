@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -59,11 +59,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health(State(st): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
-        "portal": st.cfg.portal_name,
-        "channels": st.total_channels(),
-        "rejected_messages": st.rejected.load(std::sync::atomic::Ordering::Relaxed),
-    }))
+/// The `/healthz` answer.
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'static str,
+    portal: &'a str,
+    channels: usize,
+    rejected_messages: u64,
+}
+
+async fn health(State(st): State<AppState>) -> Response {
+    Json(Health {
+        status: "ok",
+        portal: &st.cfg.portal_name,
+        channels: st.total_channels(),
+        rejected_messages: st.rejected.load(std::sync::atomic::Ordering::Relaxed),
+    })
+    .into_response()
 }

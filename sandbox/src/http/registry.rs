@@ -71,6 +71,7 @@ pub(super) struct PageAdd {
     pub(super) relay: Option<String>,
     pub(super) kinds: Vec<String>,
     /// Refused with a clear message when present (a page never posts a certificate it received).
+    // Any JSON at all: only its presence matters.
     #[serde(default)]
     pub(super) certificate: Option<Value>,
 }
@@ -116,34 +117,14 @@ pub(super) fn validate_add(designation: &str, kinds_in: &[String]) -> Result<Vec
     Ok(kinds)
 }
 
-pub(super) const ROW_COLUMNS: &str =
-    "b.id, b.kind, b.designation, b.cn, b.issuer, b.serial, b.not_after, b.sha256, b.status,
-    b.certificate, b.added_by, b.device_id, d.name";
-
-pub(super) fn row_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    Ok(json!({
-        "id": r.get::<_, i64>(0)?,
-        "kind": r.get::<_, String>(1)?,
-        "designation": r.get::<_, String>(2)?,
-        "cn": r.get::<_, String>(3)?,
-        "issuer": r.get::<_, String>(4)?,
-        "serial": r.get::<_, String>(5)?,
-        "not_after": r.get::<_, String>(6)?,
-        "sha256": r.get::<_, String>(7)?,
-        "status": r.get::<_, String>(8)?,
-        "certificate": r.get::<_, String>(9)?,
-        "added_by": r.get::<_, String>(10)?,
-        "device_id": r.get::<_, Option<i64>>(11)?,
-        "device_name": r.get::<_, Option<String>>(12)?,
-    }))
+/// A list of bi-clés, as every registry route answers (docs/portal-api.yaml).
+#[derive(Serialize, Deserialize)]
+pub struct Bicles {
+    pub bicles: Vec<db::BicleRow>,
 }
 
-pub fn list_bicles(conn: &Connection, agent_id: i64) -> Result<Vec<Value>, Problem> {
-    let mut st = conn.prepare(&format!(
-        "SELECT {ROW_COLUMNS} FROM bicles b LEFT JOIN devices d ON d.id = b.device_id WHERE b.agent_id = ?1 ORDER BY b.id"
-    ))?;
-    let rows = st.query_map([agent_id], row_json)?.collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn list_bicles(conn: &Connection, agent_id: i64) -> Result<Vec<db::BicleRow>, Problem> {
+    Ok(db::bicles_of_agent(conn, agent_id)?)
 }
 
 /// One registration: who asks, for which agent, and how the rows start.
@@ -162,62 +143,50 @@ pub struct Registration<'a> {
 }
 
 /// Inserts one row per kind in a single transaction: all or nothing.
-pub fn insert_bicles(conn: &mut Connection, reg: Registration<'_>) -> Result<Value, Problem> {
+pub fn insert_bicles(conn: &mut Connection, reg: Registration<'_>) -> Result<Bicles, Problem> {
     let Registration { agent_id, designation, kinds, facts, status, added_by, device_id, idempotency, relay_hash } =
         reg;
     let designation = designation.trim();
     let tx = conn.transaction()?;
     if let (Some(key), Some(dev)) = (idempotency, device_id) {
-        let prev: Option<String> = tx
-            .query_row("SELECT response FROM idempotency WHERE device_id = ?1 AND key = ?2", params![dev, key], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let prev = db::idempotent_response(&tx, dev, key)?;
         if let Some(prev) = prev {
             return serde_json::from_str(&prev).map_err(Problem::internal);
         }
     }
     if let Some(h) = &relay_hash {
-        let n =
-            tx.execute("UPDATE relays SET used_at = ?2 WHERE id_hash = ?1 AND used_at IS NULL", params![h, db::now()])?;
-        if n != 1 {
+        if !db::use_relay(&tx, h, db::now())? {
             return Err(relay_used());
         }
     }
     let mut ids = Vec::new();
     for kind in &kinds {
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM bicles WHERE agent_id = ?1 AND kind = ?2 AND sha256 = ?3)",
-            params![agent_id, kind, facts.sha256],
-            |r| r.get(0),
-        )?;
-        if exists {
+        if db::bicle_exists(&tx, agent_id, kind, &facts.sha256)? {
             return Err(Problem::new(
                 StatusCode::CONFLICT,
                 "bicle.exists",
                 format!("Ce certificat est déjà enregistré comme bi-clé {}.", kind_fr(kind)),
             ));
         }
-        tx.execute(
-            "INSERT INTO bicles(agent_id, kind, designation, cn, issuer, serial, not_after, sha256, certificate, status, added_by, device_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
+        let id = db::insert_bicle(
+            &tx,
+            &db::NewBicle {
                 agent_id,
                 kind,
                 designation,
-                facts.cn,
-                facts.issuer,
-                facts.serial,
-                facts.not_after,
-                facts.sha256,
-                facts.pem,
+                cn: &facts.cn,
+                issuer: &facts.issuer,
+                serial: &facts.serial,
+                not_after: &facts.not_after,
+                sha256: &facts.sha256,
+                certificate: &facts.pem,
                 status,
-                added_by,
+                added_by: &added_by,
                 device_id,
-                db::now()
-            ],
+                created_at: db::now(),
+            },
         )?;
-        ids.push(tx.last_insert_rowid());
+        ids.push(id);
         db::notify(
             &tx,
             agent_id,
@@ -228,20 +197,10 @@ pub fn insert_bicles(conn: &mut Connection, reg: Registration<'_>) -> Result<Val
             ),
         );
     }
-    let mut st = tx.prepare(&format!(
-        "SELECT {ROW_COLUMNS} FROM bicles b LEFT JOIN devices d ON d.id = b.device_id WHERE b.id = ?1"
-    ))?;
-    let mut rows = Vec::new();
-    for id in &ids {
-        rows.push(st.query_row([id], row_json)?);
-    }
-    drop(st);
-    let body = json!({ "bicles": rows });
+    let body = Bicles { bicles: db::bicles_by_ids(&tx, &ids)? };
     if let (Some(key), Some(dev)) = (idempotency, device_id) {
-        tx.execute(
-            "INSERT INTO idempotency(device_id, key, response) VALUES (?1, ?2, ?3)",
-            params![dev, key, body.to_string()],
-        )?;
+        let response = serde_json::to_string(&body).map_err(Problem::internal)?;
+        db::store_idempotent_response(&tx, dev, key, &response)?;
     }
     db::audit(&tx, "bicle.added", &format!("{ids:?} by {added_by}"));
     tx.commit()?;
@@ -307,10 +266,10 @@ impl Guard for AgentPage {
 pub(super) async fn list_bicles_route<G: Guard>(
     State(st): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Bicles>, Problem> {
     let caller = G::caller(&st, &headers)?;
     let conn = st.db();
-    Ok(Json(json!({ "bicles": list_bicles(&conn, caller.agent_id())? })))
+    Ok(Json(Bicles { bicles: list_bicles(&conn, caller.agent_id())? }))
 }
 
 /// The assistant adds a certificate it holds: always "à confirmer" by the agent on the portal page.
@@ -378,28 +337,8 @@ pub(super) async fn agent_add_bicles(
     };
     let kinds = validate_add(&req.designation, &req.kinds)?;
     let relay_hash = db::hash(relay_id);
-    let row = {
-        let conn = st.db();
-        conn.query_row(
-            "SELECT r.op, r.ok, r.certificate, r.used_at, r.expires_at, r.from_list, r.device_id, d.name
-             FROM relays r JOIN devices d ON d.id = r.device_id WHERE r.id_hash = ?1 AND r.agent_id = ?2",
-            params![relay_hash, s.agent_id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<bool>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            },
-        )
-        .optional()?
-    };
-    let Some((op, ok, certificate, used_at, expires_at, from_list, device_id, device_name)) = row else {
+    let row = db::relay_of_agent(&st.db(), &relay_hash, s.agent_id)?;
+    let Some(db::RelayRow { op, ok, certificate, used_at, expires_at, from_list, device_id, device_name }) = row else {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "relay.unknown",
@@ -450,12 +389,10 @@ pub(super) async fn delete_bicle_api(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RemovalStatus>, Problem> {
     let d = bearer(&st, &headers)?;
     let conn = st.db();
-    let status: Option<String> = conn
-        .query_row("SELECT status FROM bicles WHERE id = ?1 AND agent_id = ?2", params![id, d.agent_id], |r| r.get(0))
-        .optional()?;
+    let status = db::bicle_status(&conn, id, d.agent_id)?;
     let new_status = match status.as_deref() {
         None => {
             return Err(Problem::new(
@@ -466,17 +403,24 @@ pub(super) async fn delete_bicle_api(
         }
         // never activated: withdrawing it is harmless
         Some("a_confirmer") => {
-            conn.execute("DELETE FROM bicles WHERE id = ?1", [id])?;
+            db::delete_bicle(&conn, id)?;
             "supprime"
         }
         Some(_) => {
-            conn.execute("UPDATE bicles SET status = 'suppression_a_confirmer' WHERE id = ?1", [id])?;
+            db::request_bicle_removal(&conn, id)?;
             "suppression_a_confirmer"
         }
     };
     db::notify(&conn, d.agent_id, &format!("Suppression du bi-clé {id} demandée par l'assistant {}", d.name));
     db::audit(&conn, "bicle.remove", &id.to_string());
-    Ok(Json(json!({ "id": id, "status": new_status })))
+    Ok(Json(RemovalStatus { id, status: new_status }))
+}
+
+/// The answer to an assistant's removal request.
+#[derive(Serialize)]
+pub(super) struct RemovalStatus {
+    id: i64,
+    status: &'static str,
 }
 
 #[cfg(test)]
