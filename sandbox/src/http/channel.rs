@@ -150,3 +150,17 @@ pub(super) async fn handle_channel_message(st: &AppState, device: &Device, text:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_is_on_the_wire_as_documented() {
+        let hello = Hello { portal: "P", agent: "a", device_id: 1, heartbeat_interval: 10 };
+        assert_eq!(
+            serde_json::to_value(&hello).unwrap_or_default(),
+            json!({"type":"hello","portal":"P","agent":"a","device_id":1,"heartbeat_interval":10})
+        );
+    }
+}

@@ -348,6 +348,20 @@ mod tests {
     }
 
     #[test]
+    fn token_and_error_bodies_are_on_the_wire_as_before() {
+        let p = Issued { access_expires_at: db::now() + 60, ..pair() };
+        let body = serde_json::to_value(p.body()).unwrap_or_default();
+        assert_eq!(body["expires_in"].as_i64().map(|e| (59..=60).contains(&e)), Some(true));
+        assert_eq!(
+            body,
+            json!({"access_token":"sbx_at_a","token_type":"Bearer","expires_in":body["expires_in"],
+                   "refresh_token":"sbx_rt_b","scope":"assistant"})
+        );
+        let e = serde_json::to_value(OAuthError { error: "slow_down", error_description: "poll less often" });
+        assert_eq!(e.unwrap_or_default(), json!({"error":"slow_down","error_description":"poll less often"}));
+    }
+
+    #[test]
     fn a_sealed_successor_opens_only_with_the_token_it_replaced() {
         let sealed = seal_successor("sbx_rt_old", &pair()).expect("sealed");
         assert!(!sealed.contains("sbx_rt_b") && !sealed.contains("sbx_at_a"), "sealed pair in clear");
