@@ -31,7 +31,10 @@ export AWS_LC_SYS_PREBUILT_NASM=1
 echo "== tauri build --debug --target $target --no-bundle (must link)"
 ui/node_modules/.bin/tauri build --debug --target "$target" --no-bundle --ci
 exe=${CARGO_TARGET_DIR:-target}/$target/debug/trousseau-desktop.exe
-file "$exe" | tee /dev/stderr | grep -q 'PE32+ executable.*x86-64' || { echo "$exe is not a Windows x86-64 executable"; exit 1; }
+# Not `tee /dev/stderr`: reopening stderr truncates the log file it is redirected to (CI lost everything before).
+info=$(file "$exe")
+echo "$info" >&2
+grep -q 'PE32+ executable.*x86-64' <<<"$info" || { echo "$exe is not a Windows x86-64 executable"; exit 1; }
 linked=$SECONDS
 
 echo "== tauri build --debug --target $target --bundles nsis (makensis $(makensis -VERSION 2>/dev/null || echo missing))"
