@@ -93,7 +93,7 @@ pub(super) fn card_pin(
 ) -> impl FnMut(&crate::token::Token) -> Result<Option<crate::token::Pin>, crate::envelope::EnvelopeError> + '_ {
     move |t| match pin {
         Some(p) => Ok(Some(pin_of(p))),
-        None if t.pin.protected_path => Ok(None),
+        None if t.uses_pin_pad(false) => Ok(None),
         None => Err(crate::envelope::EnvelopeError::Pin { detail: format!("« {} »", t.label) }),
     }
 }

@@ -300,7 +300,7 @@ pub(super) fn pin_of(p: &password::Password) -> crate::token::Pin {
 
 /// A reader with a PIN pad and no code typed in the window: the reader's pad asks for them.
 pub(super) fn on_pad(t: &crate::token::Token, req: &PinChangeRequest) -> bool {
-    t.pin.protected_path && req.current.expose().is_empty() && req.new_pin.expose().is_empty()
+    t.uses_pin_pad(!req.current.expose().is_empty() || !req.new_pin.expose().is_empty())
 }
 
 /// Changes a card's PIN: refused without trying when it is locked, or on its final try unless confirmed.

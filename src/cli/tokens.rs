@@ -139,7 +139,7 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
             // The final try is confirmed with --yes, or at the terminal (asked only on the final try).
             let confirmed = yes || (t.pin.state == token::PinState::FinalTry && confirm_final_try(ctx));
             trousseau::pin_guard::may_change_pin(&t, confirmed)?;
-            if t.pin.protected_path && !pin.given() && !new_pin.given() {
+            if t.uses_pin_pad(pin.given() || new_pin.given()) {
                 note!(
                     "{}",
                     l.pick3(
@@ -172,7 +172,7 @@ fn run_pin(c: PinCmd, ctx: &Ctx) -> Result<(), CliError> {
         PinCmd::Unblock { token: label, puk_stdin, puk_env, new_pin } => {
             let t = token::find_token(&discovery, &label, l)?;
             show_pin_state(&t);
-            if t.pin.protected_path && !puk_stdin && puk_env.is_none() && !new_pin.given() {
+            if t.uses_pin_pad(puk_stdin || puk_env.is_some() || new_pin.given()) {
                 note!(
                     "{}",
                     l.pick3(
@@ -241,15 +241,8 @@ impl PinArgs {
     /// Logs in to `t`: on a reader with a PIN pad (and no PIN given here) the PIN is typed on the reader;
     /// otherwise it is read (prompt, stdin or environment) and moved into a [`Pin`].
     pub fn login(&self, ctx: &Ctx, t: &Token) -> Result<token::TokenSession, CliError> {
-        if t.pin.protected_path && !self.given() {
-            note!(
-                "{}",
-                ctx.lang.pick3(
-                    format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
-                    format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
-                    format!("Geben Sie die PIN von „{}“ auf der Tastatur des Kartenlesers ein.", t.label),
-                )
-            );
+        if t.uses_pin_pad(self.given()) {
+            pad_note(ctx, t);
             return Ok(token::login_protected(t)?);
         }
         let p = self.read(ctx, &t.label)?;
@@ -263,15 +256,8 @@ impl PinArgs {
         ctx: &'a Ctx,
     ) -> impl FnMut(&Token) -> Result<Option<Pin>, trousseau::envelope::EnvelopeError> + 'a {
         move |t: &Token| {
-            if t.pin.protected_path && !self.given() {
-                note!(
-                    "{}",
-                    ctx.lang.pick3(
-                        format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
-                        format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
-                        format!("Geben Sie die PIN von „{}“ auf der Tastatur des Kartenlesers ein.", t.label),
-                    )
-                );
+            if t.uses_pin_pad(self.given()) {
+                pad_note(ctx, t);
                 return Ok(None);
             }
             self.read(ctx, &t.label).map(Some).map_err(|e| trousseau::envelope::EnvelopeError::Pin {
@@ -633,4 +619,16 @@ mod tests {
         assert_eq!(de.code, "cli.password_env_missing");
         assert_german(&de.message, &en.message);
     }
+}
+
+/// Tells the user to type the PIN of `t` on the reader's keypad (login, envelopes, the drill).
+fn pad_note(ctx: &Ctx, t: &Token) {
+    note!(
+        "{}",
+        ctx.lang.pick3(
+            format!("Saisissez le code PIN de « {} » sur le clavier du lecteur.", t.label),
+            format!("Type the PIN of \"{}\" on the reader's keypad.", t.label),
+            format!("Geben Sie die PIN von „{}“ auf der Tastatur des Kartenlesers ein.", t.label),
+        )
+    );
 }

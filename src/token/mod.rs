@@ -214,6 +214,14 @@ pub struct Token {
     pub removable: bool,
 }
 
+impl Token {
+    /// Whether the codes are typed on the reader's PIN pad: the reader has one and the user gave no code here.
+    /// (Both faces ask this; with a code given, it is sent as typed.)
+    pub fn uses_pin_pad(&self, code_given: bool) -> bool {
+        self.pin.protected_path && !code_given
+    }
+}
+
 /// Tokens of every discovered module, and the modules that failed while listing.
 #[derive(Debug, Clone, Default)]
 pub struct TokenList {
