@@ -81,8 +81,7 @@ fn spawn(exe: &Path, module: &Path) -> Result<HelperSlot, TokenError> {
     }
     let mut child = cmd.spawn().map_err(|e| TokenError::Device { operation: "helper", detail: e.to_string() })?;
     let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
+        let _ = stop(&mut child);
         return Err(TokenError::Device { operation: "helper", detail: "no pipe to the helper".into() });
     };
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
@@ -95,8 +94,7 @@ fn spawn(exe: &Path, module: &Path) -> Result<HelperSlot, TokenError> {
         }
     });
     if let Err(e) = reader {
-        let _ = child.kill();
-        let _ = child.wait();
+        let _ = stop(&mut child);
         return Err(TokenError::Device { operation: "helper", detail: e.to_string() });
     }
     tracing::debug!("PKCS#11 helper {generation} started for {}", module.display());
@@ -214,18 +212,22 @@ fn lock(s: &HelperSlot) -> std::sync::MutexGuard<'_, Helper> {
         Err(p) => {
             let mut h = p.into_inner();
             s.gone.store(true, Ordering::SeqCst);
-            let _ = h.child.kill();
-            let _ = h.child.wait();
+            let _ = stop(&mut h.child);
             h
         }
     }
 }
 
+/// Kills a helper process (if still running) and reaps it: no zombie is left behind.
+fn stop(child: &mut Child) -> std::io::Result<std::process::ExitStatus> {
+    let _ = child.kill();
+    child.wait()
+}
+
 /// Kills (if still running) and reaps a helper; returns how it ended.
 fn end(s: &HelperSlot, h: &mut Helper, module: &Path) -> String {
     s.gone.store(true, Ordering::SeqCst);
-    let _ = h.child.kill();
-    let status = h.child.wait();
+    let status = stop(&mut h.child);
     forget(module, s.generation);
     match status {
         Ok(s) => describe(s),
