@@ -7,7 +7,7 @@ use crate::support::faulty::{self, Fault};
 use crate::support::softhsm::{self, SoftHsm, USER_PIN};
 use crate::support::{json_error_code, Home};
 use crate::token::openssl_cert;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use trousseau::token::{self, Pin, TokenError};
 use trousseau::{Coded, Lang};
@@ -56,23 +56,6 @@ fn pin(s: &str) -> Pin {
     Pin::new(Zeroizing::new(s.to_string()))
 }
 
-/// Every helper process still running for `module`, whoever its parent.
-fn any_helper_of(module: &Path) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
-            .unwrap_or(true);
-        if !zombie && args.get(2) == Some(&module.as_os_str().as_encoded_bytes()) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 #[test]
 fn the_cli_reports_a_crashing_module_and_still_lists_the_tokens_behind_it() {
     let b = Bench::new();
@@ -104,7 +87,7 @@ fn the_cli_reports_a_crashing_module_and_still_lists_the_tokens_behind_it() {
     // No helper outlives the CLI.
     std::thread::sleep(Duration::from_millis(300));
     for m in [&b.crash, &b.hang] {
-        assert!(any_helper_of(m).is_empty(), "a helper of {} is still running", m.display());
+        assert!(faulty::any_helpers(m).is_empty(), "a helper of {} is still running", m.display());
     }
 }
 
@@ -201,7 +184,7 @@ fn the_pin_reaches_the_helper_through_its_pipe_only() {
     }
     let out = child.wait_with_output().expect("ends");
     assert_eq!(json_error_code(&out), "token.timeout");
-    assert!(any_helper_of(&b.hang).is_empty(), "the stuck helper was killed");
+    assert!(faulty::any_helpers(&b.hang).is_empty(), "the stuck helper was killed");
 }
 
 #[test]
@@ -289,7 +272,7 @@ fn a_helper_outlives_the_thread_that_started_it_and_dies_with_its_process() {
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let until = Instant::now() + Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{helper}")).exists() && any_helper_of(&b.hang).contains(&helper) {
+    while std::path::Path::new(&format!("/proc/{helper}")).exists() && faulty::any_helpers(&b.hang).contains(&helper) {
         assert!(Instant::now() < until, "the helper of a killed Trousseau is still running");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -37,6 +37,15 @@ pub fn module(dir: &Path, fault: Fault) -> PathBuf {
 
 /// The helper processes of `parent` serving `module` (Linux `/proc`).
 pub fn helpers_of(parent: u32, module: &Path) -> Vec<u32> {
+    helpers(Some(parent), module)
+}
+
+/// Every helper process still running for `module`, whoever its parent (an orphan included).
+pub fn any_helpers(module: &Path) -> Vec<u32> {
+    helpers(None, module)
+}
+
+fn helpers(parent: Option<u32>, module: &Path) -> Vec<u32> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else { return out };
     for e in entries.flatten() {
@@ -45,7 +54,10 @@ pub fn helpers_of(parent: u32, module: &Path) -> Vec<u32> {
         // "pid (comm) state ppid …": comm may hold spaces, so split after the last ')'.
         let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z") || fields.get(1).and_then(|p| p.parse::<u32>().ok()) != Some(parent) {
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if parent.is_some() && fields.get(1).and_then(|p| p.parse::<u32>().ok()) != parent {
             continue;
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
